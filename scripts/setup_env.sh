@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create .venv with Python 3.10 (Lava's pin) and install the project with its dev extras.
+# Re-runs are cheap: it reinstalls only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+    if command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+        command -v python3.10; return
+    fi
+    if command -v pyenv >/dev/null 2>&1; then
+        local v; v=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.|$)' | sort -V | tail -n 1 || true)
+        if [ -n "$v" ]; then echo "$(pyenv root)/versions/$v/bin/python3.10"; return; fi
+    fi
+    local c
+    for c in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do
+        [ -x "$c" ] && { echo "$c"; return; }
+    done
+    return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+    PY=$(find_python310) || { echo "error: Python 3.10 is required (Lava pins it); install it, e.g. 'pyenv install 3.10'" >&2; exit 1; }
+    echo "creating .venv with $PY"
+    "$PY" -m venv .venv
+fi
+
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade "pip>=23,<27"
+    .venv/bin/python -m pip install -q -e ".[dev]"
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi

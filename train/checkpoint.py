@@ -1,0 +1,75 @@
+"""Checkpoints: one file with the network config, weights, task, metrics and library versions.
+
+Written atomically (temporary file, then rename) so an interrupted save never leaves a half-written file.
+"""
+import os
+from pathlib import Path
+import platform
+
+import torch
+
+from train.model import NetConfig, SpikingNet
+
+FORMAT = "ltcsn-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint of this project."""
+
+
+def _versions() -> dict:
+    import numpy
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "format_version": VERSION}
+
+
+def save_checkpoint(path, model: SpikingNet, task, train_config: dict, metrics: dict, extra: dict = None):
+    path = Path(path)
+    ckpt = {
+        "format": FORMAT, "version": VERSION,
+        "config": model.cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "task": task.describe(),
+        "train": train_config,
+        "metrics": metrics,
+        "versions": _versions(),
+        **(extra or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path) -> dict:
+    """Load and validate the checkpoint dict (no model built). Raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for foreign / corrupt files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a {FORMAT} file (missing or foreign 'format' field)")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}, this code reads version {VERSION}")
+    for key in ("config", "state_dict", "task"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: checkpoint lacks '{key}'")
+    return ckpt
+
+
+def load_checkpoint(path, device="cpu"):
+    """Checkpoint file -> (SpikingNet in eval mode, checkpoint dict). Raises CheckpointError."""
+    ckpt = read_checkpoint(path)
+    try:
+        model = SpikingNet(NetConfig.from_dict(ckpt["config"]))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: unknown or invalid model config ({e})") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({str(e).splitlines()[0]})") from None
+    return model.to(device).eval(), ckpt

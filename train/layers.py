@@ -1,0 +1,147 @@
+"""Thin nn.Modules around the functional steps in `train.neurons`.
+
+Every layer has `init_state(batch, device)` and `step(x, state) -> (out, state)`; state is a tuple of
+tensors. Spiking layers output spikes; the readout outputs its membrane (the logits / regression value).
+"""
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from train.neurons import adaptive_step, leaky_readout_step, lif_step
+
+NEURONS = ("ltc", "alif", "lif")
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+class DenseSpikingLayer(nn.Module):
+    """Dense LTC / ALIF / LIF layer, recurrent or feed-forward.
+
+    LTC:  d = W_x x + W_r s + c_x;  alpha = sig(W_m [d; u] + c_m);  rho = sig(W_a [d; b] + c_a).
+    ALIF: the same with alpha = sig(tau_m), rho = sig(tau_a) learned per neuron.
+    LIF:  Lava's discrete LIF: scalar learned decays du, dv, threshold vth, per-neuron bias on v.
+    State: LTC/ALIF (u, s, b); LIF (i, v, s). Shapes [B, n].
+    """
+
+    def __init__(self, n_in: int, n: int, neuron: str = "ltc", recurrent: bool = True,
+                 b0: float = 0.1, beta: float = 1.8, vth: float = 1.0):
+        super().__init__()
+        if neuron not in NEURONS:
+            raise ValueError(f"unknown neuron type {neuron!r}; expected one of {NEURONS}")
+        self.n, self.neuron, self.recurrent = n, neuron, recurrent
+        self.b0, self.beta, self.vth = b0, beta, vth
+        is_lif = neuron == "lif"
+        self.fc_x = nn.Linear(n_in, n, bias=not is_lif)
+        nn.init.xavier_uniform_(self.fc_x.weight)
+        if not is_lif:
+            nn.init.zeros_(self.fc_x.bias)
+        self.fc_r = nn.Linear(n, n, bias=False) if recurrent else None
+        if recurrent:
+            nn.init.orthogonal_(self.fc_r.weight)
+        if neuron == "ltc":
+            self.gate_m = nn.Linear(2 * n, n)
+            self.gate_a = nn.Linear(2 * n, n)
+            nn.init.xavier_uniform_(self.gate_m.weight)
+            nn.init.xavier_uniform_(self.gate_a.weight)
+        elif neuron == "alif":
+            self.tau_m = nn.Parameter(torch.empty(n).uniform_(-2.0, 0.0))
+            self.tau_a = nn.Parameter(torch.empty(n).uniform_(1.0, 3.0))
+        else:
+            self.du_logit = nn.Parameter(torch.tensor(_logit(0.2)))
+            self.dv_logit = nn.Parameter(torch.tensor(_logit(0.1)))
+            self.bias = nn.Parameter(torch.zeros(n))
+
+    def init_state(self, batch: int, device=None):
+        z = torch.zeros(batch, self.n, device=device)
+        return (z, z.clone(), z.clone())
+
+    def current(self, x, s_prev):
+        """Synaptic current d = W_x x (+ c_x) + W_r s_prev."""
+        d = self.fc_x(x)
+        if self.recurrent:
+            d = d + self.fc_r(s_prev)
+        return d
+
+    def step(self, x, state):
+        if self.neuron == "lif":
+            i, v, s = state
+            i, v, s = lif_step(self.current(x, s), i, v, torch.sigmoid(self.du_logit),
+                               torch.sigmoid(self.dv_logit), self.vth, self.bias)
+            return s, (i, v, s)
+        u, s, b = state
+        d = self.current(x, s)
+        if self.neuron == "ltc":
+            alpha = torch.sigmoid(self.gate_m(torch.cat([d, u], -1)))
+            rho = torch.sigmoid(self.gate_a(torch.cat([d, b], -1)))
+        else:
+            alpha, rho = torch.sigmoid(self.tau_m), torch.sigmoid(self.tau_a)
+        u, s, b = adaptive_step(d, u, s, b, alpha, rho, self.b0, self.beta)
+        return s, (u, s, b)
+
+
+class ConvLtcLayer(nn.Module):
+    """Convolutional LTC layer, sum-gated as in the reference DVS-Gesture model.
+
+    c = AvgPool(Conv_x(x));  alpha = sig(Conv_m(c + u));  rho = sig(Conv_a(c + b)).
+    Input [B, C_in, H, W]; state (u, s, b) each [B, C, H/pool, W/pool].
+    """
+
+    def __init__(self, in_shape, channels: int, kernel: int = 3, pool: int = 1,
+                 b0: float = 0.1, beta: float = 1.8):
+        super().__init__()
+        c_in, h, w = in_shape
+        if h % pool or w % pool:
+            raise ValueError(f"pool {pool} does not divide the {h}x{w} feature map")
+        pad = kernel // 2
+        self.conv_x = nn.Conv2d(c_in, channels, kernel, padding=pad)
+        self.conv_m = nn.Conv2d(channels, channels, kernel, padding=pad)
+        self.conv_a = nn.Conv2d(channels, channels, kernel, padding=pad)
+        self.pool, self.b0, self.beta = pool, b0, beta
+        self.out_shape = (channels, h // pool, w // pool)
+
+    def init_state(self, batch: int, device=None):
+        z = torch.zeros(batch, *self.out_shape, device=device)
+        return (z, z.clone(), z.clone())
+
+    def step(self, x, state):
+        u, s, b = state
+        c = self.conv_x(x)
+        if self.pool > 1:
+            c = F.avg_pool2d(c, self.pool)
+        alpha = torch.sigmoid(self.conv_m(c + u))
+        rho = torch.sigmoid(self.conv_a(c + b))
+        u, s, b = adaptive_step(c, u, s, b, alpha, rho, self.b0, self.beta)
+        return s, (u, s, b)
+
+
+class Readout(nn.Module):
+    """Leaky-integrator readout: u = (1 - alpha) u + alpha (W_o x + c_o).
+
+    gated=True: alpha = sig(W_om [d_o; u] + c) (LTC-gated); else alpha = sig(tau_o) per neuron.
+    State (u,) [B, n_out]; output u.
+    """
+
+    def __init__(self, n_in: int, n_out: int, gated: bool = True):
+        super().__init__()
+        self.n_out, self.gated = n_out, gated
+        self.fc = nn.Linear(n_in, n_out)
+        nn.init.xavier_uniform_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+        if gated:
+            self.gate = nn.Linear(2 * n_out, n_out)
+        else:
+            self.tau = nn.Parameter(torch.zeros(n_out))
+
+    def init_state(self, batch: int, device=None):
+        return (torch.zeros(batch, self.n_out, device=device),)
+
+    def step(self, x, state):
+        (u,) = state
+        d = self.fc(x)
+        alpha = torch.sigmoid(self.gate(torch.cat([d, u], -1)) if self.gated else self.tau)
+        u = leaky_readout_step(d, u, alpha)
+        return u, (u,)

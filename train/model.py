@@ -1,0 +1,112 @@
+"""A spiking network: a stack of spiking layers and a leaky readout, described by a `NetConfig`."""
+from dataclasses import asdict, dataclass, field
+import math
+
+import torch
+from torch import nn
+
+from train.layers import NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
+
+
+@dataclass
+class LayerConfig:
+    """One spiking layer: `size` neurons (dense) or channels (conv)."""
+    size: int
+    kind: str = "dense"        # "dense" | "conv"
+    recurrent: bool = True     # dense only
+    kernel: int = 3            # conv only
+    pool: int = 1              # conv only
+
+
+@dataclass
+class NetConfig:
+    """Everything needed to rebuild a network; stored in every checkpoint."""
+    input_shape: tuple           # (D,) for vectors, (C, H, W) for frames
+    n_out: int
+    layers: list = field(default_factory=list)   # of LayerConfig
+    neuron: str = "ltc"          # "ltc" | "alif" | "lif" (dense layers; conv layers are LTC)
+    readout: str = "ltc"         # "ltc" (gated) | "const" (per-neuron constant decay)
+    b0: float = 0.1              # base threshold
+    beta: float = 1.8            # adaptation strength (0 = fixed threshold b0)
+    vth: float = 1.0             # LIF threshold
+
+    def __post_init__(self):
+        self.input_shape = tuple(int(v) for v in self.input_shape)
+        self.layers = [lc if isinstance(lc, LayerConfig) else LayerConfig(**lc) for lc in self.layers]
+        if self.neuron not in NEURONS:
+            raise ValueError(f"unknown neuron type {self.neuron!r}; expected one of {NEURONS}")
+        if self.readout not in ("ltc", "const"):
+            raise ValueError(f"unknown readout {self.readout!r}; expected 'ltc' or 'const'")
+        for lc in self.layers:
+            if lc.kind not in ("dense", "conv"):
+                raise ValueError(f"unknown layer kind {lc.kind!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetConfig":
+        return cls(**d)
+
+
+class SpikingNet(nn.Module):
+    """Input [B, T, *input_shape] -> readout membrane [B, T, n_out].
+
+    State: a list with one tuple per spiking layer plus the readout's tuple.
+    """
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        self.cfg = cfg
+        shape = cfg.input_shape
+        layers = []
+        for lc in cfg.layers:
+            if lc.kind == "conv":
+                if len(shape) != 3:
+                    raise ValueError(f"a conv layer needs (C, H, W) input, got shape {shape}")
+                layer = ConvLtcLayer(shape, lc.size, lc.kernel, lc.pool, cfg.b0, cfg.beta)
+                shape = layer.out_shape
+            else:
+                layer = DenseSpikingLayer(math.prod(shape), lc.size, cfg.neuron, lc.recurrent,
+                                          cfg.b0, cfg.beta, cfg.vth)
+                shape = (lc.size,)
+            layers.append(layer)
+        self.layers = nn.ModuleList(layers)
+        self.readout = Readout(math.prod(shape), cfg.n_out, gated=cfg.readout == "ltc")
+
+    def init_state(self, batch: int, device=None):
+        return [m.init_state(batch, device) for m in (*self.layers, self.readout)]
+
+    def step(self, x, state):
+        """One time step. x [B, *input_shape]. Returns (readout output [B, n_out], new state, spikes)."""
+        new_state, spikes = [], []
+        for layer, st in zip(self.layers, state):
+            if isinstance(layer, DenseSpikingLayer) and x.dim() > 2:
+                x = x.flatten(1)
+            x, st = layer.step(x, st)
+            new_state.append(st)
+            spikes.append(x)
+        out, st = self.readout.step(x.flatten(1), state[-1])
+        new_state.append(st)
+        return out, new_state, spikes
+
+    def forward(self, x, state=None, record: bool = False):
+        """x [B, T, ...] -> (outputs [B, T, n_out], final state[, per-layer spikes [B, T, ...]])."""
+        if state is None:
+            state = self.init_state(x.shape[0], x.device)
+        outs, rec = [], []
+        for t in range(x.shape[1]):
+            out, state, spikes = self.step(x[:, t], state)
+            outs.append(out)
+            if record:
+                rec.append(spikes)
+        outs = torch.stack(outs, 1)
+        if record:
+            return outs, state, [torch.stack(z, 1) for z in zip(*rec)]
+        return outs, state
+
+
+def detach_state(state):
+    return [tuple(t.detach() for t in st) for st in state]

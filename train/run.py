@@ -1,0 +1,129 @@
+"""Train an LTC (or ALIF / LIF) spiking network with FPTT or BPTT.
+
+    python train/run.py                       # LTC + FPTT on rdigits, the default
+    python train/run.py --task add --seq-len 200 --algo bptt --out runs/add-bptt
+
+Writes DIR/ckpt.pt, DIR/metrics.json and DIR/curve.png.
+"""
+import argparse
+import json
+from pathlib import Path
+import sys
+import time
+
+import torch
+
+from train.checkpoint import save_checkpoint
+from train.model import LayerConfig, NetConfig, SpikingNet
+from train.tasks import TASKS, get_task
+from train.trainer import TrainConfig, evaluate, fit
+
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", default="rdigits", choices=sorted(TASKS))
+    p.add_argument("--neuron", default="ltc", choices=["ltc", "alif", "lif"])
+    p.add_argument("--algo", default="fptt", choices=["fptt", "bptt"])
+    p.add_argument("--K", type=int, default=1, help="FPTT: time steps per update (1..T)")
+    p.add_argument("--alpha", type=float, default=0.1, help="FPTT regulariser strength")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--hidden", type=str, default="128",
+                   help="hidden layer sizes, comma-separated (e.g. 256,256)")
+    p.add_argument("--feedforward", action="store_true", help="no recurrent weights")
+    p.add_argument("--readout", default="ltc", choices=["ltc", "const"])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--optimizer", default="adam", choices=["adam", "adamax"])
+    p.add_argument("--seq-len", type=int, default=None, help="sequence length (add task)")
+    p.add_argument("--threshold", type=float, default=None, help="base threshold b0 (default 0.1)")
+    p.add_argument("--no-adapt", action="store_true", help="fixed threshold (beta = 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--out", default=None, help="output folder (default runs/TASK-NEURON-ALGO)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if args.K < 1:
+        p.error("--K must be >= 1")
+    try:
+        args.hidden = [int(h) for h in args.hidden.split(",") if h]
+    except ValueError:
+        p.error(f"--hidden must be comma-separated integers, got {args.hidden!r}")
+    if not args.hidden or min(args.hidden) < 1:
+        p.error("--hidden needs at least one positive layer size")
+    return args
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but CUDA is not available")
+    return torch.device(name)
+
+
+def build_config(args, task) -> NetConfig:
+    layers = [LayerConfig(h, recurrent=not args.feedforward) for h in args.hidden]
+    cfg = NetConfig(task.input_shape, task.n_out, layers, neuron=args.neuron, readout=args.readout)
+    if args.threshold is not None:
+        cfg.b0 = args.threshold
+    if args.no_adapt:
+        cfg.beta = 0.0
+    return cfg
+
+
+def plot_curve(history, metric_name: str, path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    fig, ax1 = plt.subplots(figsize=(6, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "C0-o", ms=3, label="train loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("train loss", color="C0")
+    ax2 = ax1.twinx()
+    ax2.plot(epochs, [h[f"test_{metric_name}"] for h in history], "C1-s", ms=3, label=f"test {metric_name}")
+    ax2.set_ylabel(f"test {metric_name}", color="C1")
+    fig.suptitle(path.parent.name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args) -> dict:
+    """Train as the arguments say; write ckpt.pt, metrics.json, curve.png. Returns the metrics dict."""
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    task = get_task(args.task, seq_len=args.seq_len)
+    cfg = build_config(args, task)
+    model = SpikingNet(cfg)
+    tcfg = TrainConfig(algo=args.algo, K=args.K, alpha=args.alpha, lr=args.lr, optimizer=args.optimizer,
+                       epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    out = Path(args.out or f"runs/{args.task}-{args.neuron}-{args.algo}")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    metrics = {}
+
+    def save(epoch, history):
+        metrics.update({"task": task.describe(), "metric": task.metric_name, "epochs_done": epoch,
+                        f"test_{task.metric_name}": history[-1][f"test_{task.metric_name}"],
+                        "train_seconds": time.perf_counter() - t0, "device": str(device), "history": history})
+        save_checkpoint(out / "ckpt.pt", model, task, tcfg.to_dict(), metrics)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        plot_curve(history, task.metric_name, out / "curve.png")
+
+    print(f"training {cfg.neuron} {cfg.layers and [l.size for l in cfg.layers]} on {task.name} "
+          f"(T={task.seq_len}) with {tcfg.algo.upper()} (K={tcfg.K if tcfg.algo == 'fptt' else task.seq_len}) on {device}")
+    fit(model, task, tcfg, device=device, on_epoch=save, progress=not args.quiet)
+    print(f"test {task.metric_name}: {metrics[f'test_{task.metric_name}']:.4f}  "
+          f"({metrics['train_seconds']:.0f} s)")
+    print(f"wrote {out / 'ckpt.pt'}, {out / 'metrics.json'}, {out / 'curve.png'}")
+    return metrics
+
+
+def main(argv=None):
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
