@@ -20,7 +20,7 @@ class CheckpointError(ValueError):
 
 def _versions() -> dict:
     import numpy
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(numpy.__version__),
             "format_version": VERSION}
 
 

@@ -121,8 +121,9 @@ def run(args) -> dict:
     return metrics
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     run(parse_args(argv))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Integer (fixed-point) simulators that mirror Lava / Loihi 2 arithmetic bit for bit."""

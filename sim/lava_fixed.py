@@ -1,0 +1,226 @@
+"""Numpy integer primitives that reproduce Lava's fixed-point Dense and LIF bit for bit.
+
+Mirrors ``PyDenseModelBitAcc`` (lava/proc/dense/models.py, lava/utils/weightutils.py) and
+``PyLifModelBitAcc`` (lava/proc/lif/models.py) of lava-nc 0.10.0, batched over a leading
+axis B that Lava does not have. Every function takes and returns int64 arrays holding the
+values Lava holds (Lava's own storage is int32 for weights, a_out, u, v and int16 for
+bias_mant/bias_exp); where Lava's int32 arithmetic wraps, these functions wrap the same way.
+tests/test_lava_bitacc.py checks them against real Lava runs with exact equality.
+
+Timing convention (verified there): each Dense delays by one step, so in a chain
+source -> Dense -> LIF -> Dense -> LIF the l-th LIF layer at Lava step tau (0-based)
+equals layer l of a delay-free simulation (layer l at step k consumes layer l-1 at step k)
+at step tau - l; a recurrent Dense LIF -> same LIF delivers s[k-1] at step k.
+
+No lava import here: importing lava sets the multiprocessing start method.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "DECAY_BITS",
+    "UV_BITS",
+    "ACT_SHIFT",
+    "VTH_SHIFT",
+    "wrap",
+    "wrap_once",
+    "saturate",
+    "trunc_shift",
+    "exact_matmul",
+    "sign_mode_of",
+    "dense_weights",
+    "dense_output",
+    "lif_bias",
+    "lif_step",
+]
+
+DECAY_BITS = 12  # du, dv are 12-bit; decay multiplies by (4096 - d) and shifts right by 12
+UV_BITS = 24  # LIF u and v are 24-bit signed
+ACT_SHIFT = 6  # synaptic input a_in is MSB-aligned: a_in << 6
+VTH_SHIFT = 6  # threshold is MSB-aligned: vth << 6
+
+_F64_EXACT = 2**53
+
+
+def wrap(x, bits: int) -> np.ndarray:
+    """Two's-complement wrap of integers into signed ``bits`` bits: [-2^(b-1), 2^(b-1) - 1].
+
+    x: int array of any shape (int64 or smaller; int64 overflow is not checked).
+    Returns int64, same shape. ``wrap(x, 32)`` is what a cast to int32 does.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    half = np.int64(1) << (bits - 1)
+    if bits >= 64:
+        return x
+    return ((x + half) & ((half << 1) - 1)) - half
+
+
+def wrap_once(x, bits: int) -> np.ndarray:
+    """Lava LIF's one-shot wrap of u (NOT a true modular wrap).
+
+    x > 2^(b-1)  -> x - 2^b;  x <= -2^(b-1) -> x + 2^b;  otherwise unchanged.
+    So 2^(b-1) stays 2^(b-1) and -2^(b-1) becomes +2^(b-1) (range (-2^(b-1), 2^(b-1)]),
+    and values beyond 3 * 2^(b-1) in magnitude stay out of range. int64 in, int64 out.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    half = 1 << (bits - 1)
+    full = 1 << bits
+    return np.where(x > half, x - full, np.where(x <= -half, x + full, x))
+
+
+def saturate(x, bits: int, symmetric: bool = False) -> np.ndarray:
+    """Clip integers to signed ``bits`` bits.
+
+    symmetric=False: [-2^(b-1), 2^(b-1) - 1]; symmetric=True: [-(2^(b-1) - 1), 2^(b-1) - 1]
+    (Lava's LIF v uses the symmetric 24-bit range). int64 in, int64 out.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    hi = (1 << (bits - 1)) - 1
+    lo = -hi if symmetric else -hi - 1
+    return np.clip(x, lo, hi)
+
+
+def trunc_shift(x, shift: int) -> np.ndarray:
+    """Right shift rounding toward zero: sign(x) * (|x| >> shift). int64 in, int64 out."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.sign(x) * (np.abs(x) >> shift)
+
+
+def _shift(x: np.ndarray, e: int) -> np.ndarray:
+    """x << e for e > 0, arithmetic x >> -e otherwise (numpy semantics for big counts)."""
+    if e > 0:
+        return x << e if e < 64 else np.zeros_like(x)
+    return x >> min(-e, 63)
+
+
+def exact_matmul(a_int, b_int) -> np.ndarray:
+    """Exact integer product a @ b as int64.
+
+    a_int: [..., K], b_int: [K, M] integer-valued arrays (any int/bool/float dtype holding
+    integers). When max|a| * max|b| * K < 2^53 every partial sum is an integer that float64
+    represents exactly, so the product runs in float64 BLAS (~25x faster than int64 matmul)
+    and is cast back without error. Otherwise it falls back to an int64 matmul, which is
+    exact while the true result fits int64 (else it wraps modulo 2^64, which still gives the
+    right value modulo 2^32 for callers that wrap to int32).
+    """
+    a = np.asarray(a_int)
+    b = np.asarray(b_int)
+    k = a.shape[-1]
+    amax = int(np.abs(a).max()) if a.size else 0
+    bmax = int(np.abs(b).max()) if b.size else 0
+    if amax * bmax * k < _F64_EXACT:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def sign_mode_of(w) -> str:
+    """Lava's ``determine_sign_mode`` on a whole matrix: 'excitatory' if all w >= 0,
+    else 'inhibitory' if all w <= 0, else 'mixed'."""
+    w = np.asarray(w)
+    if w.min() >= 0:
+        return "excitatory"
+    if w.max() <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def dense_weights(w_int, num_weight_bits: int = 8, sign_mode=None) -> np.ndarray:
+    """The weight matrix Lava's bit-accurate Dense actually uses.
+
+    w_int: [out, in] integers (Lava first stores them as int32, so non-integers truncate
+    toward zero). sign_mode: None (derived from the whole matrix, as Lava does), a string
+    'mixed' / 'excitatory' / 'inhibitory', or Lava's SignMode enum.
+    Steps (weightutils.clip_weights, truncate_weights):
+      clip   MIXED [-256, 255], EXCITATORY [0, 255], INHIBITORY [-255, 0];
+      truncate k = 8 - num_weight_bits + (1 if MIXED) low bits: w = (w >> k) << k (floor,
+      so MIXED weights become even, 3 -> 2, -3 -> -4); INHIBITORY truncates the magnitude
+      (-3 -> -2 for k = 1).
+    Returns int64 [out, in].
+    """
+    w = wrap(np.asarray(w_int).astype(np.int64), 32)
+    if sign_mode is None:
+        mode = sign_mode_of(w)
+    else:
+        mode = getattr(sign_mode, "name", sign_mode)
+        mode = str(mode).lower()
+    if mode not in ("mixed", "excitatory", "inhibitory"):
+        raise ValueError(f"unsupported sign mode {sign_mode!r}")
+    mixed = mode == "mixed"
+    if mode == "inhibitory":
+        w = -w
+    w = np.clip(w, -256 if mixed else 0, 255)
+    k = 8 - num_weight_bits + int(mixed)
+    w = (w >> k) << k
+    if mode == "inhibitory":
+        w = -w
+    return w
+
+
+def dense_output(w, s_in, weight_exp: int = 0, num_message_bits: int = 0) -> np.ndarray:
+    """Synaptic output of Lava's bit-accurate Dense for a batch of inputs (no delay applied).
+
+    w: int64 [out, in] from ``dense_weights``; s_in: [B, in] (or [in]).
+    num_message_bits == 0 (binary spikes): any nonzero s_in counts as a spike;
+      acc = s @ w.T in int64 (Lava: ``weights[:, s].sum(axis=1)`` promotes int32 to int64),
+      then acc << weight_exp (or arithmetic acc >> -weight_exp) in int64, then the int32 cast
+      of Lava's out-port (``wrap(., 32)``).
+    num_message_bits > 0 (graded spikes): s_in is the int32 payload, not clipped to the
+      message width; Lava computes ``weights.dot(s_in)`` in int32, so acc wraps to int32
+      *before* the shift; the shift is also int32 (left shift wraps).
+    Returns int64 [B, out] (or [out]) holding the int32 values Lava sends one step later.
+    """
+    s = np.asarray(s_in)
+    e = int(weight_exp)
+    if num_message_bits == 0:
+        acc = exact_matmul(s != 0, np.asarray(w).T)
+        return wrap(_shift(acc, e), 32)
+    acc = wrap(exact_matmul(wrap(s, 32), np.asarray(w).T), 32)
+    if e > 0:
+        return wrap(acc << e, 32) if e < 32 else np.zeros_like(acc)
+    return acc >> min(-e, 31)
+
+
+def lif_bias(bias_mant, bias_exp) -> np.ndarray:
+    """Effective LIF bias, as Lava's ``scale_bias``: bias_mant is stored as int16 (wraps),
+    promoted to int32, then << bias_exp (or >> -bias_exp), in int32. Not shifted by 6.
+    Per-neuron arrays [N] or scalars; returns int64."""
+    mant = wrap(wrap(bias_mant, 16), 32)
+    ex = wrap(bias_exp, 16)
+    left = wrap(mant << np.clip(ex, 0, 63), 32)
+    right = mant >> np.clip(-ex, 0, 63)
+    return np.where(ex >= 0, left, right)
+
+
+def _decay(x: np.ndarray, d) -> np.ndarray:
+    """trunc0(x * (4096 - d) >> 12) on int64: the 12-bit decay rounding toward zero."""
+    return trunc_shift(x * (np.int64(1 << DECAY_BITS) - np.asarray(d, dtype=np.int64)), DECAY_BITS)
+
+
+def lif_step(u, v, a_in, du, dv, vth, bias_mant, bias_exp):
+    """One step of Lava's PyLifModelBitAcc for a batch.
+
+    u, v: int64 [B, N] state (24-bit values); a_in: [B, N] summed synaptic input (int32
+    values, i.e. the sum of ``dense_output`` results; wrapped to int32 here as Lava's in-port
+    sum does). du, dv: 12-bit decays 0..4095, vth: 17-bit threshold mantissa -- Lava's LIF
+    takes one scalar each per population; arrays broadcastable to [B, N] also work here.
+    bias_mant, bias_exp: per neuron [N] (or scalars).
+
+        u = trunc0(u * (4096 - (du + 1)) >> 12) + (a_in << 6)   # int32 arithmetic (wraps)
+        u = wrap_once(u, 24)                                     # Lava's one-shot wrap
+        v = trunc0(v * (4096 - dv) >> 12) + u + lif_bias(...)    # int32 arithmetic (wraps)
+        v = saturate(v, 24, symmetric=True)                      # [-(2^23-1), 2^23-1]
+        s = v > (vth << 6);  v[s] = 0                            # u is not reset
+
+    Returns (u, v, s): int64 [B, N] each, s is 0/1.
+    """
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    a = wrap(a_in, 32)
+    u_dec = wrap(_decay(u, np.asarray(du, dtype=np.int64) + 1), 32)
+    u_new = wrap_once(wrap(u_dec + wrap(a << ACT_SHIFT, 32), 32), UV_BITS)
+    v_dec = wrap(_decay(v, dv), 32)
+    v_new = saturate(wrap(v_dec + u_new + lif_bias(bias_mant, bias_exp), 32), UV_BITS, symmetric=True)
+    s = v_new > (np.asarray(vth, dtype=np.int64) << VTH_SHIFT)
+    v_new = np.where(s, 0, v_new)
+    return u_new, v_new, s.astype(np.int64)
