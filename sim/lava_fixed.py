@@ -50,9 +50,9 @@ def wrap(x, bits: int) -> np.ndarray:
     Returns int64, same shape. ``wrap(x, 32)`` is what a cast to int32 does.
     """
     x = np.asarray(x, dtype=np.int64)
-    half = np.int64(1) << (bits - 1)
     if bits >= 64:
         return x
+    half = np.int64(1) << (bits - 1)
     return ((x + half) & ((half << 1) - 1)) - half
 
 
