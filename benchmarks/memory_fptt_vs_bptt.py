@@ -9,8 +9,11 @@ peak, allocator cache or lazily initialised buffer carries over. The worker buil
 regulariser and batch, then takes a baseline and trains one batch without any warm-up, so one-time
 allocations (Adam state, gradients, library buffers) count for both algorithms:
   - CPU: peak resident set size (VmHWM, reset through /proc/self/clear_refs at the baseline) minus the resident
-    size at the baseline (VmRSS). Workers run with MALLOC_ARENA_MAX=1 and a fixed thread count so glibc does
-    not spread freed memory over several arenas.
+    size at the baseline (VmRSS). Allocator noise: right before the baseline, malloc_trim(0) returns free heap
+    memory to the OS, so free memory left by building the batch (more for larger T) cannot be reused unseen;
+    workers run with MALLOC_ARENA_MAX=1, a fixed mmap threshold (glibc's dynamic one depends on the batch's
+    temporaries, hence on T) and a fixed thread count. The figure includes libtorch code pages first touched
+    by training (about 8 MiB, the same for every T).
   - CUDA (--device cuda): torch.cuda.max_memory_allocated minus memory_allocated at the baseline.
   - Both: a second, deterministic figure from a second batch under torch.autograd.graph.saved_tensors_hooks:
     the peak of live bytes saved for backward (unique storages, parameters and the input batch excluded).
@@ -19,6 +22,7 @@ allocations (Adam state, gradients, library buffers) count for both algorithms:
     python benchmarks/memory_fptt_vs_bptt.py --plot mem.png --json mem.json
 """
 import argparse
+import ctypes
 import json
 import os
 from pathlib import Path
@@ -84,6 +88,7 @@ class PeakMemory:
             self.base = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
         else:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)   # hand free heap memory back: reuse must show in RSS
             self.base = _proc_status_kib("VmRSS") * 1024
             with open("/proc/self/clear_refs", "w") as f:   # "5": reset VmHWM to the current RSS
                 f.write("5")
@@ -174,6 +179,7 @@ def run_worker(algo: str, T: int, args) -> dict:
 def measure(algo: str, T: int, args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     env.setdefault("MALLOC_ARENA_MAX", "1")
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))   # glibc's default, but fixed (not dynamic)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", f"{algo}:{T}",
            "--batch-size", str(args.batch_size), "--hidden", str(args.hidden), "--threads", str(args.threads),
            "--device", args.device, "--seed", str(args.seed)]
@@ -191,7 +197,7 @@ def report(results: dict, args) -> dict:
           f" ({args.threads} thread(s)); peak = {peak_name} over the baseline after building model, optimizer"
           f" and batch; saved = peak live tensors saved for backward. FPTT runs K = 1 over the full sequence"
           f" (T optimizer steps per batch).\n")
-    print("| T | FPTT peak MiB | BPTT peak MiB | BPTT/FPTT | FPTT saved MiB | BPTT saved MiB "
+    print("| T | FPTT peak MiB | BPTT peak MiB | BPTT/FPTT | FPTT saved-activation MiB | BPTT saved-activation MiB "
           "| FPTT s/batch | BPTT s/batch |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for T in Ts:

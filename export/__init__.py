@@ -1,0 +1,1 @@
+"""Export: quantization of trained networks and the NIR writer / reader."""

@@ -1,0 +1,240 @@
+"""Trained float network -> integer network (`sim.qnet.QNet`), following docs/fixed_point.md.
+
+Two steps: `make_plan` chooses every exponent (per synaptic matrix, per mixing matrix, the input encoding
+and LIF state scales) from the float weights; `build_qnet` turns float parameters into integer codes under a
+plan. `build_qnet` runs in torch so the quantized PyTorch model (QAT) calls it with straight-through rounding
+every forward pass; `quantize` calls it once with plain rounding and returns numpy int64 arrays.
+"""
+from dataclasses import fields, is_dataclass
+import math
+
+import numpy as np
+import torch
+
+from sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from train.layers import ConvLtcLayer, DenseSpikingLayer
+
+LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
+LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
+LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
+STATE_MAX = 2**23 - 1         # 24-bit saturated state
+
+
+class QuantizationError(ValueError):
+    """A network the integer semantics cannot express."""
+
+
+# ---------------------------------------------------------------- float parts of each layer
+def float_parts(layer) -> dict:
+    """A layer's float parameters regrouped as the integer layer needs them (differentiable torch ops).
+
+    Returns {"kind", "syn": {part: {source: W}}, "bias": {part: c}, "mix": {part: W}, and
+    "alpha"/"rho" (ALIF / const readout) or "du"/"dv"/"vth" (LIF)}. The gate's d-part is folded into the
+    synapses: W_md d = (W_md W_x) x + (W_md W_r) s + W_md c_x.
+    """
+    if isinstance(layer, ConvLtcLayer):
+        raise QuantizationError("convolutional LTC layers have no integer semantics yet (dense layers only)")
+    if not isinstance(layer, DenseSpikingLayer):  # the readout
+        w_o, c_o = layer.fc.weight, layer.fc.bias
+        parts = {"kind": "readout", "syn": {"d": {"input": w_o}}, "bias": {"d": c_o}, "mix": {}}
+        if layer.gated:
+            n = layer.n_out
+            w_md, w_mu = layer.gate.weight[:, :n], layer.gate.weight[:, n:]
+            parts["syn"]["m"] = {"input": w_md @ w_o}
+            parts["bias"]["m"] = layer.gate.bias + w_md @ c_o
+            parts["mix"]["m"] = w_mu
+        else:
+            parts["alpha"] = torch.sigmoid(layer.tau)
+        return parts
+    sources = {"input": layer.fc_x.weight}
+    if layer.recurrent:
+        sources["self"] = layer.fc_r.weight
+    if layer.neuron == "lif":
+        return {"kind": "lif", "syn": {"d": sources}, "bias": {"v": layer.bias},
+                "du": torch.sigmoid(layer.du_logit), "dv": torch.sigmoid(layer.dv_logit), "vth": layer.vth}
+    c_x = layer.fc_x.bias
+    parts = {"kind": layer.neuron, "syn": {"d": sources}, "bias": {"d": c_x}, "mix": {}}
+    if layer.neuron == "alif":
+        parts["alpha"], parts["rho"] = torch.sigmoid(layer.tau_m), torch.sigmoid(layer.tau_a)
+        return parts
+    n = layer.n
+    for part, gate in (("m", layer.gate_m), ("a", layer.gate_a)):
+        w_gd, w_gs = gate.weight[:, :n], gate.weight[:, n:]
+        parts["syn"][part] = {src: w_gd @ w for src, w in sources.items()}
+        parts["bias"][part] = gate.bias + w_gd @ c_x
+        parts["mix"][part] = w_gs
+    return parts
+
+
+# ---------------------------------------------------------------- exponents
+def weight_codes(w, e: int, rnd=torch.round):
+    """Symmetric 8-bit codes of w under exponent e: clip(round(w / 2^e), -127, 127)."""
+    return torch.clamp(rnd(w * 2.0 ** -e), -WEIGHT_MAX, WEIGHT_MAX)
+
+
+def choose_exponent(w) -> int:
+    """Exponent e (W ~ q 2^e, |q| <= 127) with the least squared error, among the candidates around the
+    one that just avoids clipping (smaller exponents trade clipped outliers for resolution)."""
+    w = w.detach().double()
+    m = w.abs().max().item()
+    if m == 0:
+        return 0
+    e0 = math.ceil(math.log2(m / WEIGHT_MAX))
+    return min(range(e0 - 2, e0 + 1), key=lambda e: ((weight_codes(w, e) * 2.0**e - w) ** 2).sum().item())
+
+
+def _mix_matrix(w, mixing: str):
+    return w if mixing == "dense" else torch.diagonal(w)
+
+
+def input_encoding(x_train) -> tuple:
+    """(input_frac, (lo, hi)) for the network input: binary inputs stay 0/1; graded inputs get an 8-bit
+    payload, unsigned if all training inputs are >= 0, with the largest F_in that keeps max|x| in range."""
+    x = torch.as_tensor(x_train).double()
+    if bool(((x == 0) | (x == 1)).all()):
+        return 0, (0, 1)
+    lo, hi = (0, 255) if x.min() >= 0 else (-128, 127)
+    m = x.abs().max().item()
+    return (int(math.floor(math.log2(hi / m))) if m > 0 else 0), (lo, hi)
+
+
+def make_plan(model, x_train, mixing: str = "dense") -> dict:
+    """Choose all exponents of the integer network from the float model and sample inputs [N, T, ...]."""
+    if mixing not in ("dense", "diag"):
+        raise ValueError(f"mixing must be 'dense' or 'diag', not {mixing!r}")
+    input_frac, input_range = input_encoding(x_train)
+    plan = {"mixing": mixing, "input_frac": input_frac, "input_range": list(input_range), "layers": []}
+    src_frac = input_frac
+    for layer in (*model.layers, model.readout):
+        p = float_parts(layer)
+        lp = {"syn": {part: {src: choose_exponent(w) for src, w in srcs.items()}
+                      for part, srcs in p["syn"].items()},
+              "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p["mix"].items()},
+              "src_frac": src_frac}
+        if p["kind"] == "lif":
+            # a_in on 2^-(F-6) with a zero shift for the input synapse, while v keeps 8x headroom over vth
+            e_in = lp["syn"]["d"]["input"]
+            headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
+            lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
+        plan["layers"].append(lp)
+        src_frac = 0  # every layer above the first receives binary spikes
+    return plan
+
+
+# ---------------------------------------------------------------- codes under a plan
+def _build_layer(p: dict, lp: dict, plan: dict, rnd):
+    F = lp.get("frac_bits", FRAC_BITS)
+    target = F - 6 if p["kind"] == "lif" else F  # LIF adds a_in << 6
+    syn = {}
+    for part, srcs in p["syn"].items():
+        syn[part] = [QSynapse(weight_codes(w, lp["syn"][part][src], rnd),
+                              lp["syn"][part][src] - (lp["src_frac"] if src == "input" else 0) + target, src)
+                     for src, w in srcs.items()]
+    if p["kind"] == "lif":
+        scaled = p["bias"]["v"] * 2.0**F
+        bias_exp = 0
+        while bias_exp < LIF_BIAS_EXP_MAX and scaled.detach().abs().max().item() / 2**bias_exp > LIF_BIAS_MANT_MAX:
+            bias_exp += 1
+        return QLif(n=len(p["bias"]["v"]), syn=syn["d"],
+                    du=torch.clamp(rnd(DECAY_ONE * p["du"]) - 1, 0, DECAY_ONE - 1),
+                    dv=torch.clamp(rnd(DECAY_ONE * p["dv"]), 0, DECAY_ONE - 1),
+                    vth=int(min(round(p["vth"] * 2.0 ** (F - 6)), LIF_VTH_MAX)),
+                    bias_mant=torch.clamp(rnd(scaled / 2**bias_exp), -LIF_BIAS_MANT_MAX - 1, LIF_BIAS_MANT_MAX),
+                    bias_exp=bias_exp, frac_bits=F)
+    bias = {part: torch.clamp(rnd(c * 2.0**F), -STATE_MAX, STATE_MAX) for part, c in p["bias"].items()}
+    kind = p["kind"]
+    layer = QLtc(kind=kind, n=len(bias["d"]), syn=syn, bias=bias, gated=bool(p["mix"]),
+                 spiking=kind != "readout", mixing=plan["mixing"], frac_bits=F)
+    for part, w in p["mix"].items():
+        layer.mix[part] = weight_codes(_mix_matrix(w, plan["mixing"]), lp["mix"][part], rnd)
+        layer.mix_shift[part] = lp["mix"][part]
+    for name in ("alpha", "rho"):
+        if name in p:
+            setattr(layer, name, rnd(DECAY_ONE * p[name]))
+    return layer
+
+
+def _double(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.double()
+    if isinstance(obj, dict):
+        return {k: _double(v) for k, v in obj.items()}
+    return obj
+
+
+def build_qnet(model, plan: dict, rnd=torch.round) -> QNet:
+    """Integer network of `model` under `plan`, with torch float64 tensors holding the integer codes.
+    rnd: the rounding function (torch.round, or a straight-through round for QAT)."""
+    cfg = model.cfg
+    layers = []
+    for layer, lp in zip((*model.layers, model.readout), plan["layers"]):
+        q = _build_layer(_double(float_parts(layer)), lp, plan, rnd)
+        if isinstance(q, QLtc) and q.spiking:
+            q.theta0 = int(round(cfg.b0 * 2**q.frac_bits))
+            q.beta = int(round(cfg.beta * DECAY_ONE))
+        layers.append(q)
+    return QNet(input_shape=tuple(cfg.input_shape), input_frac=plan["input_frac"],
+                input_range=tuple(plan["input_range"]), layers=layers[:-1], readout=layers[-1],
+                lut=sigmoid_lut())
+
+
+def to_numpy(obj):
+    """Recursively turn the torch tensors of a QNet into int64 numpy arrays (and 0-d ones into ints)."""
+    if isinstance(obj, torch.Tensor):
+        a = obj.detach().cpu().numpy()
+        if not np.array_equal(a, np.round(a)):
+            raise QuantizationError("a code is not an integer")
+        a = a.astype(np.int64)
+        return int(a) if a.ndim == 0 else a
+    if is_dataclass(obj):
+        for f in fields(obj):
+            setattr(obj, f.name, to_numpy(getattr(obj, f.name)))
+        return obj
+    if isinstance(obj, dict):
+        return {k: to_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_numpy(v) for v in obj)
+    return obj
+
+
+# ---------------------------------------------------------------- the quantizer
+def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dict = None):
+    """Float model -> (QNet with int64 numpy arrays, plan, report rows). A given plan is reused as is."""
+    plan = plan or make_plan(model, x_train, mixing)
+    with torch.no_grad():
+        qnet = to_numpy(build_qnet(model, plan))
+        report = quantization_report(model, plan)
+    qnet.task = dict(task or {})
+    return qnet, plan, report
+
+
+def quantization_report(model, plan: dict) -> list:
+    """One row per quantized tensor: name, bits, exponent, fraction clipped, relative RMS error."""
+    rows = []
+    for i, (layer, lp) in enumerate(zip((*model.layers, model.readout), plan["layers"])):
+        name = "readout" if i == len(model.layers) else f"layer{i}"
+        p = float_parts(layer)
+        tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
+                   for src, w in srcs.items()]
+        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part]) for part, w in p["mix"].items()]
+        for tname, w, e in tensors:
+            w = w.detach().double()
+            q = weight_codes(w, e)
+            err = ((q * 2.0**e - w).norm() / w.norm().clamp_min(1e-30)).item()
+            clipped = ((w * 2.0**-e).round().abs() > WEIGHT_MAX).double().mean().item()
+            rows.append({"tensor": f"{name}.{tname}", "bits": 8, "exponent": e,
+                         "clipped": clipped, "rel_error": err})
+        if plan["mixing"] == "diag":
+            for part, w in p["mix"].items():
+                w = w.detach().double()
+                off = (w - torch.diag(torch.diagonal(w))).norm() / w.norm().clamp_min(1e-30)
+                rows.append({"tensor": f"{name}.mix.{part}.offdiag_dropped", "bits": 0, "exponent": 0,
+                             "clipped": 0.0, "rel_error": off.item()})
+    return rows
+
+
+def format_report(rows) -> str:
+    lines = [f"{'tensor':32s} {'bits':>4s} {'exp':>4s} {'clipped':>8s} {'rel.err':>8s}"]
+    lines += [f"{r['tensor']:32s} {r['bits']:4d} {r['exponent']:4d} {r['clipped']:8.2%} {r['rel_error']:8.4f}"
+              for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Lava backend: NIR -> Lava processes, run configurations, resource report."""

@@ -1,0 +1,91 @@
+"""The integer step equations of docs/fixed_point.md, written once against an `ops` backend.
+
+`ops` is `sim.ops.NumpyOps` (int64, the reference simulator and the Lava process models) or
+`train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
+Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
+"""
+from sim.qnet import DECAY_ONE, QLif, QLtc
+
+
+def synaptic_input(ops, synapses, sources: dict):
+    """Sum over synapses of shl(q @ x_src, shift); sources maps "input"/"self" to [B, n_in] arrays."""
+    acc = 0
+    for syn in synapses:
+        acc = acc + ops.shl(ops.matmul(sources[syn.source], syn.q), syn.shift)
+    return acc
+
+
+def _mix(ops, layer: QLtc, part: str, x):
+    q = layer.mix[part]
+    m = ops.matmul(x, q) if layer.mixing == "dense" else x * q
+    return ops.shl(m, layer.mix_shift[part])
+
+
+def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
+    """LTC / ALIF / readout neuron update from the synaptic sums acc[part] ([B, n] each).
+
+    state: (u, s, b) for spiking layers, (u,) for the readout. Returns (output, new state):
+    spikes for spiking layers, u for the readout.
+    """
+    F = layer.frac_bits
+    u = state[0]
+    d = ops.sat(acc["d"] + layer.bias["d"], 24)
+    if layer.gated:
+        z_m = ops.sat(acc["m"] + layer.bias["m"] + _mix(ops, layer, "m", u), 24)
+        alpha = ops.lut(lut, z_m, F)
+    else:
+        alpha = layer.alpha
+    u_tilde = ops.sat(ops.rshr((DECAY_ONE - alpha) * u + alpha * d, 12), 24)
+    if not layer.spiking:
+        return u_tilde, (u_tilde,)
+    _, s_prev, b = state
+    if layer.gated:
+        z_a = ops.sat(acc["a"] + layer.bias["a"] + _mix(ops, layer, "a", b), 24)
+        rho = ops.lut(lut, z_a, F)
+    else:
+        rho = layer.rho
+    b = ops.rshr(rho * b + (DECAY_ONE - rho) * (s_prev * (1 << F)), 12)
+    theta = layer.theta0 + ops.rshr(layer.beta * b, 12)
+    s = ops.spike(u_tilde, theta, F)
+    u = u_tilde * (1 - s)
+    return s, (u, s, b)
+
+
+def lif_neuron_step(ops, layer: QLif, a_in, state):
+    """Lava's PyLifModelBitAcc: state (i, v, s) [B, n]; a_in the summed synaptic input (int32).
+    Returns (spikes, new state)."""
+    i, v, _ = state
+    a_in = ops.wrap32(a_in)
+    i = ops.wrap_once24(ops.wrap32(ops.wrap32(ops.trunc12(i * (DECAY_ONE - (layer.du + 1))))
+                                   + ops.wrap32(a_in * 64)))
+    bias = layer.bias_mant * (1 << layer.bias_exp)
+    v = ops.sat(ops.wrap32(ops.wrap32(ops.trunc12(v * (DECAY_ONE - layer.dv))) + i + bias), 24)
+    s = ops.spike(v, layer.vth * 64, layer.frac_bits)
+    v = v * (1 - s)
+    return s, (i, v, s)
+
+
+def layer_step(ops, layer, x, state, lut):
+    """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes."""
+    if isinstance(layer, QLif):
+        a_in = synaptic_input(ops, layer.syn, {"input": x, "self": state[2]})
+        return lif_neuron_step(ops, layer, a_in, state)
+    sources = {"input": x, "self": state[1] if layer.spiking else None}
+    acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
+    return ltc_neuron_step(ops, layer, acc, state, lut)
+
+
+def init_state(ops, layer, batch: int):
+    n = layer.n
+    if isinstance(layer, QLtc) and not layer.spiking:
+        return (ops.zeros(batch, n),)
+    return (ops.zeros(batch, n), ops.zeros(batch, n), ops.zeros(batch, n))
+
+
+def net_step(ops, qnet, x, state):
+    """One time step of the whole network. x [B, n_in] input codes. Returns (readout u, state)."""
+    new_state = []
+    for layer, st in zip((*qnet.layers, qnet.readout), state):
+        x, st = layer_step(ops, layer, x, st, qnet.lut)
+        new_state.append(st)
+    return x, new_state

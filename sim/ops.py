@@ -1,0 +1,62 @@
+"""Primitive integer operations of docs/fixed_point.md on numpy int64 arrays (the `sim/` backend).
+
+The step equations in `sim.integer` call only these methods, so the same equations also run on the
+torch straight-through backend in `train.quantized` (same method names, float64 tensors).
+"""
+import numpy as np
+
+from sim import lava_fixed as lf
+
+
+class NumpyOps:
+    """Exact int64 arithmetic; products in float64 BLAS under the exactness bound."""
+    name = "numpy"
+
+    @staticmethod
+    def matmul(x, q):
+        """x [B, n_in] @ q.T with q [n_out, n_in] -> int64 [B, n_out], exact."""
+        return lf.exact_matmul(x, np.asarray(q).T)
+
+    @staticmethod
+    def shl(x, k: int):
+        """x << k (k >= 0) or arithmetic x >> -k (floor)."""
+        return x << k if k >= 0 else x >> -k
+
+    @staticmethod
+    def rshr(x, k: int):
+        """Round half up: (x + 2^(k-1)) >> k."""
+        return (x + (1 << (k - 1))) >> k
+
+    @staticmethod
+    def trunc12(x):
+        """sign(x) * (|x| >> 12): rounds toward zero."""
+        return lf.trunc_shift(x, 12)
+
+    @staticmethod
+    def sat(x, bits: int):
+        """Clip to [-(2^(bits-1) - 1), 2^(bits-1) - 1]."""
+        return lf.saturate(x, bits, symmetric=True)
+
+    @staticmethod
+    def wrap32(x):
+        """Two's-complement wrap to int32 (what Lava's int32 arithmetic does)."""
+        return lf.wrap(x, 32)
+
+    @staticmethod
+    def wrap_once24(x):
+        """Lava LIF's one-shot 24-bit wrap of u."""
+        return lf.wrap_once(x, 24)
+
+    @staticmethod
+    def lut(table, z, frac_bits: int):
+        """table[clip((z >> (F - 4)) + 128, 0, 255)]: the 12-bit sigmoid of z on scale 2^-F."""
+        return np.asarray(table)[np.clip((z >> (frac_bits - 4)) + 128, 0, 255)]
+
+    @staticmethod
+    def spike(v, theta, frac_bits: int):
+        """1 where v > theta (strict), else 0 (int64)."""
+        return (v > theta).astype(np.int64)
+
+    @staticmethod
+    def zeros(batch: int, n: int):
+        return np.zeros((batch, n), dtype=np.int64)

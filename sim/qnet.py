@@ -1,0 +1,86 @@
+"""The quantized network: integer parameters of every layer (docs/fixed_point.md).
+
+Arrays are numpy int64 in `sim/`; the quantized PyTorch model fills the same dataclasses with float64
+tensors holding integer values (straight-through codes), so one set of step functions serves both.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FRAC_BITS = 12      # state fraction bits F of LTC / ALIF / readout layers
+DECAY_ONE = 4096    # 12-bit decay codes: 4096 = 1.0
+WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
+
+
+@dataclass
+class QSynapse:
+    """One synaptic matrix (a Lava Dense): acc = shl(q @ x_src, shift). q [n_out, n_in], |q| <= 127."""
+    q: object
+    shift: int
+    source: str        # "input" (the layer below / the network input) | "self" (own previous spikes)
+
+
+@dataclass
+class QLtc:
+    """LTC, ALIF or readout layer. Parts: "d" (+ "m", "a" when gated; readout: "d", "m").
+
+    syn[part]: synapses summed into that part; bias[part]: [n] on scale 2^-F.
+    gated: mix[part] holds Q_mu / Q_ab codes ([n, n] dense or [n] diag) with exponent mix_shift[part].
+    not gated: alpha, rho are constant 12-bit codes [n]. theta0 on 2^-F, beta with 12 fraction bits.
+    """
+    kind: str                   # "ltc" | "alif" | "readout"
+    n: int
+    syn: dict
+    bias: dict
+    gated: bool
+    spiking: bool = True
+    mixing: str = "dense"       # "dense" | "diag"
+    mix: dict = field(default_factory=dict)
+    mix_shift: dict = field(default_factory=dict)
+    alpha: object = None
+    rho: object = None
+    theta0: int = 0
+    beta: int = 0
+    frac_bits: int = FRAC_BITS
+
+
+@dataclass
+class QLif:
+    """Lava LIF layer: one synaptic part; du, dv 12-bit, vth 17-bit mantissa, bias mantissa [n] << bias_exp.
+    State scale 2^-frac_bits; synaptic input a_in on 2^-(frac_bits - 6)."""
+    n: int
+    syn: list
+    du: int
+    dv: int
+    vth: int
+    bias_mant: object
+    bias_exp: int
+    frac_bits: int
+    kind: str = "lif"
+
+
+@dataclass
+class QNet:
+    """Integer network. Input: x_int = clip(round(x * 2^input_frac), *input_range) per element."""
+    input_shape: tuple
+    input_frac: int
+    input_range: tuple
+    layers: list                # QLtc | QLif, bottom to top
+    readout: QLtc
+    lut: object                 # [256] sigmoid table, 12-bit codes
+    task: dict = field(default_factory=dict)
+
+    @property
+    def n_out(self) -> int:
+        return self.readout.n
+
+    def encode_input(self, x) -> np.ndarray:
+        """Float inputs [B, T, ...] -> int64 input codes (graded payload)."""
+        lo, hi = self.input_range
+        return np.clip(np.round(np.asarray(x, dtype=np.float64) * 2.0 ** self.input_frac), lo, hi).astype(np.int64)
+
+
+def sigmoid_lut() -> np.ndarray:
+    """LUT[i] = round(4096 * sigmoid((i - 128 + 0.5) / 16)), i = 0..255: z in [-8, 8) in steps of 1/16."""
+    z = (np.arange(256) - 128 + 0.5) / 16.0
+    return np.round(DECAY_ONE / (1.0 + np.exp(-z))).astype(np.int64)

@@ -1,0 +1,42 @@
+"""Batched integer simulation of a `QNet` (batch x time x neurons, vectorised over batch and neurons)."""
+import numpy as np
+
+from sim.integer import init_state, net_step
+from sim.ops import NumpyOps
+
+STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"), "readout": ("u",)}
+
+
+def state_names(layer) -> tuple:
+    return STATE_NAMES[layer.kind]
+
+
+def simulate(qnet, x_int, record: bool = False, ops=NumpyOps):
+    """Run the integer network on input codes x_int [B, T, *input_shape] (int64).
+
+    Returns readout u [B, T, n_out] (int64, scale 2^-F) and, with record=True, a list with one dict per
+    layer (readout last) mapping each state variable name to its values [B, T, n] at every step.
+    """
+    x_int = np.asarray(x_int, dtype=np.int64)
+    B, T = x_int.shape[:2]
+    layers = (*qnet.layers, qnet.readout)
+    state = [init_state(ops, layer, B) for layer in layers]
+    outs = np.empty((B, T, qnet.n_out), dtype=np.int64)
+    rec = [{k: np.empty((B, T, layer.n), dtype=np.int64) for k in state_names(layer)} for layer in layers] \
+        if record else None
+    for t in range(T):
+        out, state = net_step(ops, qnet, x_int[:, t].reshape(B, -1), state)
+        outs[:, t] = out
+        if record:
+            for r, layer, st in zip(rec, layers, state):
+                for k, v in zip(state_names(layer), st):
+                    r[k][:, t] = v
+    return (outs, rec) if record else outs
+
+
+def predict(qnet, outs) -> np.ndarray:
+    """Prediction from the last step: class index (argmax of u) or the regression value u / 2^F."""
+    last = outs[:, -1]
+    if qnet.task.get("kind", "classification") == "classification":
+        return last.argmax(-1)
+    return last / float(1 << qnet.readout.frac_bits)

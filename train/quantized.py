@@ -1,0 +1,129 @@
+"""The quantized PyTorch model: the integer network of docs/fixed_point.md, trainable (QAT).
+
+Every forward pass rebuilds the integer codes from the float ("shadow") parameters with a straight-through
+round (`export.quantize.build_qnet`) and runs the integer step equations of `sim.integer` on `SteOps`:
+float64 tensors whose forward values are exactly the integers `sim/` computes, and whose backward passes
+gradients straight through roundings, shifts and wraps, through the sigmoid for the LUT and through the
+float model's surrogate for spikes. Output: the readout u divided by 2^F (float scale).
+"""
+import torch
+from torch import nn
+
+from export.quantize import build_qnet
+from sim.integer import init_state, net_step
+from train.neurons import spike
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: `exact`; backward: the gradient goes to `surrogate` unchanged."""
+
+    @staticmethod
+    def forward(ctx, surrogate, exact):
+        return exact.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def _ste(surrogate, exact):
+    return _StraightThrough.apply(surrogate, exact.detach())
+
+
+def round_ste(x):
+    return _ste(x, torch.round(x))
+
+
+class SteOps:
+    """The primitives of `sim.ops.NumpyOps` on float64 tensors with straight-through gradients."""
+    name = "torch-ste"
+    device = None
+
+    @staticmethod
+    def matmul(x, q):
+        return x @ q.T
+
+    @staticmethod
+    def shl(x, k: int):
+        y = x * 2.0**k
+        return y if k >= 0 else _ste(y, torch.floor(y))
+
+    @staticmethod
+    def rshr(x, k: int):
+        y = x * 2.0**-k
+        return _ste(y, torch.floor(y + 0.5))
+
+    @staticmethod
+    def trunc12(x):
+        y = x / 4096.0
+        return _ste(y, torch.trunc(y))
+
+    @staticmethod
+    def sat(x, bits: int):
+        m = float(2 ** (bits - 1) - 1)
+        return torch.clamp(x, -m, m)
+
+    @staticmethod
+    def wrap32(x):
+        return _ste(x, torch.remainder(x + 2.0**31, 2.0**32) - 2.0**31)
+
+    @staticmethod
+    def wrap_once24(x):
+        half, full = 2.0**23, 2.0**24
+        return _ste(x, torch.where(x > half, x - full, torch.where(x <= -half, x + full, x)))
+
+    @staticmethod
+    def lut(table, z, frac_bits: int):
+        table = torch.as_tensor(table, dtype=z.dtype, device=z.device)
+        idx = torch.clamp(torch.floor(z * 2.0 ** -(frac_bits - 4)) + 128, 0, 255).long()
+        return _ste(4096.0 * torch.sigmoid(z * 2.0**-frac_bits), table[idx])
+
+    @staticmethod
+    def spike(v, theta, frac_bits: int):
+        return spike((v - theta) * 2.0**-frac_bits)
+
+    @classmethod
+    def zeros(cls, batch: int, n: int):
+        return torch.zeros(batch, n, dtype=torch.float64, device=cls.device)
+
+
+class QuantizedNet(nn.Module):
+    """Wraps a float SpikingNet and a quantization plan; same interface as SpikingNet
+    (init_state, forward(x, state) -> (outputs [B, T, n_out], state)), so the FPTT/BPTT trainers run on it."""
+
+    def __init__(self, model, plan: dict):
+        super().__init__()
+        self.model, self.plan, self.cfg = model, plan, model.cfg
+
+    def qnet(self):
+        """The integer network of the current float parameters (float64 tensors, straight-through codes)."""
+        return build_qnet(self.model, self.plan, rnd=round_ste)
+
+    def encode_input(self, x):
+        lo, hi = self.plan["input_range"]
+        return torch.clamp(torch.round(x.double() * 2.0 ** self.plan["input_frac"]), lo, hi)
+
+    def init_state(self, batch: int, device=None):
+        ops = self._ops(device)
+        q = self.qnet()
+        return [init_state(ops, layer, batch) for layer in (*q.layers, q.readout)]
+
+    @staticmethod
+    def _ops(device):
+        ops = type("SteOpsOn", (SteOps,), {"device": device})
+        return ops
+
+    def forward(self, x, state=None, integer: bool = False):
+        """x [B, T, ...] float inputs -> readout u / 2^F [B, T, n_out] (or the raw integers with integer=True)."""
+        ops = self._ops(x.device)
+        q = self.qnet()
+        if state is None:
+            state = [init_state(ops, layer, x.shape[0]) for layer in (*q.layers, q.readout)]
+        x_int = self.encode_input(x).flatten(2)
+        outs = []
+        for t in range(x.shape[1]):
+            out, state = net_step(ops, q, x_int[:, t], state)
+            outs.append(out)
+        outs = torch.stack(outs, 1)
+        scale = 1.0 if integer else 2.0 ** -q.readout.frac_bits
+        return (outs * scale).float() if not integer else outs, state
