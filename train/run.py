@@ -3,6 +3,8 @@
     python train/run.py                       # LTC + FPTT on rdigits, the default
     python train/run.py --task add --seq-len 200 --algo bptt --out runs/add-bptt
 
+    python train/run.py --quant --init runs/rdigits-ltc-fptt/ckpt.pt   # quantization-aware fine-tuning
+
 Writes DIR/ckpt.pt, DIR/metrics.json and DIR/curve.png.
 """
 import argparse
@@ -13,9 +15,11 @@ import time
 
 import torch
 
-from train.checkpoint import save_checkpoint
+from export.quantize import make_plan
+from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from train.model import LayerConfig, NetConfig, SpikingNet
 from train.tasks import TASKS, get_task
+from train.quantized import QuantizedNet
 from train.trainer import TrainConfig, evaluate, fit
 
 
@@ -39,8 +43,15 @@ def parse_args(argv=None):
     p.add_argument("--threshold", type=float, default=None, help="base threshold b0 (default 0.1)")
     p.add_argument("--no-adapt", action="store_true", help="fixed threshold (beta = 0)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch (1 is fastest for small networks on 2 cores)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", default=None, help="output folder (default runs/TASK-NEURON-ALGO)")
+    p.add_argument("--init", default=None, help="start from this checkpoint (its network and task)")
+    p.add_argument("--quant", action="store_true",
+                   help="quantization-aware training of the integer network (docs/fixed_point.md)")
+    p.add_argument("--mixing", default="dense", choices=["dense", "diag"],
+                   help="--quant: LTC membrane/adaptation mixing, dense (host) or diagonal (neuron-local)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.K < 1:
@@ -93,28 +104,46 @@ def plot_curve(history, metric_name: str, path: Path):
 def run(args) -> dict:
     """Train as the arguments say; write ckpt.pt, metrics.json, curve.png. Returns the metrics dict."""
     torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    task = get_task(args.task, seq_len=args.seq_len)
-    cfg = build_config(args, task)
-    model = SpikingNet(cfg)
+    if args.init:
+        try:
+            model, init = load_checkpoint(args.init)
+        except CheckpointError as e:
+            raise SystemExit(f"error: {e}")
+        task, cfg = get_task(**init["task"]), model.cfg
+    else:
+        init = {}
+        task = get_task(args.task, seq_len=args.seq_len)
+        cfg = build_config(args, task)
+        model = SpikingNet(cfg)
+    extra, trained = {}, model
+    if args.quant:
+        plan = init.get("quant_plan") or make_plan(model, task.input_sample(), args.mixing)
+        trained, extra = QuantizedNet(model, plan), {"quant_plan": plan}
     tcfg = TrainConfig(algo=args.algo, K=args.K, alpha=args.alpha, lr=args.lr, optimizer=args.optimizer,
                        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    out = Path(args.out or f"runs/{args.task}-{args.neuron}-{args.algo}")
+    out = Path(args.out or f"runs/{task.name}-{cfg.neuron}-{args.algo}{'-quant' if args.quant else ''}")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    metrics = {}
+    metrics = {"quantized": args.quant}
+    if args.init:
+        metrics["init"] = str(args.init)
+    if args.quant:
+        metrics[f"test_{task.metric_name}_before_qat"] = evaluate(trained, task, device=device)
+        print(f"quantized {task.metric_name} before QAT: {metrics[f'test_{task.metric_name}_before_qat']:.4f}")
 
     def save(epoch, history):
         metrics.update({"task": task.describe(), "metric": task.metric_name, "epochs_done": epoch,
                         f"test_{task.metric_name}": history[-1][f"test_{task.metric_name}"],
                         "train_seconds": time.perf_counter() - t0, "device": str(device), "history": history})
-        save_checkpoint(out / "ckpt.pt", model, task, tcfg.to_dict(), metrics)
+        save_checkpoint(out / "ckpt.pt", model, task, tcfg.to_dict(), metrics, extra)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         plot_curve(history, task.metric_name, out / "curve.png")
 
-    print(f"training {cfg.neuron} {cfg.layers and [l.size for l in cfg.layers]} on {task.name} "
+    print(f"training {'quantized ' if args.quant else ''}{cfg.neuron} {[lc.size for lc in cfg.layers]} on {task.name} "
           f"(T={task.seq_len}) with {tcfg.algo.upper()} (K={tcfg.K if tcfg.algo == 'fptt' else task.seq_len}) on {device}")
-    fit(model, task, tcfg, device=device, on_epoch=save, progress=not args.quiet)
+    fit(trained, task, tcfg, device=device, on_epoch=save, progress=not args.quiet)
     print(f"test {task.metric_name}: {metrics[f'test_{task.metric_name}']:.4f}  "
           f"({metrics['train_seconds']:.0f} s)")
     print(f"wrote {out / 'ckpt.pt'}, {out / 'metrics.json'}, {out / 'curve.png'}")

@@ -9,8 +9,9 @@ TASKS = {
 }
 
 
-def get_task(name: str, **options) -> Task:
-    """Build a task by name; options (seq_len, data_dir, ...) are passed to its `make`."""
+def get_task(name: str, kind: str = None, **options) -> Task:
+    """Build a task by name; options (seq_len, data_dir, ...) are passed to its `make`.
+    `kind` is accepted (and ignored) so a stored `Task.describe()` rebuilds its task."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
     return TASKS[name](**{k: v for k, v in options.items() if v is not None})

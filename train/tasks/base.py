@@ -36,7 +36,11 @@ class Task:
         return "accuracy" if self.kind == "classification" else "mse"
 
     def describe(self) -> dict:
-        return {"name": self.name, **self.options}
+        return {"name": self.name, "kind": self.kind, **self.options}
+
+    def input_sample(self, n: int = 2048):
+        """Up to n training inputs [n, T, ...] (for choosing the input encoding)."""
+        return next(iter(self.train_batches(n, torch.Generator().manual_seed(0))))[0]
 
 
 class TensorTask(Task):
