@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from train.errors import InputError
 from train.layers import ConvLtcLayer, DenseSpikingLayer
 
 LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
@@ -20,7 +21,7 @@ LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
 STATE_MAX = 2**23 - 1         # 24-bit saturated state
 
 
-class QuantizationError(ValueError):
+class QuantizationError(InputError):
     """A network the integer semantics cannot express."""
 
 

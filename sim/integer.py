@@ -83,7 +83,8 @@ def init_state(ops, layer, batch: int):
 
 
 def net_step(ops, qnet, x, state):
-    """One time step of the whole network. x [B, n_in] input codes. Returns (readout u, state)."""
+    """One time step of the whole network (layer l reads layer l-1 of the same step).
+    x [B, n_in] input codes. Returns (readout u, new state)."""
     new_state = []
     for layer, st in zip((*qnet.layers, qnet.readout), state):
         x, st = layer_step(ops, layer, x, st, qnet.lut)

@@ -1,7 +1,7 @@
 """Batched integer simulation of a `QNet` (batch x time x neurons, vectorised over batch and neurons)."""
 import numpy as np
 
-from sim.integer import init_state, net_step
+from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
 
 STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"), "readout": ("u",)}
@@ -11,11 +11,14 @@ def state_names(layer) -> tuple:
     return STATE_NAMES[layer.kind]
 
 
-def simulate(qnet, x_int, record: bool = False, ops=NumpyOps):
+def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=NumpyOps):
     """Run the integer network on input codes x_int [B, T, *input_shape] (int64).
 
     Returns readout u [B, T, n_out] (int64, scale 2^-F) and, with record=True, a list with one dict per
     layer (readout last) mapping each state variable name to its values [B, T, n] at every step.
+    lava_clock=False: layer l at step t reads layer l-1 of the same step (docs/fixed_point.md).
+    lava_clock=True: every synapse delays by one step, as Lava's Dense does: layer l at step t reads
+    layer l-1 of step t-1 (the input of step t-1 for the first layer; zeros at t = 0).
     """
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
@@ -24,8 +27,15 @@ def simulate(qnet, x_int, record: bool = False, ops=NumpyOps):
     outs = np.empty((B, T, qnet.n_out), dtype=np.int64)
     rec = [{k: np.empty((B, T, layer.n), dtype=np.int64) for k in state_names(layer)} for layer in layers] \
         if record else None
+    delivered = [np.zeros((B, int(np.prod(qnet.input_shape))), dtype=np.int64)] + \
+        [np.zeros((B, layer.n), dtype=np.int64) for layer in layers[:-1]]
     for t in range(T):
-        out, state = net_step(ops, qnet, x_int[:, t].reshape(B, -1), state)
+        x = x_int[:, t].reshape(B, -1)
+        sent = [x]
+        for i, layer in enumerate(layers):
+            out, state[i] = layer_step(ops, layer, delivered[i] if lava_clock else sent[i], state[i], qnet.lut)
+            sent.append(out)
+        delivered = sent[:-1]
         outs[:, t] = out
         if record:
             for r, layer, st in zip(rec, layers, state):

@@ -8,13 +8,14 @@ import platform
 
 import torch
 
+from train.errors import InputError
 from train.model import NetConfig, SpikingNet
 
 FORMAT = "ltcsn-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A file that is not a readable checkpoint of this project."""
 
 
@@ -50,7 +51,7 @@ def read_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for foreign / corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {(str(e).splitlines() or [""])[0][:120]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} file (missing or foreign 'format' field)")
     if ckpt.get("version") != VERSION:
