@@ -50,3 +50,57 @@ def predict(qnet, outs) -> np.ndarray:
     if qnet.task.get("kind", "classification") == "classification":
         return last.argmax(-1)
     return last / float(1 << qnet.readout.frac_bits)
+
+
+def window_length(qnet, seq_len: int) -> int:
+    """Steps per sample on Lava: T input steps plus one step per synaptic hop to flush the pipeline."""
+    return seq_len + len(qnet.layers) + 1
+
+
+def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
+    """The clock of the Lava mapping (hardware/), step for step: samples run one after another as windows of
+    P = T + H steps (input zero-padded, H = number of layers incl. the readout), every synapse delays by one
+    step, and the layer at hop h (layer index + 1) starts each window at window step h from zero state:
+    LTC / ALIF / readout layers hold at zero before it; LIF layers are reset there (Lava's LIFReset).
+    Layer at hop h, window step w then equals the same layer of `simulate` at step w - h (0 <= w - h < T),
+    except where a recurrent LIF layer spiked during its warm-up steps (its reset does not recall them).
+
+    x_int [B, T, ...]. Returns outs [B, P, n_out] and, with record=True, per-layer dicts of [B, P, n].
+    """
+    x_int = np.asarray(x_int, dtype=np.int64)
+    B, T = x_int.shape[:2]
+    P = window_length(qnet, T)
+    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
+    stream[:, :T] = x_int.reshape(B, T, -1)
+    stream = stream.reshape(1, B * P, -1)
+    layers = (*qnet.layers, qnet.readout)
+    state = [init_state(ops, layer, 1) for layer in layers]
+    outs = np.empty((1, B * P, qnet.n_out), dtype=np.int64)
+    rec = [{k: np.empty((1, B * P, layer.n), dtype=np.int64) for k in state_names(layer)} for layer in layers] \
+        if record else None
+    delivered = [np.zeros_like(stream[:, 0])] + [np.zeros((1, layer.n), dtype=np.int64) for layer in layers[:-1]]
+    for tau in range(B * P):
+        w = tau % P
+        sent = [stream[:, tau]]
+        for i, layer in enumerate(layers):
+            hop = i + 1
+            if layer.kind == "lif":
+                if w == hop:
+                    state[i] = (0 * state[i][0], 0 * state[i][1], state[i][2])
+                out, state[i] = layer_step(ops, layer, delivered[i], state[i], qnet.lut)
+            elif w < hop:
+                state[i] = init_state(ops, layer, 1)
+                out = state[i][1] if layer.spiking else state[i][0]
+            else:
+                out, state[i] = layer_step(ops, layer, delivered[i], state[i], qnet.lut)
+            sent.append(out)
+        delivered = sent[:-1]
+        outs[:, tau] = out
+        if record:
+            for r, layer, st in zip(rec, layers, state):
+                for k, v in zip(state_names(layer), st):
+                    r[k][:, tau] = v
+    outs = outs.reshape(B, P, -1)
+    if not record:
+        return outs
+    return outs, [{k: v.reshape(B, P, -1) for k, v in r.items()} for r in rec]

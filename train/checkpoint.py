@@ -51,7 +51,8 @@ def read_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for foreign / corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {(str(e).splitlines() or [""])[0][:120]})") from None
+        first = (str(e).splitlines() or [""])[0][:120]
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} file (missing or foreign 'format' field)")
     if ckpt.get("version") != VERSION:

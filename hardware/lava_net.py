@@ -1,0 +1,155 @@
+"""Integer network (`sim.qnet.QNet`) -> Lava process graph; run it on Lava's CPU backend and read it back.
+
+Mapping (docs/fixed_point.md):
+- every synaptic matrix is a Lava `Dense` (holding 2q, weight_exp = shift - 1); the parts of an LTC layer that
+  share a source and a shift are stacked into one Dense feeding the layer's stacked `a_in` port;
+- LIF layers are Lava's own `LIFReset`; LTC / ALIF / readout layers are `LtcNeuronProcess` (hardware/lava_procs);
+- input: a source RingBuffer; output: a sink RingBuffer on the readout (and, when recording, on every layer's
+  spikes plus `Read` probes on the internal state).
+Lava has no batch dimension: samples run one after another as windows of P = T + H steps, the clock that
+`sim.simulate.simulate_stream` simulates (layer at hop h starts every window at step h from zero state).
+"""
+from dataclasses import dataclass, field
+import sys
+import time
+
+import numpy as np
+
+from sim.lava_fixed import lava_dense_params
+from sim.qnet import QLif
+from sim.simulate import state_names, window_length
+
+LAVA_FORK_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def ensure_lava():
+    """Import Lava. Its import calls multiprocessing.set_start_method('fork'), which raises when the method was
+    already fixed: reset it when it is already 'fork', refuse otherwise."""
+    if LAVA_FORK_MODULE in sys.modules:
+        return
+    import multiprocessing as mp
+    method = mp.get_start_method(allow_none=True)
+    if method == "fork":
+        mp.set_start_method(None, force=True)
+    elif method is not None:
+        raise RuntimeError(f"multiprocessing start method is {method!r}; Lava needs 'fork'")
+    import importlib
+    importlib.import_module(LAVA_FORK_MODULE)
+
+
+@dataclass
+class LavaRun:
+    """Outputs of a Lava run, window-aligned: outs [B, P, n_out]; records: per layer {var: [B, P, n]}."""
+    outs: np.ndarray
+    records: list = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+    processes: int = 0
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000.0 * self.seconds / max(self.steps, 1)
+
+
+def _dense_groups(layer):
+    """[(source, shift, weights [parts*n, n_in])]: one Dense per source and shift, parts stacked by row."""
+    parts = list(layer.syn) if not isinstance(layer, QLif) else ["d"]
+    syns = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
+    n = layer.n
+    groups = {}
+    for p_index, part in enumerate(parts):
+        for syn in syns[part]:
+            q = np.asarray(syn.q, dtype=np.int64)
+            key = (syn.source, syn.shift)
+            if key not in groups:
+                groups[key] = np.zeros((len(parts) * n, q.shape[1]), dtype=np.int64)
+            groups[key][p_index * n:(p_index + 1) * n] = q
+    return [(src, shift, w) for (src, shift), w in groups.items()]
+
+
+def build_and_run(qnet, x_int, record: bool = False, async_models: bool = False) -> LavaRun:
+    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it (fixed_pt, CPU) and read back."""
+    ensure_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.sink import Read, RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIFReset
+    from hardware.lava_procs.ltc import LtcNeuronProcess
+
+    x_int = np.asarray(x_int, dtype=np.int64)
+    B, T = x_int.shape[:2]
+    P = window_length(qnet, T)
+    steps = B * P
+    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
+    stream[:, :T] = x_int.reshape(B, T, -1)
+    source = Source(data=stream.reshape(B * P, -1).T.copy())
+    graded = tuple(qnet.input_range) != (0, 1)
+    procs, probes = [source], []
+    below = source.s_out
+    layers = (*qnet.layers, qnet.readout)
+    for i, layer in enumerate(layers):
+        hop = i + 1
+        if isinstance(layer, QLif):
+            neuron = LIFReset(shape=(layer.n,), du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth),
+                              bias_mant=np.asarray(layer.bias_mant), bias_exp=int(layer.bias_exp),
+                              reset_interval=P, reset_offset=(hop + 1) % P)
+        else:
+            neuron = LtcNeuronProcess(layer, qnet.lut, hop=hop, window=P)
+        procs.append(neuron)
+        for src, shift, w in _dense_groups(layer):
+            weights, weight_exp = lava_dense_params(w, shift)
+            dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
+                          num_message_bits=8 if (src == "input" and i == 0 and graded) else 0)
+            (below if src == "input" else neuron.s_out).connect(dense.s_in)
+            dense.a_out.connect(neuron.a_in)
+            procs.append(dense)
+        is_last = i == len(layers) - 1
+        if record or is_last:
+            sink = Sink(shape=(layer.n,), buffer=steps)
+            neuron.s_out.connect(sink.a_in)
+            reads = {}
+            if record and not is_last:
+                for var in (("u", "v") if isinstance(layer, QLif) else ("u", "b")):
+                    reads[var] = Read(buffer=steps)
+                    reads[var].connect_var(getattr(neuron, var))
+            probes.append((layer, sink, reads))
+            procs += [sink, *reads.values()]
+        below = neuron.s_out
+
+    run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    if async_models:
+        run_cfg = _async_cfg(run_cfg)
+    t0 = time.perf_counter()
+    try:
+        source.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg)
+        seconds = time.perf_counter() - t0
+        read = [(layer, sink.data.get(), {k: r.data.get() for k, r in reads.items()})
+                for layer, sink, reads in probes]
+    finally:
+        source.stop()
+
+    def window(a):  # Lava buffers are [n, steps] float64 holding exact integers
+        a = np.asarray(a)
+        if not np.array_equal(a, np.round(a)):
+            raise RuntimeError("Lava returned a non-integer value")
+        return a.astype(np.int64).T.reshape(B, P, -1)
+
+    outs = window(read[-1][1])
+    records = []
+    if record:
+        for layer, spikes, reads in read:
+            names = state_names(layer)
+            rec = {"u" if layer.kind == "readout" else "s": window(spikes)}
+            if layer.kind == "lif":
+                rec.update(i=window(reads["u"]), v=window(reads["v"]))
+            elif layer.kind != "readout":
+                rec.update(u=window(reads["u"]), b=window(reads["b"]))
+            records.append({k: rec[k] for k in names})
+    return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(procs))
+
+
+def _async_cfg(run_cfg):
+    """Wrap the fixed-point models with Lava's PyLoihiModelToPyAsyncModel (same outputs, fewer handshakes)."""
+    raise NotImplementedError

@@ -1,0 +1,68 @@
+"""LtcNeuronProcess: an LTC / ALIF / readout population as a Lava Process, and its fixed-point ProcessModel.
+
+The synaptic sums of all parts arrive stacked on one InPort `a_in` ([d; m; a] x n, int32, from Lava Dense
+processes), the population sends spikes (the readout: its membrane u) on `s_out`. The arithmetic is
+`sim.integer.ltc_neuron_step` on numpy int64: docs/fixed_point.md, bit for bit. Samples run as windows of
+`window` steps; the population holds at zero until window step `hop` (the steps its input takes to arrive).
+"""
+import numpy as np
+
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from sim.integer import ltc_neuron_step
+from sim.ops import NumpyOps
+
+
+class LtcNeuronProcess(AbstractProcess):
+    """layer: sim.qnet.QLtc; lut: [256] sigmoid codes; hop: first window step with input; window: steps per sample.
+    Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) int32. Vars: u, s, b (n,) 24-bit integers."""
+
+    def __init__(self, layer, lut, hop: int, window: int, name: str = None):
+        n = layer.n
+        super().__init__(layer=layer, lut=np.asarray(lut), hop=hop, window=window, name=name)
+        self.a_in = InPort(shape=(len(layer.syn) * n,))
+        self.s_out = OutPort(shape=(n,))
+        self.u = Var(shape=(n,), init=0)
+        self.s = Var(shape=(n,), init=0)
+        self.b = Var(shape=(n,), init=0)
+
+
+@implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyLtcNeuronModelFixed(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+    b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.layer, self.lut = proc_params["layer"], proc_params["lut"]
+        self.hop, self.window = proc_params["hop"], proc_params["window"]
+        self.parts = list(self.layer.syn)
+
+    def run_spk(self):
+        a_in = self.a_in.recv().astype(np.int64).reshape(len(self.parts), 1, -1)
+        if (self.time_step - 1) % self.window < self.hop:
+            self.u[:], self.s[:], self.b[:] = 0, 0, 0
+            self.s_out.send(np.zeros_like(self.u))
+            return
+        acc = dict(zip(self.parts, a_in))
+        if self.layer.spiking:
+            state = tuple(v.astype(np.int64)[None] for v in (self.u, self.s, self.b))
+            out, (u, s, b) = ltc_neuron_step(NumpyOps, self.layer, acc, state, self.lut)
+            self.u[:], self.s[:], self.b[:] = u[0], s[0], b[0]
+        else:
+            out, (u,) = ltc_neuron_step(NumpyOps, self.layer, acc, (self.u.astype(np.int64)[None],), self.lut)
+            self.u[:] = u[0]
+        self.s_out.send(out[0].astype(np.int32))
