@@ -99,18 +99,30 @@ def input_encoding(x_train) -> tuple:
     return (int(math.floor(math.log2(hi / m))) if m > 0 else 0), (lo, hi)
 
 
+def model_parts(model) -> list:
+    """float_parts of every layer of a SpikingNet, readout last."""
+    return [float_parts(layer) for layer in (*model.layers, model.readout)]
+
+
 def make_plan(model, x_train, mixing: str = "dense") -> dict:
     """Choose all exponents of the integer network from the float model and sample inputs [N, T, ...]."""
+    return plan_from_parts(model_parts(model), input_encoding(x_train), mixing)
+
+
+def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense") -> dict:
+    """Choose all exponents from the float parts of every layer (readout last, as `float_parts` returns
+    them) and the input encoding (input_frac, (lo, hi)). `make_plan` on a model comes here; so do float
+    networks read from NIR files (export/nir_io.py), so both are quantized by the same code."""
     if mixing not in ("dense", "diag"):
         raise ValueError(f"mixing must be 'dense' or 'diag', not {mixing!r}")
-    input_frac, input_range = input_encoding(x_train)
-    plan = {"mixing": mixing, "input_frac": input_frac, "input_range": list(input_range), "layers": []}
-    src_frac = input_frac
-    for layer in (*model.layers, model.readout):
-        p = float_parts(layer)
+    input_frac, input_range = encoding
+    plan = {"mixing": mixing, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
+            "layers": []}
+    src_frac = plan["input_frac"]
+    for p in parts:
         lp = {"syn": {part: {src: choose_exponent(w) for src, w in srcs.items()}
                       for part, srcs in p["syn"].items()},
-              "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p["mix"].items()},
+              "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
         if p["kind"] == "lif":
             # a_in on 2^-(F-6) with a zero shift for the input synapse, while v keeps 8x headroom over vth
@@ -167,14 +179,23 @@ def build_qnet(model, plan: dict, rnd=torch.round) -> QNet:
     """Integer network of `model` under `plan`, with torch float64 tensors holding the integer codes.
     rnd: the rounding function (torch.round, or a straight-through round for QAT)."""
     cfg = model.cfg
+    return build_qnet_from_parts(model_parts(model), plan, cfg.input_shape, cfg.b0, cfg.beta, rnd)
+
+
+def build_qnet_from_parts(parts: list, plan: dict, input_shape, b0: float = 0.1, beta: float = 1.8,
+                          rnd=torch.round) -> QNet:
+    """Integer network from the float parts of every layer (readout last) under `plan`; b0, beta: the
+    threshold parameters of LTC / ALIF layers (NetConfig.b0, .beta)."""
+    if len(parts) != len(plan["layers"]):
+        raise QuantizationError(f"the plan has {len(plan['layers'])} layers, the network {len(parts)}")
     layers = []
-    for layer, lp in zip((*model.layers, model.readout), plan["layers"]):
-        q = _build_layer(_double(float_parts(layer)), lp, plan, rnd)
+    for p, lp in zip(parts, plan["layers"]):
+        q = _build_layer(_double(p), lp, plan, rnd)
         if isinstance(q, QLtc) and q.spiking:
-            q.theta0 = int(round(cfg.b0 * 2**q.frac_bits))
-            q.beta = int(round(cfg.beta * DECAY_ONE))
+            q.theta0 = int(round(b0 * 2**q.frac_bits))
+            q.beta = int(round(beta * DECAY_ONE))
         layers.append(q)
-    return QNet(input_shape=tuple(cfg.input_shape), input_frac=plan["input_frac"],
+    return QNet(input_shape=tuple(int(v) for v in input_shape), input_frac=plan["input_frac"],
                 input_range=tuple(plan["input_range"]), layers=layers[:-1], readout=layers[-1],
                 lut=sigmoid_lut())
 
@@ -209,15 +230,32 @@ def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dic
     return qnet, plan, report
 
 
+def quantize_parts(parts: list, input_shape, encoding: tuple = (0, (0, 1)), mixing: str = "dense",
+                   plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8):
+    """`quantize` for a float network given as float parts (e.g. read from a NIR file) instead of a torch
+    module: the same plan, codes and report. encoding: (input_frac, (lo, hi)) of the network input
+    (default binary spikes). Returns (QNet with int64 numpy arrays, plan, report rows)."""
+    with torch.no_grad():
+        plan = plan or plan_from_parts(parts, encoding, mixing)
+        qnet = to_numpy(build_qnet_from_parts(parts, plan, input_shape, b0, beta))
+        report = report_from_parts(parts, plan)
+    qnet.task = dict(task or {})
+    return qnet, plan, report
+
+
 def quantization_report(model, plan: dict) -> list:
     """One row per quantized tensor: name, bits, exponent, fraction clipped, relative RMS error."""
+    return report_from_parts(model_parts(model), plan)
+
+
+def report_from_parts(parts: list, plan: dict) -> list:
+    """`quantization_report` from the float parts of every layer (readout last)."""
     rows = []
-    for i, (layer, lp) in enumerate(zip((*model.layers, model.readout), plan["layers"])):
-        name = "readout" if i == len(model.layers) else f"layer{i}"
-        p = float_parts(layer)
+    for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
+        name = "readout" if i == len(parts) - 1 else f"layer{i}"
         tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
                    for src, w in srcs.items()]
-        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part]) for part, w in p["mix"].items()]
+        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part]) for part, w in p.get("mix", {}).items()]
         for tname, w, e in tensors:
             w = w.detach().double()
             q = weight_codes(w, e)
@@ -226,7 +264,7 @@ def quantization_report(model, plan: dict) -> list:
             rows.append({"tensor": f"{name}.{tname}", "bits": 8, "exponent": e,
                          "clipped": clipped, "rel_error": err})
         if plan["mixing"] == "diag":
-            for part, w in p["mix"].items():
+            for part, w in p.get("mix", {}).items():
                 w = w.detach().double()
                 off = (w - torch.diag(torch.diagonal(w))).norm() / w.norm().clamp_min(1e-30)
                 rows.append({"tensor": f"{name}.mix.{part}.offdiag_dropped", "bits": 0, "exponent": 0,

@@ -3,7 +3,8 @@
 Mapping (docs/fixed_point.md):
 - every synaptic matrix is a Lava `Dense` (holding 2q, weight_exp = shift - 1); the parts of an LTC layer that
   share a source and a shift are stacked into one Dense feeding the layer's stacked `a_in` port;
-- LIF layers are Lava's own `LIFReset`; LTC / ALIF / readout layers are `LtcNeuronProcess` (hardware/lava_procs);
+- LIF layers are Lava's own `LIFReset` (recurrent ones with a `SpikeGate` on the recurrent path);
+  LTC / ALIF / readout layers are `LtcNeuronProcess` (custom processes in hardware/lava_procs);
 - input: a source RingBuffer; output: a sink RingBuffer on the readout (and, when recording, on every layer's
   spikes plus `Read` probes on the internal state).
 Lava has no batch dimension: samples run one after another as windows of P = T + H steps, the clock that
@@ -14,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from sim.lava_fixed import lava_dense_params
 from sim.qnet import QLif
@@ -35,6 +37,13 @@ def ensure_lava():
         raise RuntimeError(f"multiprocessing start method is {method!r}; Lava needs 'fork'")
     import importlib
     importlib.import_module(LAVA_FORK_MODULE)
+
+
+def loihi_available() -> bool:
+    """Whether Intel's proprietary lava-loihi extension (needed for Loihi2HwCfg) is installed."""
+    ensure_lava()
+    from lava.utils import loihi
+    return bool(loihi.is_installed())
 
 
 @dataclass
@@ -67,11 +76,15 @@ def _dense_groups(layer):
     return [(src, shift, w) for (src, shift), w in groups.items()]
 
 
-def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True) -> LavaRun:
-    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it (fixed_pt, CPU) and read back.
+def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, backend: str = "cpu",
+                  progress: bool = False, chunk_samples: int = 25) -> LavaRun:
+    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it (fixed_pt) and read back.
 
+    backend: "cpu" (Loihi2SimCfg) or "loihi2" (Loihi2HwCfg; needs Intel's lava-loihi, see `loihi_available`).
     async_models: wrap the models with PyLoihiModelToPyAsyncModel (2-3x faster, same outputs, measured by
     benchmarks/lava_vs_sim.py). Recording needs the synchronous models (Lava's Read probes work only there).
+    Synchronous runs proceed in chunks of chunk_samples windows (a progress bar with progress=True); the async
+    models support one run() call only, so an async run is one chunk.
     """
     ensure_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -80,6 +93,7 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True) 
     from lava.proc.io.sink import Read, RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIFReset
+    from hardware.lava_procs.gate import SpikeGate
     from hardware.lava_procs.ltc import LtcNeuronProcess
 
     x_int = np.asarray(x_int, dtype=np.int64)
@@ -102,11 +116,17 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True) 
         else:
             neuron = LtcNeuronProcess(layer, qnet.lut, hop=hop, window=P)
         procs.append(neuron)
+        recurrent_out = neuron.s_out
+        if isinstance(layer, QLif) and any(syn.source == "self" for syn in layer.syn):
+            gate = SpikeGate(shape=(layer.n,), hop=hop, window=P)
+            neuron.s_out.connect(gate.s_in)
+            recurrent_out = gate.s_out
+            procs.append(gate)
         for src, shift, w in _dense_groups(layer):
             weights, weight_exp = lava_dense_params(w, shift)
             dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
                           num_message_bits=8 if (src == "input" and i == 0 and graded) else 0)
-            (below if src == "input" else neuron.s_out).connect(dense.s_in)
+            (below if src == "input" else recurrent_out).connect(dense.s_in)
             dense.a_out.connect(neuron.a_in)
             procs.append(dense)
         is_last = i == len(layers) - 1
@@ -122,12 +142,21 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True) 
             procs += [sink, *reads.values()]
         below = neuron.s_out
 
-    run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    if async_models and not record:
-        run_cfg = _async_cfg(run_cfg)
+    use_async = async_models and not record and backend == "cpu"
+    if backend == "loihi2":
+        from lava.magma.core.run_configs import Loihi2HwCfg
+        run_cfg = Loihi2HwCfg(select_tag="fixed_pt")
+    else:
+        run_cfg = _async_cfg(Loihi2SimCfg) if use_async else Loihi2SimCfg(select_tag="fixed_pt")
+    if use_async:
+        chunk_samples = B
     t0 = time.perf_counter()
     try:
-        source.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg)
+        with tqdm(total=B, desc=f"lava {backend}", unit="sample", disable=not progress, leave=False) as bar:
+            for start in range(0, B, chunk_samples):
+                n = min(chunk_samples, B - start)
+                source.run(condition=RunSteps(num_steps=n * P), run_cfg=run_cfg)
+                bar.update(n)
         seconds = time.perf_counter() - t0
         read = [(layer, sink.data.get(), {k: r.data.get() for k, r in reads.items()})
                 for layer, sink, reads in probes]
@@ -154,13 +183,13 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True) 
     return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(procs))
 
 
-def _async_cfg(run_cfg):
-    """A Loihi2SimCfg whose selected models are wrapped by Lava's PyLoihiModelToPyAsyncModel: each process runs
-    its steps without the per-step phase handshake (same outputs; channels still order the data)."""
+def _async_cfg(cfg_class):
+    """A fixed_pt run config whose selected models are wrapped by Lava's PyLoihiModelToPyAsyncModel: each process
+    runs its steps without the per-step phase handshake (same outputs; channels still order the data)."""
     from lava.magma.core.model.py.model import PyLoihiModelToPyAsyncModel
 
-    class AsyncSimCfg(type(run_cfg)):
+    class AsyncSimCfg(cfg_class):
         def select(self, process, proc_models):
             return PyLoihiModelToPyAsyncModel(super().select(process, proc_models))
 
-    return AsyncSimCfg(select_tag=run_cfg.select_tag)
+    return AsyncSimCfg(select_tag="fixed_pt")

@@ -1,11 +1,13 @@
 """Numpy integer primitives that reproduce Lava's fixed-point Dense and LIF bit for bit.
 
-Mirrors ``PyDenseModelBitAcc`` (lava/proc/dense/models.py, lava/utils/weightutils.py) and
-``PyLifModelBitAcc`` (lava/proc/lif/models.py) of lava-nc 0.10.0, batched over a leading
-axis B that Lava does not have. Every function takes and returns int64 arrays holding the
-values Lava holds (Lava's own storage is int32 for weights, a_out, u, v and int16 for
+Mirrors ``PyDenseModelBitAcc`` (lava/proc/dense/models.py, lava/utils/weightutils.py) and the
+arithmetic helpers of ``PyLifModelBitAcc`` (lava/proc/lif/models.py) of lava-nc 0.10.0, batched
+over a leading axis B that Lava does not have. Every function takes and returns int64 arrays
+holding the values Lava holds (Lava's own storage is int32 for weights, a_out, u, v and int16 for
 bias_mant/bias_exp); where Lava's int32 arithmetic wraps, these functions wrap the same way.
-tests/test_lava_bitacc.py checks them against real Lava runs with exact equality.
+The LIF step itself is ``sim.integer.lif_neuron_step`` (the project's one LIF step, built on
+these primitives through ``sim.ops.NumpyOps``); tests/test_lava_bitacc.py checks it and the
+Dense primitives here against real Lava runs with exact equality.
 
 Timing convention (verified there): each Dense delays by one step, so in a chain
 source -> Dense -> LIF -> Dense -> LIF the l-th LIF layer at Lava step tau (0-based)
@@ -32,7 +34,7 @@ __all__ = [
     "dense_weights",
     "dense_output",
     "lif_bias",
-    "lif_step",
+    "lava_dense_params",
 ]
 
 DECAY_BITS = 12  # du, dv are 12-bit; decay multiplies by (4096 - d) and shifts right by 12
@@ -192,35 +194,27 @@ def lif_bias(bias_mant, bias_exp) -> np.ndarray:
     return np.where(ex >= 0, left, right)
 
 
-def _decay(x: np.ndarray, d) -> np.ndarray:
-    """trunc0(x * (4096 - d) >> 12) on int64: the 12-bit decay rounding toward zero."""
-    return trunc_shift(x * (np.int64(1 << DECAY_BITS) - np.asarray(d, dtype=np.int64)), DECAY_BITS)
+def lava_dense_params(q, shift: int):
+    """The Lava Dense that implements one synapse of docs/fixed_point.md: ``acc = shl(q @ x, shift)``.
 
+    q: symmetric 8-bit codes [n_out, n_in], |q| <= 127 (numpy or anything np.asarray takes);
+    shift: the synapse's exponent k (any int). Returns (weights, weight_exp) = (2q as int64, k - 1):
+    Lava's mixed-sign 8-bit grid holds even values only (``dense_weights`` floors odd ones), so the
+    Dense holds 2q, which every sign mode keeps unchanged (|2q| <= 254), and one less exponent.
 
-def lif_step(u, v, a_in, du, dv, vth, bias_mant, bias_exp):
-    """One step of Lava's PyLifModelBitAcc for a batch.
-
-    u, v: int64 [B, N] state (24-bit values); a_in: [B, N] summed synaptic input (int32
-    values, i.e. the sum of ``dense_output`` results; wrapped to int32 here as Lava's in-port
-    sum does). du, dv: 12-bit decays 0..4095, vth: 17-bit threshold mantissa -- Lava's LIF
-    takes one scalar each per population; arrays broadcastable to [B, N] also work here.
-    bias_mant, bias_exp: per neuron [N] (or scalars).
-
-        u = trunc0(u * (4096 - (du + 1)) >> 12) + (a_in << 6)   # int32 arithmetic (wraps)
-        u = wrap_once(u, 24)                                     # Lava's one-shot wrap
-        v = trunc0(v * (4096 - dv) >> 12) + u + lif_bias(...)    # int32 arithmetic (wraps)
-        v = saturate(v, 24, symmetric=True)                      # [-(2^23-1), 2^23-1]
-        s = v > (vth << 6);  v[s] = 0                            # u is not reset
-
-    Returns (u, v, s): int64 [B, N] each, s is 0/1.
+    Exactness, for every k (tests/test_lava_bitacc.py::test_lava_dense_params_equal_spec_synapse):
+      k >= 1: (2q@x) << (k-1) = (q@x) << k.
+      k <= 0: Lava shifts right by 1 - k = m + 1 with m = -k >= 0 (floor): (2a) >> (m+1) = floor(2a / 2^(m+1))
+              = floor(a / 2^m) = a >> m for every integer a = q@x, odd or even, of either sign; so
+              ``shl(q@x, k)`` (floor) is reproduced exactly, k = 0 included ((2a) >> 1 = a).
+    Lava's out-port is int32, so the Dense sends ``wrap(shl(q@x, k), 32)``: the spec's int64 sum while that
+    fits int32 (sim's LIF step wraps its a_in to int32 as well). One caveat, graded payloads only
+    (num_message_bits > 0):
+    Lava wraps the dot product 2q@x to int32 *before* a right shift, so for k <= 0 the result is exact
+    while |2 q@x| < 2^31: always for 8-bit payloads (|2 q@x| <= 2 * 127 * 255 * fan_in) with fan-in
+    < 33 000; binary spikes are summed in int64 and shifted before the int32 cast, so they have no caveat.
     """
-    u = np.asarray(u, dtype=np.int64)
-    v = np.asarray(v, dtype=np.int64)
-    a = wrap(a_in, 32)
-    u_dec = wrap(_decay(u, np.asarray(du, dtype=np.int64) + 1), 32)
-    u_new = wrap_once(wrap(u_dec + wrap(a << ACT_SHIFT, 32), 32), UV_BITS)
-    v_dec = wrap(_decay(v, dv), 32)
-    v_new = saturate(wrap(v_dec + u_new + lif_bias(bias_mant, bias_exp), 32), UV_BITS, symmetric=True)
-    s = v_new > (np.asarray(vth, dtype=np.int64) << VTH_SHIFT)
-    v_new = np.where(s, 0, v_new)
-    return u_new, v_new, s.astype(np.int64)
+    q = np.asarray(q)
+    if q.size and int(np.abs(q).max()) > 127:
+        raise ValueError("synapse codes must satisfy |q| <= 127")
+    return 2 * q.astype(np.int64), int(shift) - 1

@@ -7,7 +7,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 from sim.simulate import predict, simulate
 

@@ -24,11 +24,11 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
     B, T = x_int.shape[:2]
     layers = (*qnet.layers, qnet.readout)
     state = [init_state(ops, layer, B) for layer in layers]
-    outs = np.empty((B, T, qnet.n_out), dtype=np.int64)
-    rec = [{k: np.empty((B, T, layer.n), dtype=np.int64) for k in state_names(layer)} for layer in layers] \
+    dtype = np.int64 if ops is NumpyOps else np.float64   # the torch backend holds integers in float64
+    outs = np.empty((B, T, qnet.n_out), dtype=dtype)
+    rec = [{k: np.empty((B, T, layer.n), dtype=dtype) for k in state_names(layer)} for layer in layers] \
         if record else None
-    delivered = [np.zeros((B, int(np.prod(qnet.input_shape))), dtype=np.int64)] + \
-        [np.zeros((B, layer.n), dtype=np.int64) for layer in layers[:-1]]
+    delivered = [ops.zeros(B, int(np.prod(qnet.input_shape)))] + [ops.zeros(B, layer.n) for layer in layers[:-1]]
     for t in range(T):
         x = x_int[:, t].reshape(B, -1)
         sent = [x]
@@ -61,9 +61,9 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     """The clock of the Lava mapping (hardware/), step for step: samples run one after another as windows of
     P = T + H steps (input zero-padded, H = number of layers incl. the readout), every synapse delays by one
     step, and the layer at hop h (layer index + 1) starts each window at window step h from zero state:
-    LTC / ALIF / readout layers hold at zero before it; LIF layers are reset there (Lava's LIFReset).
-    Layer at hop h, window step w then equals the same layer of `simulate` at step w - h (0 <= w - h < T),
-    except where a recurrent LIF layer spiked during its warm-up steps (its reset does not recall them).
+    LTC / ALIF / readout layers hold at zero before it; LIF layers are reset there (Lava's LIFReset) and their
+    recurrent synapses receive no spikes sent before it (hardware's SpikeGate).
+    Layer at hop h, window step w then equals the same layer of `simulate` at step w - h (0 <= w - h < T).
 
     x_int [B, T, ...]. Returns outs [B, P, n_out] and, with record=True, per-layer dicts of [B, P, n].
     """
@@ -87,7 +87,8 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
             if layer.kind == "lif":
                 if w == hop:
                     state[i] = (0 * state[i][0], 0 * state[i][1], state[i][2])
-                out, state[i] = layer_step(ops, layer, delivered[i], state[i], qnet.lut)
+                gated = state[i] if (w - 1) % P >= hop else (*state[i][:2], 0 * state[i][2])
+                out, state[i] = layer_step(ops, layer, delivered[i], gated, qnet.lut)
             elif w < hop:
                 state[i] = init_state(ops, layer, 1)
                 out = state[i][1] if layer.spiking else state[i][0]

@@ -6,11 +6,15 @@ float64 tensors whose forward values are exactly the integers `sim/` computes, a
 gradients straight through roundings, shifts and wraps, through the sigmoid for the LUT and through the
 float model's surrogate for spikes. Output: the readout u divided by 2^F (float scale).
 """
+import dataclasses
+
+import numpy as np
 import torch
 from torch import nn
 
 from export.quantize import build_qnet
 from sim.integer import init_state, net_step
+from sim.simulate import simulate
 from train.neurons import spike
 
 
@@ -41,7 +45,7 @@ class SteOps:
 
     @staticmethod
     def matmul(x, q):
-        return x @ q.T
+        return torch.as_tensor(x, dtype=q.dtype, device=q.device) @ q.T
 
     @staticmethod
     def shl(x, k: int):
@@ -127,3 +131,28 @@ class QuantizedNet(nn.Module):
         outs = torch.stack(outs, 1)
         scale = 1.0 if integer else 2.0 ** -q.readout.frac_bits
         return (outs * scale).float() if not integer else outs, state
+
+
+def to_torch(obj):
+    """A copy of a numpy QNet (or part of one) with every array as a float64 tensor (ints stay ints)."""
+    if isinstance(obj, np.ndarray):
+        return torch.as_tensor(obj.astype(np.float64))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.replace(obj, **{f.name: to_torch(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                                           if f.name != "lut"})
+    if isinstance(obj, dict):
+        return {k: to_torch(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_torch(v) for v in obj]
+    return obj
+
+
+@torch.no_grad()
+def simulate_torch(qnet, x_int):
+    """The quantized PyTorch stage of a QNet (numpy, or the torch codes of `QuantizedNet.qnet()`):
+    `sim.simulate.simulate` on the straight-through backend.
+    Returns (readout u [B, T, n_out], records in simulate's format), float64 numpy holding the integers."""
+    outs, records = simulate(to_torch(qnet), x_int, record=True, ops=SteOps)
+    return outs, records

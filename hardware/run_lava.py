@@ -1,0 +1,56 @@
+"""Run test samples of a model's task on Lava and print accuracy and speed.
+
+    python hardware/run_lava.py model.nir [--samples N] [--backend cpu|loihi2]
+
+cpu: Lava's CPU backend (Loihi2SimCfg, fixed_pt), bit-exact to sim/ (proved by sim/verify.py).
+loihi2: Loihi2HwCfg; needs Intel's lava-loihi. LTC / ALIF / readout layers have no on-chip model here and stay
+host-resident (the placement is printed either way).
+"""
+import argparse
+import sys
+
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Run a NIR model (or checkpoint) on Lava.")
+    p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
+    p.add_argument("--samples", type=int, default=100, help="test samples (default 100)")
+    p.add_argument("--backend", default="cpu", choices=["cpu", "loihi2"])
+    p.add_argument("--sync", action="store_true", help="Lava's synchronous models (default: async, same outputs)")
+    args = p.parse_args(argv)
+    from hardware.lava_net import build_and_run, loihi_available
+    from hardware.resources import resource_report
+    from sim.run import load_qnet
+    from sim.simulate import predict, window_length
+    from train.errors import InputError
+    from train.tasks import get_task
+    try:
+        qnet, _ = load_qnet(args.model)
+        if not qnet.task.get("name"):
+            raise InputError(f"{args.model}: no task recorded; run it with sim/verify.py (random inputs)")
+        task = get_task(**qnet.task)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for row in resource_report(qnet)["layers"]:
+        where = "chip" if row["placement"].startswith("chip") else "host-resident"
+        print(f"{row['layer']:8s} {row['kind']:7s} {row['neurons']:6d} neurons  {where}: {row['placement']}")
+    if args.backend == "loihi2" and not loihi_available():
+        print("error: --backend loihi2 needs Intel's lava-loihi extension (not installed; it is available to "
+              "INRC members only); use --backend cpu", file=sys.stderr)
+        return 2
+    x, y = next(iter(task.test_batches(args.samples)))
+    run = build_and_run(qnet, qnet.encode_input(x.numpy()), backend=args.backend, async_models=not args.sync,
+                        progress=True)
+    last = window_length(qnet, task.seq_len) - 1        # the readout's last input step of each window
+    pred = predict(qnet, run.outs[:, :last + 1])
+    y = y.numpy()
+    score = float((pred == y).mean()) if task.kind == "classification" else float(((pred - y) ** 2).mean())
+    print(f"{task.name} on Lava ({args.backend}, {'sync' if args.sync else 'async'} models, {run.processes} "
+          f"processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
+          f"({run.steps} steps in {run.seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

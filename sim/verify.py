@@ -1,0 +1,149 @@
+"""Prove that every stage computes the same integer network, and show what quantization cost.
+
+    python sim/verify.py model.nir [--samples N] [--json report.json] [--ckpt float.pt]
+    python sim/verify.py runs/demo/ckpt.pt
+
+Stages, compared on every layer's state variables at every step with `==`:
+  quantized PyTorch (straight-through backend, float64) vs sim/ (numpy int64)        same clock
+  sim/ vs sim/ on the Lava clock (one step of delay per synapse, windows per sample)  shifted by each layer's hop
+  sim/ on the Lava clock vs Lava (Loihi2SimCfg, fixed_pt, CPU)                        same clock
+On a mismatch the first divergence is named: stage pair, layer, variable, step, sample, neuron, both values.
+With the float checkpoint it also reports float vs integer accuracy and spike agreement.
+Exit status 0 only when every pair is bit-exact.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from sim.compare import first_divergence
+from sim.simulate import predict, simulate, simulate_stream
+
+
+def layer_names(qnet) -> list:
+    return [f"layer{i}:{layer.kind}" for i, layer in enumerate(qnet.layers)] + ["readout"]
+
+
+def compare_records(pair: tuple, records_a, records_b, qnet) -> dict:
+    """{"pair", "values", "mismatches", "first"}: element counts and the first divergence (or None)."""
+    values = mismatches = 0
+    for ra, rb in zip(records_a, records_b):
+        for k in ra:
+            a, b = np.asarray(ra[k]), np.asarray(rb[k])
+            values += a.size
+            mismatches += int((a != b).sum()) if a.shape == b.shape else a.size
+    first = first_divergence(records_a, records_b, names=pair, layer_names=layer_names(qnet))
+    if first is not None:
+        first["pair"] = f"{pair[0]} vs {pair[1]}"
+        first["message"] = f"{first['pair']}: {first['message']}"
+    return {"pair": f"{pair[0]} vs {pair[1]}", "values": values, "mismatches": mismatches, "first": first}
+
+
+def align_stream(qnet, stream_records, seq_len: int) -> list:
+    """Lava-clock records [B, P, n] -> our clock [B, T, n]: the layer at hop h sees our step t at window step t + h."""
+    return [{k: v[:, hop:hop + seq_len] for k, v in rec.items()}
+            for hop, rec in enumerate(stream_records, start=1)]
+
+
+def verify(qnet, x_int, lava: bool = True) -> dict:
+    """Run x_int [B, T, ...] through every stage and compare. Returns the report dict (see module doc)."""
+    from train.quantized import simulate_torch
+    T = x_int.shape[1]
+    outs, sim_rec = simulate(qnet, x_int, record=True)
+    _, torch_rec = simulate_torch(qnet, x_int)
+    report = {"samples": int(x_int.shape[0]), "steps": int(T), "pairs": []}
+    report["pairs"].append(compare_records(("quantized-torch", "sim"), torch_rec, sim_rec, qnet))
+    _, stream_rec = simulate_stream(qnet, x_int, record=True)
+    report["pairs"].append(compare_records(("sim", "sim-lava-clock"), sim_rec,
+                                           align_stream(qnet, stream_rec, T), qnet))
+    if lava:
+        from hardware.lava_net import build_and_run
+        run = build_and_run(qnet, x_int, record=True)
+        report["pairs"].append(compare_records(("sim-lava-clock", "lava"), stream_rec, run.records, qnet))
+        report["lava_ms_per_step"] = run.ms_per_step
+    report["bit_exact"] = all(p["mismatches"] == 0 for p in report["pairs"])
+    report["_outs"], report["_sim_records"] = outs, sim_rec
+    return report
+
+
+def float_agreement(model, qnet, x, y, sim_outs, sim_rec, task) -> dict:
+    """Float model vs integer network on the same samples: scores, prediction and spike agreement."""
+    import torch
+    with torch.no_grad():
+        f_outs, _, f_spikes = model(torch.as_tensor(x, dtype=torch.float32), record=True)
+    f_last = f_outs[:, -1].numpy()
+    q_pred = predict(qnet, sim_outs)
+    if task.kind == "classification":
+        f_pred = f_last.argmax(-1)
+        res = {"float_accuracy": float((f_pred == y).mean()), "integer_accuracy": float((q_pred == y).mean()),
+               "prediction_agreement": float((f_pred == q_pred).mean())}
+    else:
+        res = {"float_mse": float(((f_last - y) ** 2).mean()), "integer_mse": float(((q_pred - y) ** 2).mean())}
+    res["spike_agreement"] = {layer_names(qnet)[i]: float((fs.numpy() == rec["s"]).mean())
+                              for i, (fs, rec) in enumerate(zip(f_spikes, sim_rec[:-1]))}
+    return res
+
+
+def print_report(report: dict):
+    print(f"{'stage pair':38s} {'samples':>7s} {'steps':>5s} {'values':>10s} {'mismatches':>10s}")
+    for p in report["pairs"]:
+        print(f"{p['pair']:38s} {report['samples']:7d} {report['steps']:5d} {p['values']:10d} {p['mismatches']:10d}")
+    for p in report["pairs"]:
+        if p["first"] is not None:
+            print(p["first"]["message"])
+    if "lava_ms_per_step" in report:
+        print(f"Lava (recording every variable): {report['lava_ms_per_step']:.1f} ms/step")
+    if "float" in report:
+        f = report["float"]
+        print("float vs integer: " + ", ".join(f"{k} {v:.4f}" for k, v in f.items() if not isinstance(v, dict)))
+        print("spike agreement float vs integer: " +
+              ", ".join(f"{k} {v:.2%}" for k, v in f["spike_agreement"].items()))
+    print("BIT-EXACT: every stage computes the same integers" if report["bit_exact"]
+          else "NOT BIT-EXACT: see the first divergence above")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Verify quantized PyTorch == sim/ == Lava, bit for bit.")
+    p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
+    p.add_argument("--samples", type=int, default=8, help="test samples to run (default 8)")
+    p.add_argument("--json", default=None, help="write the report here")
+    p.add_argument("--ckpt", default=None, help="float checkpoint, for float vs integer agreement")
+    p.add_argument("--no-lava", action="store_true", help="skip the Lava stage")
+    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (graphs without a task)")
+    args = p.parse_args(argv)
+    from sim.run import load_qnet
+    from train.errors import InputError
+    from train.tasks import get_task
+    try:
+        qnet, model = load_qnet(args.model)
+        if args.ckpt:
+            from train.checkpoint import load_checkpoint
+            model, _ = load_checkpoint(args.ckpt)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    task = get_task(**qnet.task) if qnet.task.get("name") else None
+    if task is not None:
+        x, y = next(iter(task.test_batches(args.samples)))
+        x, y = x.numpy(), y.numpy()
+    else:  # a third-party graph: random inputs within the input encoding
+        rng = np.random.default_rng(args.seed)
+        x = rng.integers(qnet.input_range[0], qnet.input_range[1] + 1, (args.samples, 32, *qnet.input_shape))
+        x, y = x / 2.0 ** qnet.input_frac, None
+        print(f"no task recorded: {args.samples} random input sequences of 32 steps")
+    x_int = qnet.encode_input(x)
+    report = verify(qnet, x_int, lava=not args.no_lava)
+    if model is not None and task is not None:
+        report["float"] = float_agreement(model, qnet, x, y, report["_outs"], report["_sim_records"], task)
+    print_report(report)
+    if args.json:
+        out = {k: v for k, v in report.items() if not k.startswith("_")}
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+        print(f"wrote {args.json}")
+    return 0 if report["bit_exact"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
