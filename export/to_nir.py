@@ -1,0 +1,108 @@
+"""Export a trained checkpoint to NIR (schema: docs/nir_schema.md).
+
+    python export/to_nir.py runs/rdigits-ltc-fptt/ckpt.pt                 # quantized -> runs/.../model.nir
+    python export/to_nir.py ckpt.pt -o model.nir --float                  # the float network
+    python export/to_nir.py ckpt.pt --mixing diag --samples 200           # neuron-local LTC mixing
+
+Prints a summary: layers, neurons, synapses, bit widths, clipping and quantization error per tensor, and the
+float vs integer (sim/) score on the task's test set. Bad input: one line "error: ..." on stderr, exit 2,
+nothing written.
+"""
+import argparse
+from pathlib import Path
+import sys
+
+import numpy as np
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(8)
+
+
+def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
+    from export.quantize import format_report
+    from sim.qnet import QLif
+    lines = [f"wrote {out} ({'quantized' if quantized else 'float'} network, dt = {dt:g} s, "
+             f"input {list(qnet.input_shape)} frac {qnet.input_frac} range {list(qnet.input_range)})"]
+    neurons = synapses = 0
+    for i, layer in enumerate((*qnet.layers, qnet.readout)):
+        name = "readout" if layer is qnet.readout else f"layer{i}"
+        syns = layer.syn if isinstance(layer, QLif) else [s for ss in layer.syn.values() for s in ss]
+        n_syn = sum(int(np.size(s.q)) for s in syns)
+        n_mix = 0 if isinstance(layer, QLif) else sum(int(np.size(q)) for q in layer.mix.values())
+        nz = sum(int(np.count_nonzero(s.q)) for s in syns)
+        rec = any(s.source == "self" for s in syns)
+        if isinstance(layer, QLif):
+            detail = (f"du {layer.du} dv {layer.dv} (12 bit), vth {layer.vth} (17 bit), "
+                      f"bias 13+3 bit, F = {layer.frac_bits}")
+        else:
+            detail = (f"{'gated ' + layer.mixing + ' mixing' if layer.gated else 'constant decays'}, "
+                      f"24-bit state, F = {layer.frac_bits}")
+        lines.append(f"  {name:8s} {layer.kind:7s} {layer.n:5d} neurons  {n_syn + n_mix:8d} synaptic weights "
+                     f"(8 bit, {nz} non-zero{', recurrent' if rec else ''})  {detail}")
+        neurons += layer.n
+        synapses += n_syn + n_mix
+    lines.append(f"  total    {neurons} neurons, {synapses} 8-bit weights")
+    lines.append(format_report(report))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Export a checkpoint to NIR (quantized by default).")
+    p.add_argument("checkpoint", help="checkpoint written by train/run.py (ckpt.pt)")
+    p.add_argument("-o", "--out", default=None, help="output file (default: model.nir next to the checkpoint)")
+    p.add_argument("--float", dest="float_", action="store_true", help="write the float network")
+    p.add_argument("--mixing", default="dense", choices=["dense", "diag"],
+                   help="LTC membrane/adaptation mixing (a QAT checkpoint's stored plan takes precedence)")
+    p.add_argument("--dt", type=float, default=1e-3, help="time step in s recorded in the file (default 1e-3)")
+    p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
+    p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
+    args = p.parse_args(argv)
+    from export.nir_io import qnet_to_nir, write_nir
+    from export.quantize import quantize
+    from train.checkpoint import load_checkpoint
+    from train.errors import InputError
+    from train.tasks import get_task
+    try:
+        if not args.dt > 0:
+            raise InputError(f"--dt must be > 0, got {args.dt}")
+        if args.samples is not None and args.samples < 1:
+            raise InputError("--samples must be >= 1")
+        ckpt_path = Path(args.checkpoint)
+        out = Path(args.out) if args.out else ckpt_path.with_name("model.nir")
+        if ckpt_path.is_file() and _head(ckpt_path) == b"\x89HDF\r\n\x1a\n":
+            raise InputError(f"{ckpt_path}: an HDF5 (NIR?) file, not a checkpoint; to read a NIR file: "
+                             f"python export/nir_io.py {ckpt_path}")
+        model, ckpt = load_checkpoint(ckpt_path)
+        try:
+            task = get_task(**ckpt["task"])
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{ckpt_path}: cannot rebuild the task {ckpt['task']!r} ({e})") from None
+        plan = ckpt.get("quant_plan")
+        if plan is not None and plan.get("mixing", args.mixing) != args.mixing:
+            print(f"note: the checkpoint's QAT plan uses {plan['mixing']} mixing; --mixing {args.mixing} ignored",
+                  file=sys.stderr)
+        qnet, plan, report = quantize(model, task.input_sample(), args.mixing, plan=plan, task=ckpt["task"])
+        graph = qnet_to_nir(qnet, model, dt=args.dt, quantized=not args.float_)
+        write_nir(out, graph)
+    except (InputError, ValueError) as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        return 2
+    print(_summary(qnet, report, not args.float_, args.dt, out))
+    if not args.no_eval:
+        from sim.run import evaluate_qnet
+        from train.trainer import evaluate
+        try:
+            n = min(args.samples or len(task.x_test), len(task.x_test))
+            f_score = evaluate(model, task, limit=args.samples)
+            q_score, _, _ = evaluate_qnet(qnet, task, args.samples)
+            print(f"{task.name} test {task.metric_name} on {n} samples: float {f_score:.4f}, "
+                  f"integer (sim/) {q_score:.4f}")
+        except (OSError, RuntimeError, AttributeError) as e:   # no test data available
+            print(f"(no test-set evaluation: {type(e).__name__}: {e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

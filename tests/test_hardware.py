@@ -1,0 +1,120 @@
+"""Lava backend: real Lava runs of LTC, ALIF and LIF networks through the verifier, corruption is located,
+the resource report and the command-line fronts."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from export.quantize import quantize
+from hardware import resources, run_lava
+from hardware.lava_net import build_and_run
+from sim import verify as verify_cli
+from sim.qnet import QSynapse
+from sim.simulate import simulate_stream
+from sim.verify import compare_records, verify
+from train.checkpoint import save_checkpoint
+from train.model import LayerConfig, NetConfig, SpikingNet
+from train.tasks import get_task
+from train.trainer import TrainConfig, fit
+
+
+def _qnet(neuron, recurrent, mixing="dense", readout="ltc", hidden=(12,), seed=0, train=False):
+    task = get_task("rdigits")
+    torch.manual_seed(seed)
+    model = SpikingNet(NetConfig((8,), 10, [LayerConfig(h, recurrent=recurrent) for h in hidden],
+                                 neuron=neuron, readout=readout))
+    if train:
+        small = copy.copy(task)
+        small.x_train, small.y_train = task.x_train[:256], task.y_train[:256]
+        fit(model, small, TrainConfig(epochs=1, batch_size=64), progress=False)
+    with torch.no_grad():  # make every layer spike: scale up the input weights of untrained networks
+        if not train:
+            for layer in model.layers:
+                layer.fc_x.weight.mul_(3.0)
+    qnet, _, _ = quantize(model, task.x_train, mixing, task=task.describe())
+    return qnet, model, task
+
+
+@pytest.mark.parametrize("neuron,recurrent,mixing,readout,hidden,train", [
+    ("ltc", True, "dense", "ltc", (12,), True),
+    ("ltc", False, "diag", "const", (10, 6), False),
+    ("alif", True, "dense", "ltc", (12,), False),
+    ("lif", True, "dense", "const", (12,), True),
+    ("lif", False, "dense", "ltc", (10, 6), False),
+])
+def test_verify_is_bit_exact_on_lava(neuron, recurrent, mixing, readout, hidden, train):
+    qnet, _, task = _qnet(neuron, recurrent, mixing, readout, hidden, train=train)
+    x_int = qnet.encode_input(task.x_test[:3].numpy())
+    report = verify(qnet, x_int, lava=True)
+    assert [p["pair"] for p in report["pairs"]] == [
+        "quantized-torch vs sim", "sim vs sim-lava-clock", "sim-lava-clock vs lava"]
+    for p in report["pairs"]:
+        assert p["mismatches"] == 0 and p["first"] is None, p["first"] and p["first"]["message"]
+        assert p["values"] > 0
+    assert report["bit_exact"]
+    spikes = report["_sim_records"][0]["s"]
+    assert 0 < spikes.mean() < 1, "the test network must spike, but not always"
+
+
+def test_corrupted_parameter_is_caught_and_located():
+    qnet, _, task = _qnet("ltc", True)
+    x_int = qnet.encode_input(task.x_test[:2].numpy())
+    broken = copy.deepcopy(qnet)
+    broken.layers[0].bias["d"][5] += 3000  # one neuron's bias, on the Lava side only
+    _, want = simulate_stream(qnet, x_int, record=True)
+    got = build_and_run(broken, x_int, record=True).records
+    res = compare_records(("sim-lava-clock", "lava"), want, got, qnet)
+    assert res["mismatches"] > 0
+    first = res["first"]
+    assert (first["layer"], first["neuron"], first["var"]) == (0, 5, "u")
+    assert first["step"] == 1 and first["batch"] == 0  # hop 1: the first step with input
+    assert "sim-lava-clock vs lava" in first["message"] and "neuron 5" in first["message"]
+
+
+def test_lava_run_outputs_match_sim_on_long_stream():
+    qnet, _, task = _qnet("ltc", True, train=True)
+    x_int = qnet.encode_input(task.x_test[:40].numpy())
+    run = build_and_run(qnet, x_int)  # async models, no recording
+    assert np.array_equal(run.outs, simulate_stream(qnet, x_int))
+    assert run.ms_per_step > 0 and run.steps == 40 * 10
+
+
+def test_resource_report_and_errors(capsys):
+    qnet, _, _ = _qnet("lif", True)
+    rep = resources.resource_report(qnet)
+    assert rep["errors"] == [] and rep["neurons"] == 22 and rep["cores"] == 2
+    assert rep["layers"][0]["placement"].startswith("chip-native")
+    assert rep["layers"][1]["placement"].startswith("host CPU only")
+    wide = copy.deepcopy(qnet)
+    wide.layers[0].syn.append(QSynapse(np.ones((12, 5000), dtype=np.int64), 3, "input"))
+    wide.layers[0].vth = 2**17
+    errors = resources.resource_report(wide)["errors"]
+    assert any(e.startswith("layer0: fan-in 5020 exceeds 4096") for e in errors)
+    assert any("layer0: threshold mantissa" in e for e in errors)
+
+
+@pytest.fixture(scope="module")
+def trained_ckpt(tmp_path_factory):
+    qnet, model, task = _qnet("ltc", True, train=True)
+    path = tmp_path_factory.mktemp("hw") / "ckpt.pt"
+    save_checkpoint(path, model, task, {}, {})
+    return path
+
+
+def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
+    assert run_lava.main([str(trained_ckpt), "--samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "rdigits on Lava (cpu, async models" in out and "ms/step" in out
+    assert run_lava.main([str(trained_ckpt), "--backend", "loihi2"]) == 2
+    captured = capsys.readouterr()
+    assert "lava-loihi" in captured.err and "host-resident" in captured.out
+    assert resources.main([str(trained_ckpt)]) == 0
+    report = tmp_path / "verify.json"
+    assert verify_cli.main([str(trained_ckpt), "--samples", "2", "--json", str(report)]) == 0
+    assert "BIT-EXACT" in capsys.readouterr().out and report.stat().st_size > 100
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    for cli in (run_lava.main, resources.main, verify_cli.main):
+        assert cli([str(junk)]) == 2
+        assert capsys.readouterr().err.startswith("error: ")
