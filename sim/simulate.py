@@ -11,6 +11,13 @@ def state_names(layer) -> tuple:
     return STATE_NAMES[layer.kind]
 
 
+def _store(records, layers, state, t: int):
+    """Write every layer's state variables of step t into the records (one dict per layer)."""
+    for rec, layer, st in zip(records, layers, state):
+        for name, value in zip(state_names(layer), st):
+            rec[name][:, t] = value
+
+
 def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=NumpyOps):
     """Run the integer network on input codes x_int [B, T, *input_shape] (int64).
 
@@ -38,9 +45,7 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
         delivered = sent[:-1]
         outs[:, t] = out
         if record:
-            for r, layer, st in zip(rec, layers, state):
-                for k, v in zip(state_names(layer), st):
-                    r[k][:, t] = v
+            _store(rec, layers, state, t)
     return (outs, rec) if record else outs
 
 
@@ -98,9 +103,7 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
         delivered = sent[:-1]
         outs[:, tau] = out
         if record:
-            for r, layer, st in zip(rec, layers, state):
-                for k, v in zip(state_names(layer), st):
-                    r[k][:, tau] = v
+            _store(rec, layers, state, tau)
     outs = outs.reshape(B, P, -1)
     if not record:
         return outs
