@@ -3,6 +3,7 @@
 Written atomically (temporary file, then rename) so an interrupted save never leaves a half-written file.
 """
 import os
+import pickle
 from pathlib import Path
 import platform
 
@@ -51,8 +52,8 @@ def read_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for foreign / corrupt files
-        first = (str(e).splitlines() or [""])[0][:120]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first})") from None
+        detail = "" if isinstance(e, pickle.UnpicklingError) else f": {(str(e).splitlines() or [''])[0][:120]}"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}{detail})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} file (missing or foreign 'format' field)")
     if ckpt.get("version") != VERSION:
