@@ -32,3 +32,36 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+
+# Fashion-MNIST for the fmnist / rfmnist tasks: the Debian package dataset-fashion-mnist
+# (files in /usr/share/datasets/fashion-mnist/). Installed when missing, apt-get exists and we are root;
+# anything else only warns, so the rest of the set-up (and `make test`) works without it.
+# Set LTCSN_NO_APT=1 to skip this step.
+install_fashion_mnist() {
+    local dir=/usr/share/datasets/fashion-mnist
+    [ -f "$dir/train-images-idx3-ubyte.gz" ] && return 0
+    [ "${LTCSN_NO_APT:-0}" = 1 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: Fashion-MNIST not installed and no apt-get here; the fmnist/rfmnist tasks need its IDX files" \
+             "(pass --data-dir DIR)" >&2
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "warning: Fashion-MNIST not installed; run 'sudo apt-get install dataset-fashion-mnist' for the" \
+             "fmnist/rfmnist tasks (or pass --data-dir DIR)" >&2
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # refresh the package lists only when apt does not know the package yet
+    if ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        apt-get update -q >/dev/null 2>&1 || echo "warning: apt-get update failed" >&2
+    fi
+    if apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 && [ -f "$dir/train-images-idx3-ubyte.gz" ]; then
+        echo "installed dataset-fashion-mnist ($dir)"
+    else
+        echo "warning: 'apt-get install dataset-fashion-mnist' failed; the fmnist/rfmnist tasks need its IDX files" \
+             "(pass --data-dir DIR)" >&2
+    fi
+    return 0
+}
+install_fashion_mnist || true

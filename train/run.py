@@ -16,7 +16,8 @@ import time
 import torch
 
 from export.quantize import make_plan
-from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.errors import InputError
 from train.model import LayerConfig, NetConfig, SpikingNet
 from train.tasks import TASKS, get_task
 from train.quantized import QuantizedNet
@@ -34,12 +35,17 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--hidden", type=str, default="128",
                    help="hidden layer sizes, comma-separated (e.g. 256,256)")
+    p.add_argument("--conv", default="",
+                   help="conv LTC layers in front of the hidden layers (frame tasks): channels[:pool], "
+                        "comma-separated (e.g. 16:2,32:2)")
     p.add_argument("--feedforward", action="store_true", help="no recurrent weights")
     p.add_argument("--readout", default="ltc", choices=["ltc", "const"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamax"])
-    p.add_argument("--seq-len", type=int, default=None, help="sequence length (add task)")
+    p.add_argument("--seq-len", type=int, default=None, help="sequence length (add task; event tasks: time bins)")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset folder (MNIST IDX files, Fashion-MNIST, tonic event datasets; see train/tasks/)")
     p.add_argument("--threshold", type=float, default=None, help="base threshold b0 (default 0.1)")
     p.add_argument("--no-adapt", action="store_true", help="fixed threshold (beta = 0)")
     p.add_argument("--seed", type=int, default=0)
@@ -62,6 +68,12 @@ def parse_args(argv=None):
         p.error(f"--hidden must be comma-separated integers, got {args.hidden!r}")
     if not args.hidden or min(args.hidden) < 1:
         p.error("--hidden needs at least one positive layer size")
+    try:
+        args.conv = [tuple(int(v) for v in (c.split(":") + ["1"])[:2]) for c in args.conv.split(",") if c]
+    except ValueError:
+        p.error(f"--conv must be comma-separated channels[:pool], got {args.conv!r}")
+    if any(c < 1 or pool < 1 for c, pool in args.conv):
+        p.error("--conv channels and pools must be positive")
     return args
 
 
@@ -74,7 +86,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_config(args, task) -> NetConfig:
-    layers = [LayerConfig(h, recurrent=not args.feedforward) for h in args.hidden]
+    layers = [LayerConfig(c, kind="conv", pool=pool) for c, pool in args.conv]
+    layers += [LayerConfig(h, recurrent=not args.feedforward) for h in args.hidden]
     cfg = NetConfig(task.input_shape, task.n_out, layers, neuron=args.neuron, readout=args.readout)
     if args.threshold is not None:
         cfg.b0 = args.threshold
@@ -107,14 +120,11 @@ def run(args) -> dict:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     if args.init:
-        try:
-            model, init = load_checkpoint(args.init)
-        except CheckpointError as e:
-            raise SystemExit(f"error: {e}")
+        model, init = load_checkpoint(args.init)
         task, cfg = get_task(**init["task"]), model.cfg
     else:
         init = {}
-        task = get_task(args.task, seq_len=args.seq_len)
+        task = get_task(args.task, seq_len=args.seq_len, data_dir=args.data_dir)
         cfg = build_config(args, task)
         model = SpikingNet(cfg)
     extra, trained = {}, model
@@ -151,7 +161,11 @@ def run(args) -> dict:
 
 
 def main(argv=None) -> int:
-    run(parse_args(argv))
+    try:
+        run(parse_args(argv))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

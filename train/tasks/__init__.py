@@ -1,11 +1,22 @@
 """Task registry. Adding a task: write a module with a `make(**options)` returning a `Task`, register it here."""
-from train.tasks import add, digits
+import inspect
+
+from train.errors import InputError
+from train.tasks import add, digits, events, mnist
 from train.tasks.base import Task, TensorTask
 
 TASKS = {
     "add": add.make,
     "rdigits": digits.make_rows,
     "sdigits": digits.make_pixels,
+    "smnist": mnist.make_smnist,
+    "psmnist": mnist.make_psmnist,
+    "rmnist": mnist.make_rmnist,
+    "fmnist": mnist.make_fmnist,
+    "rfmnist": mnist.make_rfmnist,
+    "dvsgesture": events.make_dvsgesture,
+    "nmnist": events.make_nmnist,
+    "shd": events.make_shd,
 }
 
 
@@ -14,7 +25,15 @@ def get_task(name: str, kind: str = None, **options) -> Task:
     `kind` is accepted (and ignored) so a stored `Task.describe()` rebuilds its task."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
-    return TASKS[name](**{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    make = TASKS[name]
+    params = inspect.signature(make).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise InputError(f"task {name!r} does not take option(s) {', '.join(unknown)} "
+                             f"(it takes: {', '.join(sorted(params)) or 'none'})")
+    return make(**options)
 
 
 __all__ = ["TASKS", "Task", "TensorTask", "get_task"]

