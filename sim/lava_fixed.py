@@ -42,6 +42,7 @@ UV_BITS = 24  # LIF u and v are 24-bit signed
 ACT_SHIFT = 6  # synaptic input a_in is MSB-aligned: a_in << 6
 VTH_SHIFT = 6  # threshold is MSB-aligned: vth << 6
 
+_F32_EXACT = 2**24
 _F64_EXACT = 2**53
 
 
@@ -100,19 +101,23 @@ def exact_matmul(a_int, b_int) -> np.ndarray:
     """Exact integer product a @ b as int64.
 
     a_int: [..., K], b_int: [K, M] integer-valued arrays (any int/bool/float dtype holding
-    integers). When max|a| * max|b| * K < 2^53 every partial sum is an integer that float64
-    represents exactly, so the product runs in float64 BLAS (~25x faster than int64 matmul)
-    and is cast back without error. Otherwise it falls back to an int64 matmul, which is
-    exact while the true result fits int64 (else it wraps modulo 2^64, which still gives the
-    right value modulo 2^32 for callers that wrap to int32).
+    integers). When max|a| * max|b| * K < 2^24 (binary spikes times 8-bit weights up to fan-in
+    132,000) every product and partial sum is an integer that float32 holds exactly, whatever
+    the summation order, so the product runs in float32 BLAS; below 2^53 the same holds for
+    float64 (~25x faster than an int64 matmul). Either result is cast back without error.
+    Otherwise it falls back to an int64 matmul, which is exact while the true result fits int64
+    (else it wraps modulo 2^64, which still gives the right value modulo 2^32 for callers that
+    wrap to int32).
     """
     a = np.asarray(a_int)
     b = np.asarray(b_int)
     k = a.shape[-1]
     amax = int(np.abs(a).max()) if a.size else 0
     bmax = int(np.abs(b).max()) if b.size else 0
-    if amax * bmax * k < _F64_EXACT:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    bound = amax * bmax * k
+    for dtype, exact in ((np.float32, _F32_EXACT), (np.float64, _F64_EXACT)):
+        if bound < exact:
+            return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
     return a.astype(np.int64) @ b.astype(np.int64)
 
 

@@ -397,3 +397,16 @@ def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, 
     after = to_numpy(qmodel.qnet())
     with pytest.raises(AssertionError):
         _assert_same_codes(before, after)
+
+
+@pytest.mark.parametrize("amax,bmax,k", [(1, 127, 256), (255, 127, 1), (2**10, 2**7, 2**7 - 1),
+                                         (2**10, 2**7, 2**7 + 1), (2**23, 127, 512), (2**40, 2**12, 3)])
+def test_exact_matmul_every_path_equals_int64(amax, bmax, k):
+    """float32 below 2^24, float64 below 2^53, int64 beyond: all equal to the int64 product, at the bounds."""
+    from sim.lava_fixed import exact_matmul
+    rng = np.random.default_rng(k)
+    a = rng.integers(-amax, amax + 1, size=(7, k), dtype=np.int64)
+    b = rng.integers(-bmax, bmax + 1, size=(k, 9), dtype=np.int64)
+    a[0], b[:, 0] = amax, bmax  # the extreme products
+    got = exact_matmul(a, b)
+    assert got.dtype == np.int64 and np.array_equal(got, a @ b)
