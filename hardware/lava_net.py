@@ -77,8 +77,12 @@ def _dense_groups(layer):
 
 
 def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, backend: str = "cpu",
-                  progress: bool = False, chunk_samples: int = 25) -> LavaRun:
-    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it (fixed_pt) and read back.
+                  progress: bool = False, chunk_samples: int = 25, tag: str = "fixed_pt") -> LavaRun:
+    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it and read back.
+
+    tag: "fixed_pt" (bit-exact to sim/) or "floating_pt" (Lava's float Dense / LIF models and our float LTC
+    model: the dequantized network without rounding, equal to `simulate_stream(..., ops=FloatOps)` up to
+    float64 rounding).
 
     backend: "cpu" (Loihi2SimCfg) or "loihi2" (Loihi2HwCfg; needs Intel's lava-loihi, see `loihi_available`).
     async_models: wrap the models with PyLoihiModelToPyAsyncModel (2-3x faster, same outputs, measured by
@@ -110,9 +114,8 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     for i, layer in enumerate(layers):
         hop = i + 1
         if isinstance(layer, QLif):
-            neuron = LIFReset(shape=(layer.n,), du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth),
-                              bias_mant=np.asarray(layer.bias_mant), bias_exp=int(layer.bias_exp),
-                              reset_interval=P, reset_offset=(hop + 1) % P)
+            neuron = LIFReset(shape=(layer.n,), **_lif_params(layer, tag), reset_interval=P,
+                              reset_offset=(hop + 1) % P)
         else:
             neuron = LtcNeuronProcess(layer, qnet.lut, hop=hop, window=P)
         procs.append(neuron)
@@ -123,7 +126,10 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             recurrent_out = gate.s_out
             procs.append(gate)
         for src, shift, w in _dense_groups(layer):
-            weights, weight_exp = lava_dense_params(w, shift)
+            if tag == "fixed_pt":
+                weights, weight_exp = lava_dense_params(w, shift)
+            else:  # float Dense has no exponent; Lava's float LIF adds a_in without the << 6
+                weights, weight_exp = w * 2.0**shift * (64 if isinstance(layer, QLif) else 1), 0
             dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
                           num_message_bits=8 if (src == "input" and i == 0 and graded) else 0)
             (below if src == "input" else recurrent_out).connect(dense.s_in)
@@ -145,9 +151,9 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     use_async = async_models and not record and backend == "cpu"
     if backend == "loihi2":
         from lava.magma.core.run_configs import Loihi2HwCfg
-        run_cfg = Loihi2HwCfg(select_tag="fixed_pt")
+        run_cfg = Loihi2HwCfg(select_tag=tag)
     else:
-        run_cfg = _async_cfg(Loihi2SimCfg) if use_async else Loihi2SimCfg(select_tag="fixed_pt")
+        run_cfg = _async_cfg(Loihi2SimCfg, tag) if use_async else Loihi2SimCfg(select_tag=tag)
     if use_async:
         chunk_samples = B
     t0 = time.perf_counter()
@@ -163,11 +169,13 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     finally:
         source.stop()
 
-    def window(a):  # Lava buffers are [n, steps] float64 holding exact integers
+    def window(a):  # Lava buffers are [n, steps] float64 (holding exact integers for fixed_pt)
         a = np.asarray(a)
-        if not np.array_equal(a, np.round(a)):
-            raise RuntimeError("Lava returned a non-integer value")
-        return a.astype(np.int64).T.reshape(B, P, -1)
+        if tag == "fixed_pt":
+            if not np.array_equal(a, np.round(a)):
+                raise RuntimeError("Lava returned a non-integer value")
+            a = a.astype(np.int64)
+        return a.T.reshape(B, P, -1)
 
     outs = window(read[-1][1])
     records = []
@@ -183,7 +191,17 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(procs))
 
 
-def _async_cfg(cfg_class):
+def _lif_params(layer, tag: str) -> dict:
+    """LIFReset parameters: the integer codes (fixed_pt), or the same LIF in float units (floating_pt:
+    decays as fractions, threshold and bias in the integer network's units, a_in unshifted)."""
+    if tag == "fixed_pt":
+        return dict(du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth),
+                    bias_mant=np.asarray(layer.bias_mant), bias_exp=int(layer.bias_exp))
+    return dict(du=(layer.du + 1) / 4096, dv=layer.dv / 4096, vth=float(layer.vth * 64),
+                bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
+
+
+def _async_cfg(cfg_class, tag: str):
     """A fixed_pt run config whose selected models are wrapped by Lava's PyLoihiModelToPyAsyncModel: each process
     runs its steps without the per-step phase handshake (same outputs; channels still order the data)."""
     from lava.magma.core.model.py.model import PyLoihiModelToPyAsyncModel
@@ -192,4 +210,4 @@ def _async_cfg(cfg_class):
         def select(self, process, proc_models):
             return PyLoihiModelToPyAsyncModel(super().select(process, proc_models))
 
-    return AsyncSimCfg(select_tag="fixed_pt")
+    return AsyncSimCfg(select_tag=tag)

@@ -17,6 +17,8 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=100, help="test samples (default 100)")
     p.add_argument("--backend", default="cpu", choices=["cpu", "loihi2"])
     p.add_argument("--sync", action="store_true", help="Lava's synchronous models (default: async, same outputs)")
+    p.add_argument("--float", action="store_true",
+                   help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
     args = p.parse_args(argv)
     from hardware.lava_net import build_and_run, loihi_available
     from hardware.resources import resource_report
@@ -40,13 +42,14 @@ def main(argv=None) -> int:
               "INRC members only); use --backend cpu", file=sys.stderr)
         return 2
     x, y = next(iter(task.test_batches(args.samples)))
+    tag = "floating_pt" if args.float else "fixed_pt"
     run = build_and_run(qnet, qnet.encode_input(x.numpy()), backend=args.backend, async_models=not args.sync,
-                        progress=True)
+                        progress=True, tag=tag)
     last = window_length(qnet, task.seq_len) - 1        # the readout's last input step of each window
     pred = predict(qnet, run.outs[:, :last + 1])
     y = y.numpy()
     score = float((pred == y).mean()) if task.kind == "classification" else float(((pred - y) ** 2).mean())
-    print(f"{task.name} on Lava ({args.backend}, {'sync' if args.sync else 'async'} models, {run.processes} "
+    print(f"{task.name} on Lava ({args.backend}, {tag}, {'sync' if args.sync else 'async'} models, {run.processes} "
           f"processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
           f"({run.steps} steps in {run.seconds:.1f} s)")
     return 0

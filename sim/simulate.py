@@ -75,15 +75,16 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
     P = window_length(qnet, T)
-    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
+    dtype = np.int64 if ops is NumpyOps else np.float64
+    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=dtype)
     stream[:, :T] = x_int.reshape(B, T, -1)
     stream = stream.reshape(1, B * P, -1)
     layers = (*qnet.layers, qnet.readout)
     state = [init_state(ops, layer, 1) for layer in layers]
-    outs = np.empty((1, B * P, qnet.n_out), dtype=np.int64)
-    rec = [{k: np.empty((1, B * P, layer.n), dtype=np.int64) for k in state_names(layer)} for layer in layers] \
+    outs = np.empty((1, B * P, qnet.n_out), dtype=dtype)
+    rec = [{k: np.empty((1, B * P, layer.n), dtype=dtype) for k in state_names(layer)} for layer in layers] \
         if record else None
-    delivered = [np.zeros_like(stream[:, 0])] + [np.zeros((1, layer.n), dtype=np.int64) for layer in layers[:-1]]
+    delivered = [np.zeros_like(stream[:, 0])] + [ops.zeros(1, layer.n) for layer in layers[:-1]]
     for tau in range(B * P):
         w = tau % P
         sent = [stream[:, tau]]

@@ -105,7 +105,7 @@ def trained_ckpt(tmp_path_factory):
 def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
     assert run_lava.main([str(trained_ckpt), "--samples", "20"]) == 0
     out = capsys.readouterr().out
-    assert "rdigits on Lava (cpu, async models" in out and "ms/step" in out
+    assert "rdigits on Lava (cpu, fixed_pt, async models" in out and "ms/step" in out
     assert run_lava.main([str(trained_ckpt), "--backend", "loihi2"]) == 2
     captured = capsys.readouterr()
     assert "lava-loihi" in captured.err and "host-resident" in captured.out
@@ -118,3 +118,17 @@ def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
     for cli in (run_lava.main, resources.main, verify_cli.main):
         assert cli([str(junk)]) == 2
         assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("neuron,recurrent", [("ltc", True), ("lif", True), ("alif", False)])
+def test_floating_pt_models_run_the_dequantized_network(neuron, recurrent):
+    """Lava's floating_pt models (float Dense / LIFReset, our float LTC model) compute the integer network
+    without rounding: sim/'s FloatOps backend on the same clock (float64, so compared with a tolerance)."""
+    from sim.ops import FloatOps
+    qnet, _, task = _qnet(neuron, recurrent)
+    x_int = qnet.encode_input(task.x_test[:3].numpy())
+    want = simulate_stream(qnet, x_int, ops=FloatOps)
+    run = build_and_run(qnet, x_int, tag="floating_pt")
+    assert run.outs.dtype == np.float64
+    np.testing.assert_allclose(run.outs, want, rtol=1e-12, atol=1e-9)
+    assert not np.array_equal(want, simulate_stream(qnet, x_int))  # rounding does change the integer network

@@ -24,13 +24,7 @@ class SpikeGate(AbstractProcess):
         self.s_out = OutPort(shape=shape)
 
 
-@implements(proc=SpikeGate, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PySpikeGateModelFixed(PyLoihiProcessModel):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
-
+class _SpikeGateModel(PyLoihiProcessModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self.hop, self.window = proc_params["hop"], proc_params["window"]
@@ -40,3 +34,19 @@ class PySpikeGateModelFixed(PyLoihiProcessModel):
         if (self.time_step - 1) % self.window < self.hop:
             s = np.zeros_like(s)
         self.s_out.send(s)
+
+
+@implements(proc=SpikeGate, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeGateModelFixed(_SpikeGateModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+
+
+@implements(proc=SpikeGate, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySpikeGateModelFloat(_SpikeGateModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)

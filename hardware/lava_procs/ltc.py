@@ -1,8 +1,9 @@
 """LtcNeuronProcess: an LTC / ALIF / readout population as a Lava Process, and its fixed-point ProcessModel.
 
-The synaptic sums of all parts arrive stacked on one InPort `a_in` ([d; m; a] x n, int32, from Lava Dense
+The synaptic sums of all parts arrive stacked on one InPort `a_in` ([d; m; a] x n, from Lava Dense
 processes), the population sends spikes (the readout: its membrane u) on `s_out`. The arithmetic is
-`sim.integer.ltc_neuron_step` on numpy int64: docs/fixed_point.md, bit for bit. Samples run as windows of
+`sim.integer.ltc_neuron_step`: on numpy int64 (fixed_pt: docs/fixed_point.md, bit for bit) or without rounding
+(floating_pt: `sim.ops.FloatOps`, the dequantized network in the same units). Samples run as windows of
 `window` steps; the population holds at zero until window step `hop` (the steps its input takes to arrive).
 """
 import numpy as np
@@ -18,7 +19,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sim.integer import ltc_neuron_step
-from sim.ops import NumpyOps
+from sim.ops import FloatOps, NumpyOps
 
 
 class LtcNeuronProcess(AbstractProcess):
@@ -35,15 +36,9 @@ class LtcNeuronProcess(AbstractProcess):
         self.b = Var(shape=(n,), init=0)
 
 
-@implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyLtcNeuronModelFixed(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
-    b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+class _LtcNeuronModel(PyLoihiProcessModel):
+    """The run_spk shared by both models; `ops` and the port / Var types are set by the subclasses."""
+    ops = None
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -52,17 +47,42 @@ class PyLtcNeuronModelFixed(PyLoihiProcessModel):
         self.parts = list(self.layer.syn)
 
     def run_spk(self):
-        a_in = self.a_in.recv().astype(np.int64).reshape(len(self.parts), 1, -1)
+        dtype = np.int64 if self.ops is NumpyOps else np.float64
+        a_in = self.a_in.recv().astype(dtype).reshape(len(self.parts), 1, -1)
         if (self.time_step - 1) % self.window < self.hop:
             self.u[:], self.s[:], self.b[:] = 0, 0, 0
             self.s_out.send(np.zeros_like(self.u))
             return
         acc = dict(zip(self.parts, a_in))
         if self.layer.spiking:
-            state = tuple(v.astype(np.int64)[None] for v in (self.u, self.s, self.b))
-            out, (u, s, b) = ltc_neuron_step(NumpyOps, self.layer, acc, state, self.lut)
+            state = tuple(v.astype(dtype)[None] for v in (self.u, self.s, self.b))
+            out, (u, s, b) = ltc_neuron_step(self.ops, self.layer, acc, state, self.lut)
             self.u[:], self.s[:], self.b[:] = u[0], s[0], b[0]
         else:
-            out, (u,) = ltc_neuron_step(NumpyOps, self.layer, acc, (self.u.astype(np.int64)[None],), self.lut)
+            out, (u,) = ltc_neuron_step(self.ops, self.layer, acc, (self.u.astype(dtype)[None],), self.lut)
             self.u[:] = u[0]
-        self.s_out.send(out[0].astype(np.int32))
+        self.s_out.send(out[0].astype(self.u.dtype))
+
+
+@implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyLtcNeuronModelFixed(_LtcNeuronModel):
+    ops = NumpyOps
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+    b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+
+@implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLtcNeuronModelFloat(_LtcNeuronModel):
+    ops = FloatOps
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u: np.ndarray = LavaPyType(np.ndarray, float)
+    s: np.ndarray = LavaPyType(np.ndarray, float)
+    b: np.ndarray = LavaPyType(np.ndarray, float)
