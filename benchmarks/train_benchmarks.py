@@ -15,7 +15,7 @@ The table's command column is the command that produced the row.
 Measured per run:
 - float test accuracy (or MSE) of the saved model (train/run.py's last-epoch evaluation on the whole test set);
 - quantized accuracy: export.quantize.quantize of the checkpoint (its stored QAT plan, if any) evaluated by the
-  integer simulator sim.run.evaluate_qnet on the test set (--quant-samples limits it); conv nets: "n/a (conv)";
+  integer simulator sim.run.evaluate_qnet on the test set (--quant-samples limits it);
 - training seconds per epoch: the mean of train/run.py's per-epoch training time (evaluation excluded);
 - peak memory: the child process's peak resident set size (os.wait4 rusage ru_maxrss; includes the Python,
   torch and dataset baseline, not only the training);
@@ -172,11 +172,9 @@ def algo_desc(train: dict, epochs_done: int, seq_len: int) -> str:
 
 def quantized_score(ckpt_path: Path, samples) -> str:
     from sim.run import evaluate_qnet, load_qnet
-    from train.checkpoint import load_checkpoint
+    from train.checkpoint import read_checkpoint
     from train.tasks import get_task
-    model, ckpt = load_checkpoint(ckpt_path)
-    if any(lc.kind == "conv" for lc in model.cfg.layers):
-        return "n/a (conv)"
+    ckpt = read_checkpoint(ckpt_path)
     qnet, _ = load_qnet(str(ckpt_path))
     task = get_task(**ckpt["task"])
     score, n, secs = evaluate_qnet(qnet, task, samples)

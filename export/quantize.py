@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from train.errors import InputError
@@ -34,7 +35,7 @@ def float_parts(layer) -> dict:
     synapses: W_md d = (W_md W_x) x + (W_md W_r) s + W_md c_x.
     """
     if isinstance(layer, ConvLtcLayer):
-        raise QuantizationError("convolutional LTC layers have no integer semantics yet (dense layers only)")
+        return _conv_ltc_parts(layer)
     if not isinstance(layer, DenseSpikingLayer):  # the readout
         w_o, c_o = layer.fc.weight, layer.fc.bias
         parts = {"kind": "readout", "syn": {"d": {"input": w_o}}, "bias": {"d": c_o}, "mix": {}}
@@ -64,6 +65,33 @@ def float_parts(layer) -> dict:
         parts["syn"][part] = {src: w_gd @ w for src, w in sources.items()}
         parts["bias"][part] = gate.bias + w_gd @ c_x
         parts["mix"][part] = w_gs
+    return parts
+
+
+def unrolled(linear_map, in_shape):
+    """The matrix [n_out, n_in] of a linear map on inputs of in_shape (C-order flattening): the identity basis
+    pushed through it. Differentiable in the map's weights; its size grows as n_in * n_out (small frames)."""
+    n_in = math.prod(in_shape)
+    basis = torch.eye(n_in).reshape(n_in, *in_shape)
+    return linear_map(basis).reshape(n_in, -1).T
+
+
+def _conv_ltc_parts(layer) -> dict:
+    """A conv LTC layer as a dense LTC layer with dense mixing (host CPU): the convolutions unrolled,
+    c = W_c x + c_b (conv_x, then average pooling), z_m = M_m (c + u) + b_m, z_a = M_a (c + b) + b_a."""
+    def conv_x(z):
+        c = F.conv2d(z, layer.conv_x.weight, None, padding=layer.conv_x.padding)
+        return F.avg_pool2d(c, layer.pool) if layer.pool > 1 else c
+
+    w_c = unrolled(conv_x, layer.in_shape)
+    pixels = layer.out_shape[1] * layer.out_shape[2]
+    c_b = layer.conv_x.bias.repeat_interleave(pixels)
+    parts = {"kind": "ltc", "syn": {"d": {"input": w_c}}, "bias": {"d": c_b}, "mix": {}}
+    for part, conv in (("m", layer.conv_m), ("a", layer.conv_a)):
+        m = unrolled(lambda z, conv=conv: F.conv2d(z, conv.weight, None, padding=conv.padding), layer.out_shape)
+        parts["syn"][part] = {"input": m @ w_c}
+        parts["bias"][part] = conv.bias.repeat_interleave(pixels) + m @ c_b
+        parts["mix"][part] = m
     return parts
 
 

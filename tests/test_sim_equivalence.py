@@ -21,7 +21,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from export.quantize import QuantizationError, quantize, to_numpy
+from export.quantize import float_parts, quantize, to_numpy
 from sim.compare import first_divergence
 from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
@@ -357,10 +357,28 @@ def test_quantized_float_models_sim_equals_torch(case):
     assert_equivalent(qnet, x_int, "quantized (numpy codes)")
 
 
-def test_conv_models_are_rejected():
-    cfg = NetConfig((1, 4, 4), 2, [LayerConfig(2, kind="conv")])
-    with pytest.raises(QuantizationError):
-        quantize(SpikingNet(cfg), torch.rand(2, 3, 1, 4, 4))
+@pytest.mark.parametrize("pool,mixing", [(1, "dense"), (2, "dense"), (2, "diag")])
+def test_conv_ltc_models_quantize_and_agree(pool, mixing):
+    """Conv LTC layers become dense LTC layers (unrolled convolutions, conv gates as mixing matrices):
+    sim == quantized torch on every state, and the float model's unrolled form equals its convolutions."""
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((2, 6, 6), 3, [LayerConfig(3, kind="conv", pool=pool), LayerConfig(5)]))
+    for conv in (model.layers[0].conv_x, model.layers[0].conv_m):
+        conv.weight.data.mul_(3.0)
+    x = (torch.rand(4, 6, 2, 6, 6) < 0.4).float()
+    parts = float_parts(model.layers[0])
+    c = model.layers[0].conv_x(x[:, 0])
+    c = torch.nn.functional.avg_pool2d(c, pool) if pool > 1 else c
+    want = (parts["syn"]["d"]["input"] @ x[:, 0].flatten(1).T).T + parts["bias"]["d"]
+    assert torch.allclose(want, c.flatten(1), atol=1e-5)
+    qnet, plan, _ = quantize(model, x, mixing)
+    assert qnet.input_range == (0, 1) and qnet.layers[0].n == 3 * (6 // pool) ** 2
+    x_int = qnet.encode_input(x.numpy())
+    out_np, rec = assert_equivalent(qnet, x_int, f"conv pool {pool} {mixing}")
+    assert 0 < rec[0]["s"].mean() < 1
+    with torch.no_grad():
+        out_q, _ = QuantizedNet(model, plan)(x, integer=True)
+    assert np.array_equal(out_q.numpy(), out_np)
 
 
 # ---------------------------------------------------------------------------------------------- QAT gradients

@@ -101,6 +101,7 @@ class ConvLtcLayer(nn.Module):
         self.conv_m = nn.Conv2d(channels, channels, kernel, padding=pad)
         self.conv_a = nn.Conv2d(channels, channels, kernel, padding=pad)
         self.pool, self.b0, self.beta = pool, b0, beta
+        self.in_shape = tuple(in_shape)
         self.out_shape = (channels, h // pool, w // pool)
 
     def init_state(self, batch: int, device=None):
