@@ -21,10 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "DECAY_BITS",
-    "UV_BITS",
-    "ACT_SHIFT",
-    "VTH_SHIFT",
     "wrap",
     "wrap_once",
     "saturate",
@@ -36,11 +32,6 @@ __all__ = [
     "lif_bias",
     "lava_dense_params",
 ]
-
-DECAY_BITS = 12  # du, dv are 12-bit; decay multiplies by (4096 - d) and shifts right by 12
-UV_BITS = 24  # LIF u and v are 24-bit signed
-ACT_SHIFT = 6  # synaptic input a_in is MSB-aligned: a_in << 6
-VTH_SHIFT = 6  # threshold is MSB-aligned: vth << 6
 
 _F32_EXACT = 2**24
 _F64_EXACT = 2**53
