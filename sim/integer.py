@@ -35,7 +35,8 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
         alpha = ops.lut(lut, z_m, F)
     else:
         alpha = layer.alpha
-    u_tilde = ops.sat(ops.rshr((DECAY_ONE - alpha) * u + alpha * d, 12), 24)
+    # rshr((4096 - alpha) u + alpha d, 12) == u + rshr(alpha (d - u), 12): 4096 u is a multiple of 2^12
+    u_tilde = ops.sat(u + ops.rshr(alpha * (d - u), 12), 24)
     if not layer.spiking:
         return u_tilde, (u_tilde,)
     _, s_prev, b = state
@@ -44,7 +45,9 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
         rho = ops.lut(lut, z_a, F)
     else:
         rho = layer.rho
-    b = ops.rshr(rho * b + (DECAY_ONE - rho) * (s_prev * (1 << F)), 12)
+    # rshr(rho b + (4096 - rho) S, 12) == S + rshr(rho (b - S), 12) with S = s_prev 2^F (same reason)
+    s_scaled = s_prev * (1 << F)
+    b = s_scaled + ops.rshr(rho * (b - s_scaled), 12)
     theta = layer.theta0 + ops.rshr(layer.beta * b, 12)
     s = ops.spike(u_tilde, theta, F)
     u = u_tilde * (1 - s)

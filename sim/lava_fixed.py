@@ -26,6 +26,7 @@ __all__ = [
     "saturate",
     "trunc_shift",
     "exact_matmul",
+    "ExactMatrix",
     "sign_mode_of",
     "dense_weights",
     "dense_output",
@@ -88,6 +89,18 @@ def _shift(x: np.ndarray, e: int) -> np.ndarray:
     return x >> min(-e, 63)
 
 
+def _max_abs(x) -> int:
+    return int(np.abs(x).max()) if x.size else 0
+
+
+def _exact_dtype(bound: int):
+    """float32 when every product and partial sum of magnitude < bound is exact in it, else float64, else None."""
+    for dtype, exact in ((np.float32, _F32_EXACT), (np.float64, _F64_EXACT)):
+        if bound < exact:
+            return dtype
+    return None
+
+
 def exact_matmul(a_int, b_int) -> np.ndarray:
     """Exact integer product a @ b as int64.
 
@@ -102,14 +115,30 @@ def exact_matmul(a_int, b_int) -> np.ndarray:
     """
     a = np.asarray(a_int)
     b = np.asarray(b_int)
-    k = a.shape[-1]
-    amax = int(np.abs(a).max()) if a.size else 0
-    bmax = int(np.abs(b).max()) if b.size else 0
-    bound = amax * bmax * k
-    for dtype, exact in ((np.float32, _F32_EXACT), (np.float64, _F64_EXACT)):
-        if bound < exact:
-            return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
-    return a.astype(np.int64) @ b.astype(np.int64)
+    dtype = _exact_dtype(_max_abs(a) * _max_abs(b) * a.shape[-1])
+    if dtype is None:
+        return a.astype(np.int64) @ b.astype(np.int64)
+    return (a.astype(dtype, copy=False) @ b.astype(dtype)).astype(np.int64)
+
+
+class ExactMatrix:
+    """Integer codes q [n_out, n_in] prepared once for many exact products x @ q.T (`exact_matmul`'s rule):
+    max|q| is computed once and the transposed codes are kept in each float dtype the products need."""
+
+    def __init__(self, q):
+        self.codes = np.asarray(q, dtype=np.int64)
+        self.qmax = _max_abs(self.codes)
+        self._transposed = {}
+
+    def rmatmul(self, x) -> np.ndarray:
+        """x [..., n_in] integer-valued -> x @ q.T, int64 [..., n_out], exact."""
+        x = np.asarray(x)
+        dtype = _exact_dtype(_max_abs(x) * self.qmax * self.codes.shape[1])
+        if dtype is None:
+            return x.astype(np.int64) @ self.codes.T
+        if dtype not in self._transposed:
+            self._transposed[dtype] = np.ascontiguousarray(self.codes.T.astype(dtype))
+        return (x.astype(dtype, copy=False) @ self._transposed[dtype]).astype(np.int64)
 
 
 def sign_mode_of(w) -> str:

@@ -3,18 +3,38 @@
 The step equations in `sim.integer` call only these methods, so the same equations also run on the
 torch straight-through backend in `train.quantized` (same method names, float64 tensors).
 """
+from dataclasses import replace
+
 import numpy as np
 
 from sim import lava_fixed as lf
+from sim.qnet import QLif
 
 
 class NumpyOps:
-    """Exact int64 arithmetic; products in float64 BLAS under the exactness bound."""
+    """Exact int64 arithmetic; products in float32 / float64 BLAS under the exactness bounds."""
     name = "numpy"
 
     @staticmethod
+    def prepare(qnet):
+        """The QNet with every product matrix (synapse codes, dense mixing) as a `lava_fixed.ExactMatrix`:
+        bounds and float copies made once per run instead of once per step."""
+        def exact(q):
+            return q if isinstance(q, lf.ExactMatrix) else lf.ExactMatrix(q)
+
+        def layer(lay):
+            if isinstance(lay, QLif):
+                return replace(lay, syn=[replace(syn, q=exact(syn.q)) for syn in lay.syn])
+            mix = {p: exact(m) for p, m in lay.mix.items()} if lay.mixing == "dense" else lay.mix
+            return replace(lay, syn={p: [replace(syn, q=exact(syn.q)) for syn in syns] for p, syns in lay.syn.items()},
+                           mix=mix)
+        return replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
+
+    @staticmethod
     def matmul(x, q):
-        """x [B, n_in] @ q.T with q [n_out, n_in] -> int64 [B, n_out], exact."""
+        """x [B, n_in] @ q.T with q [n_out, n_in] (codes or an ExactMatrix) -> int64 [B, n_out], exact."""
+        if isinstance(q, lf.ExactMatrix):
+            return q.rmatmul(x)
         return lf.exact_matmul(x, np.asarray(q).T)
 
     @staticmethod
@@ -66,6 +86,10 @@ class FloatOps:
     """The same step equations without rounding, wrapping or saturation: the dequantized network, in the
     integer network's units (float64). Lava's floating_pt process models run on it."""
     name = "float"
+
+    @staticmethod
+    def prepare(qnet):
+        return qnet
 
     @staticmethod
     def matmul(x, q):

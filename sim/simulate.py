@@ -29,6 +29,7 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
     """
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
+    qnet = ops.prepare(qnet)
     layers = (*qnet.layers, qnet.readout)
     state = [init_state(ops, layer, B) for layer in layers]
     dtype = np.int64 if ops is NumpyOps else np.float64   # the torch backend holds integers in float64
@@ -79,6 +80,7 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=dtype)
     stream[:, :T] = x_int.reshape(B, T, -1)
     stream = stream.reshape(1, B * P, -1)
+    qnet = ops.prepare(qnet)
     layers = (*qnet.layers, qnet.readout)
     state = [init_state(ops, layer, 1) for layer in layers]
     outs = np.empty((1, B * P, qnet.n_out), dtype=dtype)

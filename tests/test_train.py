@@ -100,6 +100,14 @@ def test_add_task_trains_and_scores_mse():
     assert 0 <= hist[-1]["test_mse"] < 1.0
 
 
+def test_cosine_schedule_anneals_the_learning_rate():
+    task = get_task("add", seq_len=10, n_train=128, n_test=64)
+    net = SpikingNet(NetConfig((2,), 1, [LayerConfig(16)], b0=0.5, beta=0.0))
+    for schedule, expected in (("constant", [4e-3, 4e-3, 4e-3, 4e-3]), ("cosine", [4e-3, 3.414e-3, 2e-3, 0.586e-3])):
+        hist = fit(net, task, TrainConfig(epochs=4, batch_size=64, lr=4e-3, lr_schedule=schedule), progress=False)
+        assert [h["lr"] for h in hist] == pytest.approx(expected, rel=1e-3)
+
+
 @pytest.mark.parametrize("neuron,recurrent", [("ltc", False), ("alif", True), ("lif", False)])
 def test_layer_types_forward_backward(neuron, recurrent):
     net = _net(neuron, recurrent, hidden=(12, 6))

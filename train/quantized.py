@@ -44,6 +44,10 @@ class SteOps:
     device = None
 
     @staticmethod
+    def prepare(qnet):
+        return qnet
+
+    @staticmethod
     def matmul(x, q):
         return torch.as_tensor(x, dtype=q.dtype, device=q.device) @ q.T
 

@@ -43,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamax"])
+    p.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
+                   help="cosine: anneal the learning rate to 0 over the epochs")
     p.add_argument("--seq-len", type=int, default=None, help="sequence length (add task; event tasks: time bins)")
     p.add_argument("--data-dir", default=None,
                    help="dataset folder (MNIST IDX files, Fashion-MNIST, tonic event datasets; see train/tasks/)")
@@ -132,7 +134,7 @@ def run(args) -> dict:
         plan = init.get("quant_plan") or make_plan(model, task.input_sample(), args.mixing)
         trained, extra = QuantizedNet(model, plan), {"quant_plan": plan}
     tcfg = TrainConfig(algo=args.algo, K=args.K, alpha=args.alpha, lr=args.lr, optimizer=args.optimizer,
-                       epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+                       lr_schedule=args.lr_schedule, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     out = Path(args.out or f"runs/{task.name}-{cfg.neuron}-{args.algo}{'-quant' if args.quant else ''}")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -27,6 +27,7 @@ class TrainConfig:
     beta: float = 0.5         # FPTT running-average rate
     lr: float = 3e-3
     optimizer: str = "adam"   # "adam" | "adamax"
+    lr_schedule: str = "constant"   # "constant" | "cosine" (lr annealed to 0 over the epochs, stepped per epoch)
     epochs: int = 30
     batch_size: int = 32
     clip: float = 1.0
@@ -112,6 +113,7 @@ def fit(model, task, cfg: TrainConfig, device=None, on_epoch=None, progress: boo
     on_epoch(epoch, history). Returns the history: a list of per-epoch dicts."""
     model.to(device).train()
     opt = make_optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs) if cfg.lr_schedule == "cosine" else None
     reg = FpttRegularizer(model.parameters(), cfg.alpha, cfg.beta) if cfg.algo == "fptt" else None
     div = (OutputDivergence(task.seq_len, task.n_out, device=device)
            if cfg.algo == "fptt" and task.kind == "classification" else None)
@@ -120,7 +122,7 @@ def fit(model, task, cfg: TrainConfig, device=None, on_epoch=None, progress: boo
     for epoch in range(1, cfg.epochs + 1):
         if div is not None:
             div.warm = epoch > cfg.warmup_epochs
-        t0, losses = time.perf_counter(), []
+        t0, losses, lr = time.perf_counter(), [], opt.param_groups[0]["lr"]
         bar = tqdm(task.train_batches(cfg.batch_size, gen), total=task.n_train_batches(cfg.batch_size),
                    desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
         for x, y in bar:
@@ -128,10 +130,12 @@ def fit(model, task, cfg: TrainConfig, device=None, on_epoch=None, progress: boo
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if reg is not None:
             reg.load_average()
+        if sched is not None:
+            sched.step()
         train_time = time.perf_counter() - t0
         test = evaluate(model, task, device=device)
         history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses),
-                        f"test_{task.metric_name}": test, "epoch_seconds": train_time})
+                        f"test_{task.metric_name}": test, "epoch_seconds": train_time, "lr": lr})
         if progress:
             tqdm.write(f"epoch {epoch}: loss {history[-1]['train_loss']:.4f}  "
                        f"test {task.metric_name} {test:.4f}  ({train_time:.1f} s)")
