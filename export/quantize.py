@@ -140,7 +140,7 @@ def make_plan(model, x_train, mixing: str = "dense") -> dict:
 def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense") -> dict:
     """Choose all exponents from the float parts of every layer (readout last, as `float_parts` returns
     them) and the input encoding (input_frac, (lo, hi)). `make_plan` on a model comes here; so do float
-    networks read from NIR files (export/nir_io.py), so both are quantized by the same code."""
+    networks read from NIR files (export/nir_read.py), so both are quantized by the same code."""
     if mixing not in ("dense", "diag"):
         raise ValueError(f"mixing must be 'dense' or 'diag', not {mixing!r}")
     input_frac, input_range = encoding

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
     p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
     args = p.parse_args(argv)
-    from export.nir_io import qnet_to_nir, write_nir
+    from export.nir_write import qnet_to_nir, write_nir
     from export.quantize import quantize
     from train.checkpoint import load_checkpoint
     from train.errors import InputError

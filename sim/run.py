@@ -14,7 +14,7 @@ from sim.simulate import predict, simulate
 def load_qnet(path: str, mixing: str = "dense"):
     """Checkpoint (.pt, quantized on the fly, reusing a stored QAT plan) or NIR file -> (QNet, float model or None)."""
     if str(path).endswith(".nir"):
-        from export.nir_io import read_qnet
+        from export.nir_read import read_qnet
         return read_qnet(path), None
     from export.quantize import quantize
     from train.checkpoint import load_checkpoint

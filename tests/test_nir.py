@@ -1,4 +1,4 @@
-"""NIR export / import (export/nir_io.py, export/to_nir.py; schema in docs/nir_schema.md).
+"""NIR export / import (export/nir_write.py, nir_read.py, nir_foreign.py, to_nir.py; schema in docs/nir_schema.md).
 
 Round trips are exact (the same integers in every state variable at every step); interop with norse is
 checked against norse's own simulation; third-party files from the NIR paper load, run, and the paper's
@@ -18,8 +18,9 @@ import pytest
 import torch
 
 from export import to_nir
-from export.nir_io import (SCHEMA_KEY, SCHEMA_VERSION, qnet_from_graph, qnet_to_nir, read_nir, read_qnet,
-                           write_nir)
+from export.nir_common import SCHEMA_KEY, SCHEMA_VERSION
+from export.nir_read import qnet_from_graph, read_nir, read_qnet
+from export.nir_write import qnet_to_nir, write_nir
 from export.quantize import make_plan, quantize
 from sim import run as sim_run
 from sim.simulate import simulate

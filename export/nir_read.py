@@ -1,0 +1,352 @@
+"""Reading NIR files (`read_qnet`, `read_nir`, `qnet_from_graph`): our own files come back as exactly the QNet
+that was written (quantized files: from the integer codes; float files: through the quantizer, under the
+stored plan); third-party graphs go to export/nir_foreign.py.
+"""
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
+                               first_line, load_nir, mixing_of, plain, qnet_layers, tname)
+from export.nir_foreign import read_foreign
+from export.nir_graph import input_shape, structure
+from export.quantize import QuantizationError, quantize_parts
+from sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+
+NIR_TYPES = {"Input", "Output", "Affine", "Linear", "Scale", "Delay", "Threshold", "I", "IF", "LI", "LIF",
+             "CubaLI", "CubaLIF", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "NIRGraph"}
+
+
+def _prescan(path: Path) -> None:
+    """Open with h5py and check the node types before nir.read (which dies on an unknown type with a bare
+    AssertionError). Raises NirError naming the file and node."""
+    import h5py
+    if not path.is_file():
+        raise NirError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise NirError(f"{path}: not a NIR file (not HDF5)") from None
+    with f:
+        if "node" not in f or not isinstance(f["node"], h5py.Group) or "type" not in f["node"]:
+            raise NirError(f"{path}: HDF5 but not a NIR file (no 'node' group)")
+
+        def scan(group, prefix):
+            t = plain(group["type"][()]) if "type" in group else None
+            if t is None:
+                raise NirError(f"{path}: node '{prefix or '/'}' has no type")
+            if t not in NIR_TYPES:
+                raise NirError(f"{path}: node '{prefix}' has unknown type '{t}' (not a NIR primitive; "
+                               f"nir.read cannot open this file)")
+            if t == "NIRGraph":
+                if "nodes" not in group or "edges" not in group:
+                    raise NirError(f"{path}: graph '{prefix or '/'}' lacks nodes or edges")
+                for k, sub in group["nodes"].items():
+                    scan(sub, f"{prefix}.{k}" if prefix else k)
+
+        try:
+            scan(f["node"], "")
+        except NirError:
+            raise
+        except Exception as e:      # a damaged file: h5py objects of unexpected kinds
+            raise NirError(f"{path}: not a readable NIR file ({type(e).__name__}: {first_line(e)})") from None
+
+
+def read_graph(path):
+    nir = load_nir()
+    path = Path(path)
+    _prescan(path)
+    try:
+        return nir.read(path)
+    except (ValueError, KeyError, AssertionError, TypeError, IndexError, NotImplementedError, OSError) as e:
+        msg = first_line(e) or type(e).__name__
+        raise NirError(f"{path}: not a consistent NIR graph ({msg})") from None
+
+
+def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense") -> QNet:
+    """Any of our NIR files, or a third-party NIR graph, as a QNet for `sim/` (see `read_nir`)."""
+    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing)[0]
+
+
+def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense"):
+    """NIR file -> (QNet, info). Raises InputError (NirError) with one line on anything it cannot use.
+
+    Our files (graph metadata "ltcsn"): exactly the network that was written; dt must be None or the stored dt.
+    Third-party graphs: dt = the simulation step in s (default: the graph's metadata "dt", else 1e-3);
+    norse411 = None detects norse's τ·dt export bug (every τ < dt/2 in a graph is impossible under forward
+    Euler, so the graph's τ are taken as τ·dt and divided by dt), True / False forces it; x_sample: float
+    inputs [N, T, ...] for a graded input encoding (default: binary spikes); mixing is irrelevant for them.
+    info: {"origin": "ltcsn" | "third-party", "dt", "norse411", "notes", "parts", "plan", "report", ...}.
+    """
+    graph = read_graph(path)
+    return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, where=str(path))
+
+
+def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
+                    where: str = "graph"):
+    """`read_nir` on an in-memory nir.NIRGraph."""
+    nir = load_nir()
+    if not isinstance(graph, nir.NIRGraph):
+        raise NirError(f"{where}: not a NIR graph (a single {type(graph).__name__} node)")
+    gmeta = plain(graph.metadata or {})
+    ours = SCHEMA_KEY in gmeta or any(SCHEMA_KEY in (n.metadata or {}) for n in graph.nodes.values())
+    if ours:
+        return _read_ours(graph, gmeta, dt, where)
+    return read_foreign(graph, gmeta, dt, norse411, x_sample, where)
+
+
+# ================================================================ our files
+def _meta(node, name: str, where: str, role: str) -> dict:
+    m = plain(node.metadata or {}).get(SCHEMA_KEY)
+    if not isinstance(m, dict):
+        raise NirError(f"{where}: node '{name}' lacks its '{SCHEMA_KEY}' metadata")
+    v = m.get("schema_version")
+    if v != SCHEMA_VERSION:
+        raise NirError(f"{where}: node '{name}' has {SCHEMA_KEY} schema version {v!r}; this reader reads "
+                       f"version {SCHEMA_VERSION}")
+    if m.get("role") != role:
+        raise NirError(f"{where}: node '{name}' is a {m.get('role')!r} in the {SCHEMA_KEY} metadata, expected {role}")
+    return m
+
+
+def _need(m: dict, key: str, name: str, where: str):
+    if key not in m:
+        raise NirError(f"{where}: node '{name}': {SCHEMA_KEY} metadata lacks '{key}'")
+    return m[key]
+
+
+def _read_ours(graph, gmeta: dict, dt, where: str):
+    g = gmeta.get(SCHEMA_KEY)
+    if not isinstance(g, dict):
+        raise NirError(f"{where}: nodes carry '{SCHEMA_KEY}' metadata but the graph's is missing")
+    if g.get("schema_version") != SCHEMA_VERSION:
+        raise NirError(f"{where}: {SCHEMA_KEY} schema version {g.get('schema_version')!r}; this reader reads "
+                       f"version {SCHEMA_VERSION}")
+    for key in ("dt", "quantized", "input", "lut", "mixing", "spec_version"):
+        _need(g, key, "(graph)", where)
+    if g["spec_version"] != SPEC_VERSION:
+        raise NirError(f"{where}: integer semantics version {g['spec_version']!r}; this code implements "
+                       f"version {SPEC_VERSION} (docs/fixed_point.md)")
+    if dt is not None and not math.isclose(float(dt), float(g["dt"]), rel_tol=1e-9):
+        raise NirError(f"{where}: the file was exported at dt = {g['dt']:g} s; dt = {dt:g} does not apply")
+    quantized = bool(g["quantized"])
+    st = structure(graph, where)
+    inp = g["input"]
+    in_shape = tuple(int(v) for v in np.atleast_1d(_need(inp, "shape", "(graph input)", where)))
+    if in_shape != input_shape(graph, st["input"], where):
+        raise NirError(f"{where}: inconsistent shapes: Input node {list(input_shape(graph, st['input'], where))} "
+                       f"vs metadata {list(in_shape)}")
+    input_frac = int(_need(inp, "frac", "(graph input)", where))
+    input_range = tuple(int(v) for v in np.atleast_1d(_need(inp, "range", "(graph input)", where)))
+    lut = codes(g["lut"])
+    if lut.shape != (256,) or not np.array_equal(lut, sigmoid_lut()):
+        raise NirError(f"{where}: the stored sigmoid LUT differs from docs/fixed_point.md's")
+    n_layers = len(st["layers"])
+    if n_layers < 1 or st["tail"] != [[]]:
+        raise NirError(f"{where}: not the structure this exporter writes (layers ... readout -> Output)")
+    layers, parts, lps = [], [], []
+    n_prev = int(np.prod(in_shape))
+    for i, (name, srcs) in enumerate(st["layers"]):
+        node = graph.nodes[name]
+        m = _meta(node, name, where, "neuron")
+        if int(_need(m, "layer", name, where)) != i:
+            raise NirError(f"{where}: node '{name}' says layer {m['layer']}, but is layer {i} by its edges")
+        kind = _need(m, "kind", name, where)
+        readout = i == n_layers - 1
+        if readout != (kind == "readout"):
+            raise NirError(f"{where}: node '{name}' of kind {kind!r} at position {i} of {n_layers}")
+        want = {"lif": "CubaLIF", "readout": "LI"}.get(kind, "LIF")
+        if tname(node) != want:
+            raise NirError(f"{where}: node '{name}' of kind {kind!r} is a {tname(node)}, expected {want}")
+        src_frac = input_frac if i == 0 else 0
+        n = int(_need(m, "n", name, where))
+        syns = []
+        for source, paths in (("input", srcs["input"]), ("self", srcs["self"])):
+            for path in paths:
+                sname = path[-1] if path else None
+                if sname is None or tname(graph.nodes[sname]) not in ("Affine", "Linear"):
+                    raise NirError(f"{where}: '{name}' is fed by a path without an Affine/Linear synapse node")
+                for extra in path[:-1]:
+                    if tname(graph.nodes[extra]) != "Flatten" or i or source != "input":
+                        raise NirError(f"{where}: unexpected node '{extra}' before synapse '{sname}'")
+                sm = _meta(graph.nodes[sname], sname, where, "synapse")
+                if sm.get("source") != source or int(sm.get("layer", -1)) != i or sm.get("part") != "d":
+                    raise NirError(f"{where}: synapse '{sname}' metadata (layer {sm.get('layer')}, "
+                                   f"{sm.get('source')}) does not match its edges (layer {i}, {source})")
+                w = as_array(graph.nodes[sname].weight)
+                if w.shape != (n, n_prev if source == "input" else n):
+                    raise NirError(f"{where}: inconsistent shapes: '{sname}' weight {list(w.shape)} for a layer "
+                                   f"of {n} fed by {n_prev if source == 'input' else n}")
+                syns.append((source, sname, sm, graph.nodes[sname]))
+        if [s[0] for s in syns].count("input") != 1 or [s[0] for s in syns].count("self") > 1:
+            raise NirError(f"{where}: '{name}' needs one input synapse and at most one recurrent one")
+        syns.sort(key=lambda s: s[0] != "input")
+        if quantized:
+            layers.append(_q_layer(name, m, syns, src_frac, where))
+        else:
+            p, lp = _f_layer(name, m, syns, src_frac, where)
+            parts.append(p)
+            lps.append(lp)
+        n_prev = n
+    task = {k: v for k, v in dict(g.get("task", {})).items()}
+    info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
+            "layers": [k for k, _ in st["layers"]], "producer": g.get("producer")}
+    if quantized:
+        qnet = QNet(input_shape=in_shape, input_frac=input_frac, input_range=input_range, layers=layers[:-1],
+                    readout=layers[-1], lut=lut, task=task)
+        info.update({"parts": None, "plan": _plan_of(qnet), "report": None})
+        return qnet, info
+    plan = {"mixing": g["mixing"], "input_frac": input_frac, "input_range": list(input_range), "layers": lps}
+    fl = [p for p in parts if p["kind"] in ("ltc", "alif")]
+    b0 = fl[0].pop("_b0") if fl else 0.1
+    beta = fl[0].pop("_beta") if fl else 1.8
+    for p in fl:
+        p.pop("_b0", None)
+        p.pop("_beta", None)
+    try:
+        qnet, plan, report = quantize_parts(parts, in_shape, plan=plan, task=task, b0=b0, beta=beta)
+    except QuantizationError as e:
+        raise NirError(f"{where}: {e}") from None
+    info.update({"parts": parts, "plan": plan, "report": report})
+    return qnet, info
+
+
+def _arr(m: dict, key: str, n: int, name: str, where: str, dtype=np.int64) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(_need(m, key, name, where)))
+    if a.size != n:
+        raise NirError(f"{where}: inconsistent shapes: node '{name}' {key} has {a.size} values for {n} neurons")
+    if dtype is np.int64 and a.dtype.kind not in "iu":
+        raise NirError(f"{where}: node '{name}' {key} is not an integer code array")
+    return a.reshape(n).astype(dtype)
+
+
+def _q_synapse(sm: dict, sname: str, shape: tuple, src_frac: int, target: int, source: str, where: str,
+               std_weight=None) -> QSynapse:
+    q = np.asarray(_need(sm, "q", sname, where))
+    if q.shape != shape or q.dtype.kind not in "iu":
+        raise NirError(f"{where}: node '{sname}': integer codes of shape {list(q.shape)}, expected {list(shape)}")
+    q = q.astype(np.int64)
+    if np.abs(q).max(initial=0) > 127:
+        raise NirError(f"{where}: node '{sname}': weight codes outside [-127, 127]")
+    shift = int(_need(sm, "shift", sname, where))
+    e = int(_need(sm, "exponent", sname, where))
+    if e != shift + (src_frac if source == "input" else 0) - target:
+        raise NirError(f"{where}: node '{sname}': exponent {e} and shift {shift} disagree")
+    if std_weight is not None and not np.array_equal(as_array(std_weight), q * 2.0**e):
+        raise NirError(f"{where}: node '{sname}': the standard weight differs from its integer codes q*2^e "
+                       f"(edited by another tool?)")
+    return QSynapse(q, shift, source)
+
+
+def _q_layer(name, m, syns, src_frac, where):
+    kind = m["kind"]
+    n = int(m["n"])
+    F_ = int(_need(m, "frac_bits", name, where))
+    if kind == "lif":
+        target = F_ - 6
+        syn = [_q_synapse(sm, sname, tuple(as_array(sn.weight).shape), src_frac, target, src, where, sn.weight)
+               for src, sname, sm, sn in syns]
+        return QLif(n=n, syn=syn, du=int(_need(m, "du", name, where)), dv=int(_need(m, "dv", name, where)),
+                    vth=int(_need(m, "vth", name, where)), bias_mant=_arr(m, "bias_mant", n, name, where),
+                    bias_exp=int(_need(m, "bias_exp", name, where)), frac_bits=F_)
+    target = F_
+    bias = {part: _arr(m["bias"], part, n, name, where) for part in _need(m, "bias", name, where)}
+    if "d" not in bias:
+        raise NirError(f"{where}: node '{name}': {SCHEMA_KEY} metadata lacks bias.d")
+    syn = {"d": []}
+    for src, sname, sm, sn in syns:
+        syn["d"].append(_q_synapse(sm, sname, tuple(as_array(sn.weight).shape), src_frac, target, src, where,
+                                   sn.weight))
+        if tname(sn) == "Affine" and not np.array_equal(as_array(sn.bias), bias["d"] * 2.0**-F_):
+            raise NirError(f"{where}: node '{sname}': the standard bias differs from its integer codes")
+    shapes = {s.source: tuple(np.shape(s.q)) for s in syn["d"]}
+    for part, srcs in dict(m.get("gate", {})).items():
+        syn[part] = [_q_synapse(srcs[src], f"{name}.gate.{part}.{src}", shapes[src], src_frac, target, src, where)
+                     for src in ("input", "self") if src in srcs]
+        if set(srcs) - set(shapes):
+            raise NirError(f"{where}: node '{name}': gate part {part} has synapses from "
+                           f"{sorted(set(srcs) - set(shapes))}")
+    gated = bool(_need(m, "gated", name, where))
+    layer = QLtc(kind=kind, n=n, syn=syn, bias=bias, gated=gated, spiking=bool(_need(m, "spiking", name, where)),
+                 mixing=str(_need(m, "mixing", name, where)), frac_bits=F_)
+    for part, mm in dict(m.get("mix", {})).items():
+        q = np.asarray(_need(mm, "q", f"{name}.mix.{part}", where))
+        want = (n, n) if layer.mixing == "dense" else (n,)
+        if q.shape != want or q.dtype.kind not in "iu":
+            raise NirError(f"{where}: node '{name}': mix.{part} codes of shape {list(q.shape)}, expected {list(want)}")
+        layer.mix[part] = q.astype(np.int64)
+        layer.mix_shift[part] = int(_need(mm, "exponent", f"{name}.mix.{part}", where))
+    if gated and set(layer.mix) != set(syn) - {"d"}:
+        raise NirError(f"{where}: node '{name}': gate parts {sorted(set(syn) - {'d'})} vs mixing parts "
+                       f"{sorted(layer.mix)}")
+    if set(bias) != set(syn):
+        raise NirError(f"{where}: node '{name}': bias parts {sorted(bias)} vs synapse parts {sorted(syn)}")
+    for k in ("alpha", "rho"):
+        if k in m:
+            setattr(layer, k, _arr(m, k, n, name, where))
+    if not gated and layer.alpha is None or (not gated and layer.spiking and layer.rho is None):
+        raise NirError(f"{where}: node '{name}': a layer with constant decays needs alpha (and rho) codes")
+    if layer.spiking:
+        layer.theta0 = int(_need(m, "theta0", name, where))
+        layer.beta = int(_need(m, "beta", name, where))
+    return layer
+
+
+def _f_layer(name, m, syns, src_frac, where):
+    """Float parts and plan entry of one layer of our float file."""
+    kind = m["kind"]
+    n = int(m["n"])
+    fl = _need(m, "float", name, where)
+    lp = {"syn": {"d": {}}, "mix": {}, "src_frac": src_frac}
+    if kind == "lif":
+        lp["frac_bits"] = int(_need(m, "frac_bits", name, where))
+    d = {}
+    for src, sname, sm, sn in syns:
+        d[src] = torch.from_numpy(np.array(sn.weight))
+        lp["syn"]["d"][src] = int(_need(sm, "exponent", sname, where))
+    if kind == "lif":
+        # du, dv were float32 scalars (sigmoids of the model's logits), stored exactly as float64
+        p = {"kind": "lif", "syn": {"d": d},
+             "bias": {"v": torch.from_numpy(_arr(fl, "bias_v", n, name, where, np.float32))},
+             "du": torch.tensor(np.float32(_need(fl, "du", name, where))),
+             "dv": torch.tensor(np.float32(_need(fl, "dv", name, where))),
+             "vth": float(_need(fl, "vth", name, where))}
+        return p, lp
+    affine = syns[0][3]
+    p = {"kind": kind, "syn": {"d": d}, "bias": {"d": torch.from_numpy(np.array(affine.bias))}, "mix": {}}
+    for part, srcs in dict(m.get("gate", {})).items():
+        p["syn"][part] = {src: torch.from_numpy(np.array(_need(srcs[src], "w", f"{name}.gate.{part}", where)))
+                          for src in ("input", "self") if src in srcs}
+        lp["syn"][part] = {src: int(_need(srcs[src], "exponent", f"{name}.gate.{part}", where))
+                           for src in ("input", "self") if src in srcs}
+    for part, c in dict(fl.get("bias", {})).items():
+        p["bias"][part] = torch.from_numpy(np.array(c))
+    for part, mm in dict(m.get("mix", {})).items():
+        p["mix"][part] = torch.from_numpy(np.array(_need(mm, "w", f"{name}.mix.{part}", where)))
+        lp["mix"][part] = int(_need(mm, "exponent", f"{name}.mix.{part}", where))
+    for k in ("alpha", "rho"):
+        if k in fl:
+            p[k] = torch.from_numpy(np.array(fl[k]))
+    if kind in ("ltc", "alif"):
+        p["_b0"] = float(_need(fl, "b0", name, where))
+        p["_beta"] = float(_need(fl, "beta", name, where))
+    return p, lp
+
+
+def _plan_of(qnet) -> dict:
+    """The quantization plan (exponents) a QNet was built under."""
+    layers = []
+    for i, layer in enumerate(qnet_layers(qnet)):
+        src_frac = int(qnet.input_frac) if i == 0 else 0
+        syn_parts = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
+        lp = {"syn": {part: {s.source: exponent(s, src_frac, layer) for s in syns}
+                      for part, syns in syn_parts.items()},
+              "mix": {} if isinstance(layer, QLif) else {p: int(e) for p, e in layer.mix_shift.items()},
+              "src_frac": src_frac}
+        if isinstance(layer, QLif):
+            lp["frac_bits"] = int(layer.frac_bits)
+        layers.append(lp)
+    return {"mixing": mixing_of(qnet), "input_frac": int(qnet.input_frac),
+            "input_range": [int(v) for v in qnet.input_range], "layers": layers}
