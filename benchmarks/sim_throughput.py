@@ -7,27 +7,63 @@ input (one graded value per step, random in [0, 1]); quantized with export.quant
 `sim.simulate.simulate(qnet, x_int)` (numpy int64, products in float32 / float64 BLAS under the exactness
 bounds) and of `SpikingNet.forward` (float32, torch.no_grad) on the same inputs, each the best of --repeats
 runs, torch and BLAS limited to --threads. neuron-steps = batch * T * (hidden neurons + readout).
+Also measured, in one more sim run: the seconds spent inside the exact products (`NumpyOps.matmul`, conversions
+included), and the products' floating-point work in units of one [batch x n] @ [n x n] float32 product
+(float64 counted as two), next to the same count for the float network.
 Target: sim / float >= 0.5.
 """
 import argparse
 import json
 import time
 
+import numpy as np
+
 from threadpoolctl import threadpool_limits
 import torch
 
 from export.quantize import quantize
+from sim.ops import NumpyOps
 from sim.simulate import simulate
 from train.model import LayerConfig, NetConfig, SpikingNet
 
 
-def best_time(fn, repeats: int) -> float:
-    times = []
+def best_time(fn, repeats: int):
+    """(seconds, result) of the fastest of `repeats` calls."""
+    best = None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        out = fn()
+        took = time.perf_counter() - t0
+        if best is None or took < best[0]:
+            best = (took, out)
+    return best
+
+
+class TimedOps(NumpyOps):
+    """NumpyOps that adds up the seconds spent in products and their work (multiply-adds, float64 x 2)."""
+    seconds = 0.0
+    work = 0
+
+    @classmethod
+    def run(cls, qnet, x_int):
+        """simulate() with fresh counters; returns (seconds in products, work)."""
+        cls.seconds, cls.work = 0.0, 0
+        simulate(qnet, x_int, ops=cls)
+        return cls.seconds, cls.work
+
+    @classmethod
+    def matmul(cls, x, q):
+        t0 = time.perf_counter()
+        out = NumpyOps.matmul(x, q)
+        cls.seconds += time.perf_counter() - t0
+        double = 2 if q.rmatmul_dtype(x) == np.float64 else 1
+        cls.work += double * x.shape[0] * q.codes.shape[0] * q.codes.shape[1]
+        return out
+
+
+def float_work(model, batch: int) -> int:
+    """Multiply-adds of one float step: every nn.Linear weight times the batch."""
+    return batch * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 def main():
@@ -50,17 +86,23 @@ def main():
     with threadpool_limits(args.threads), torch.no_grad():
         out = simulate(qnet, x_int)
         assert out.shape == (args.batch, args.seq_len, 10)
-        sim_s = best_time(lambda: simulate(qnet, x_int), args.repeats)
-        float_s = best_time(lambda: model(x), args.repeats)
+        sim_s, (product_s, work) = best_time(lambda: TimedOps.run(qnet, x_int), args.repeats)
+        float_s, _ = best_time(lambda: model(x), args.repeats)
+    unit = args.batch * hidden[-1] * hidden[-1]      # one [B x n] @ [n x n] product
+    sim_work, fl_work = work / args.seq_len / unit, float_work(model, args.batch) / unit
     steps = args.batch * args.seq_len * (sum(hidden) + 10)
     res = {"network": f"{'x'.join(map(str, hidden))} LTC ({args.mixing}) + 10 readout", "batch": args.batch,
            "T": args.seq_len, "threads": args.threads, "sim_s": sim_s, "float_s": float_s,
            "sim_neuron_steps_per_s": steps / sim_s, "float_neuron_steps_per_s": steps / float_s,
-           "ratio": float_s / sim_s}
+           "ratio": float_s / sim_s, "sim_product_s": product_s,
+           "sim_products_per_step": sim_work, "float_products_per_step": fl_work}
     print("| network | batch | T | threads | sim s | float s | sim neuron-steps/s | float neuron-steps/s | sim/float |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {res['network']} | {args.batch} | {args.seq_len} | {args.threads} | {sim_s:.2f} | {float_s:.2f} | "
           f"{res['sim_neuron_steps_per_s']:.3g} | {res['float_neuron_steps_per_s']:.3g} | {res['ratio']:.2f} |")
+    print(f"sim: {product_s:.2f} s of {sim_s:.2f} s in exact products ({100 * product_s / sim_s:.0f} %, conversions"
+          f" included); work per step in [B x n] @ [n x n] float32 products: sim {sim_work:.1f}, float {fl_work:.1f}"
+          f" (work ratio float/sim {fl_work / sim_work:.2f})")
     print(f"{'PASS' if res['ratio'] >= 0.5 else 'FAIL'}: sim/float = {res['ratio']:.2f} (target >= 0.5)")
     if args.json:
         with open(args.json, "w") as f:

@@ -130,10 +130,14 @@ class ExactMatrix:
         self.qmax = _max_abs(self.codes)
         self._transposed = {}
 
+    def rmatmul_dtype(self, x):
+        """The dtype `rmatmul(x)` computes in: float32, float64 or None (int64)."""
+        return _exact_dtype(_max_abs(x) * self.qmax * self.codes.shape[1])
+
     def rmatmul(self, x) -> np.ndarray:
         """x [..., n_in] integer-valued -> x @ q.T, int64 [..., n_out], exact."""
         x = np.asarray(x)
-        dtype = _exact_dtype(_max_abs(x) * self.qmax * self.codes.shape[1])
+        dtype = self.rmatmul_dtype(x)
         if dtype is None:
             return x.astype(np.int64) @ self.codes.T
         if dtype not in self._transposed:

@@ -14,6 +14,7 @@ from sim.qnet import QLif
 class NumpyOps:
     """Exact int64 arithmetic; products in float32 / float64 BLAS under the exactness bounds."""
     name = "numpy"
+    dtype = np.int64         # numpy dtype of states and records
 
     @staticmethod
     def prepare(qnet):
@@ -86,6 +87,7 @@ class FloatOps:
     """The same step equations without rounding, wrapping or saturation: the dequantized network, in the
     integer network's units (float64). Lava's floating_pt process models run on it."""
     name = "float"
+    dtype = np.float64
 
     @staticmethod
     def prepare(qnet):

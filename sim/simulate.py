@@ -32,7 +32,7 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
     qnet = ops.prepare(qnet)
     layers = (*qnet.layers, qnet.readout)
     state = [init_state(ops, layer, B) for layer in layers]
-    dtype = np.int64 if ops is NumpyOps else np.float64   # the torch backend holds integers in float64
+    dtype = ops.dtype
     outs = np.empty((B, T, qnet.n_out), dtype=dtype)
     rec = [{k: np.empty((B, T, layer.n), dtype=dtype) for k in state_names(layer)} for layer in layers] \
         if record else None
@@ -76,7 +76,7 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
     P = window_length(qnet, T)
-    dtype = np.int64 if ops is NumpyOps else np.float64
+    dtype = ops.dtype
     stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=dtype)
     stream[:, :T] = x_int.reshape(B, T, -1)
     stream = stream.reshape(1, B * P, -1)

@@ -42,6 +42,7 @@ class SteOps:
     """The primitives of `sim.ops.NumpyOps` on float64 tensors with straight-through gradients."""
     name = "torch-ste"
     device = None
+    dtype = np.float64       # numpy dtype of records: the float64 tensors hold the integers
 
     @staticmethod
     def prepare(qnet):

@@ -47,7 +47,7 @@ class _LtcNeuronModel(PyLoihiProcessModel):
         self.parts = list(self.layer.syn)
 
     def run_spk(self):
-        dtype = np.int64 if self.ops is NumpyOps else np.float64
+        dtype = self.ops.dtype
         a_in = self.a_in.recv().astype(dtype).reshape(len(self.parts), 1, -1)
         if (self.time_step - 1) % self.window < self.hop:
             self.u[:], self.s[:], self.b[:] = 0, 0, 0
