@@ -283,7 +283,8 @@ def report_from_parts(parts: list, plan: dict) -> list:
         name = "readout" if i == len(parts) - 1 else f"layer{i}"
         tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
                    for src, w in srcs.items()]
-        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part]) for part, w in p.get("mix", {}).items()]
+        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part])
+                    for part, w in p.get("mix", {}).items()]
         for tname, w, e in tensors:
             w = w.detach().double()
             q = weight_codes(w, e)
