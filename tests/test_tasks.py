@@ -326,3 +326,21 @@ def test_benchmark_table_rows_are_inserted_in_order(tmp_path):
     assert lines[-3:] == ["| a |", "| b |", tb.TABLE_END]
     from train.tasks import TASKS
     assert all(cfg.task in TASKS for cfg in tb.CONFIGS.values())
+
+
+def test_plot_results_reads_run_folders(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import plot_results
+    for name, metric, values in (("add200-ltc-fptt", "mse", [0.17, 0.05]), ("add200-ltc-bptt", "mse", [0.18, 0.16]),
+                                 ("add1000-ltc-fptt", "mse", [0.2]), ("rmnist-ltc-fptt", "accuracy", [0.5, 0.9])):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        history = [{"epoch": i + 1, f"test_{metric}": v, "train_loss": 1.0} for i, v in enumerate(values)]
+        (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(
+            {"metric": metric, "epochs_done": len(values), f"test_{metric}": values[-1], "history": history}))
+    (tmp_path / "runs" / "not-a-config").mkdir()
+    plot_results.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "fig")])
+    out = capsys.readouterr().out
+    assert "FPTT Add test MSE by T: T=200: 0.0500 (2 epochs), T=1000: 0.2000 (1 epochs)" in out
+    assert "BPTT Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
+    assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["add_mse_vs_T.png", "learning_curves.png"]
