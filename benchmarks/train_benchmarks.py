@@ -65,6 +65,9 @@ CONFIGS = {
     # Fashion-MNIST (Debian package dataset-fashion-mnist or --data-dir)
     "rfmnist-ltc-fptt": Config("rfmnist", ["--hidden", "128", "--epochs", "20", "--batch-size", "128"],
                                data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000"),
+    "rfmnist-ltc-fptt-cosine": Config("rfmnist", ["--hidden", "256", "--epochs", "12", "--batch-size", "128",
+                                                  "--lr-schedule", "cosine"],
+                                      data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000"),
     "rfmnist-ltc-fptt-10k": Config("rfmnist", ["--hidden", "128", "--epochs", "2", "--batch-size", "64"],
                                    {"n_train": 10000, "n_test": 2000},
                                    data="Fashion-MNIST row-wise, 28 steps, fixed subset 10,000 / 2,000"),
