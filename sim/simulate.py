@@ -1,5 +1,8 @@
 """Batched integer simulation of a `QNet` (batch x time x neurons, vectorised over batch and neurons)."""
+import multiprocessing
+
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
@@ -48,6 +51,21 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
         if record:
             _store(rec, layers, state, t)
     return (outs, rec) if record else outs
+
+
+def _one_blas_thread():
+    threadpool_limits(1)
+
+
+def simulate_parallel(qnet, x_int, workers: int) -> np.ndarray:
+    """`simulate(qnet, x_int)` with the batch split over `workers` forked processes, one BLAS thread each, so that
+    numpy's elementwise integer work (one core per process) uses every core. Same readout u [B, T, n_out]."""
+    x_int = np.asarray(x_int, dtype=np.int64)
+    workers = min(workers, len(x_int))
+    if workers <= 1:
+        return simulate(qnet, x_int)
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_one_blas_thread) as pool:
+        return np.concatenate(pool.starmap(simulate, [(qnet, part) for part in np.array_split(x_int, workers)]))
 
 
 def predict(qnet, outs) -> np.ndarray:

@@ -26,7 +26,7 @@ from sim.compare import first_divergence
 from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
 from sim.qnet import DECAY_ONE, QLif, QLtc, QNet, QSynapse, sigmoid_lut
-from sim.simulate import simulate
+from sim.simulate import simulate, simulate_parallel
 from train.model import LayerConfig, NetConfig, SpikingNet
 from train.quantized import QuantizedNet, simulate_torch
 
@@ -379,6 +379,19 @@ def test_conv_ltc_models_quantize_and_agree(pool, mixing):
     with torch.no_grad():
         out_q, _ = QuantizedNet(model, plan)(x, integer=True)
     assert np.array_equal(out_q.numpy(), out_np)
+
+
+@pytest.mark.parametrize("batch,workers", [(7, 2), (3, 5), (4, 1)])
+def test_simulate_parallel_equals_simulate(batch, workers):
+    """The batch split over forked processes gives the same integers as one process (uneven splits too)."""
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((3,), 4, [LayerConfig(12), LayerConfig(6)]))
+    x = torch.rand(batch, 9, 3)
+    qnet, _, _ = quantize(model, x, "dense")
+    x_int = qnet.encode_input(x.numpy())
+    out = simulate_parallel(qnet, x_int, workers)
+    assert out.dtype == np.int64 and np.array_equal(out, simulate(qnet, x_int))
+    assert np.abs(out).max() > 0
 
 
 # ---------------------------------------------------------------------------------------------- QAT gradients
