@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt   # noqa: E402
 from train_benchmarks import CONFIGS   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
-ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)$")
+ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?$")   # T, algorithm, FPTT alpha if not 0.5
 
 
 def read_runs(root: Path) -> dict:
@@ -39,19 +39,18 @@ def plot_add_vs_T(runs: dict, path: Path) -> bool:
     for name, m in runs.items():
         hit = ADD_RUN.match(name)
         if hit:
-            points.setdefault(hit[2], []).append((int(hit[1]), m["test_mse"], m["epochs_done"]))
+            series = "BPTT" if hit[2] == "bptt" else f"FPTT K = T/10, α = {hit[3] or 0.5}"
+            points.setdefault(series, []).append((int(hit[1]), m["test_mse"], m["epochs_done"]))
     if not points:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
-    for algo, color in (("fptt", "C0"), ("bptt", "C3")):
-        pts = sorted(points.get(algo, []))
-        if pts:
-            Ts, mses, epochs = zip(*pts)
-            ax.plot(Ts, mses, f"{color}-o", label=f"{algo.upper()}" + (" (K = T/10)" if algo == "fptt" else ""))
-            for T, mse, ep in pts:
-                ax.annotate(f"{ep} ep", (T, mse), textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
-            print(f"{algo.upper()} Add test MSE by T: " + ", ".join(f"T={T}: {mse:.4f} ({ep} epochs)"
-                                                                   for T, mse, ep in pts))
+    for i, (series, pts) in enumerate(sorted(points.items())):
+        pts = sorted(pts)
+        Ts, mses, _ = zip(*pts)
+        ax.plot(Ts, mses, f"C{i}-o", label=series)
+        for T, mse, ep in pts:
+            ax.annotate(f"{ep} ep", (T, mse), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i}")
+        print(f"{series}: Add test MSE by T: " + ", ".join(f"T={T}: {mse:.4f} ({ep} epochs)" for T, mse, ep in pts))
     ax.axhline(ADD_CHANCE_MSE, color="gray", ls="--", label="chance (predict 1.0)")
     ax.axhline(0.01, color="gray", ls=":", label="target 0.01")
     ax.set_xscale("log")

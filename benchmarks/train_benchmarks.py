@@ -80,6 +80,9 @@ CONFIGS = {
                                     data=f"Add task, T = {T}")
        for T, epochs in ((200, 20), (500, 10), (1000, 20), (2000, 6))
        for algo, algo_args in (("fptt", ["--K", str(T // 10), "--alpha", "0.5"]), ("bptt", ["--algo", "bptt"]))},
+    "add1000-ltc-fptt-a0.05": Config("add", ["--seq-len", "1000", "--K", "100", "--alpha", "0.05", "--hidden", "128",
+                                             "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
+                                             "--epochs", "12"], data="Add task, T = 1000"),
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],

@@ -333,7 +333,8 @@ def test_plot_results_reads_run_folders(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import plot_results
     for name, metric, values in (("add200-ltc-fptt", "mse", [0.17, 0.05]), ("add200-ltc-bptt", "mse", [0.18, 0.16]),
-                                 ("add1000-ltc-fptt", "mse", [0.2]), ("rmnist-ltc-fptt", "accuracy", [0.5, 0.9])):
+                                 ("add1000-ltc-fptt", "mse", [0.2]), ("add1000-ltc-fptt-a0.05", "mse", [0.2, 0.1, 0.1]),
+                                 ("rmnist-ltc-fptt", "accuracy", [0.5, 0.9])):
         (tmp_path / "runs" / name).mkdir(parents=True)
         history = [{"epoch": i + 1, f"test_{metric}": v, "train_loss": 1.0} for i, v in enumerate(values)]
         (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(
@@ -341,6 +342,7 @@ def test_plot_results_reads_run_folders(tmp_path, monkeypatch, capsys):
     (tmp_path / "runs" / "not-a-config").mkdir()
     plot_results.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "fig")])
     out = capsys.readouterr().out
-    assert "FPTT Add test MSE by T: T=200: 0.0500 (2 epochs), T=1000: 0.2000 (1 epochs)" in out
-    assert "BPTT Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
+    assert "FPTT K = T/10, α = 0.5: Add test MSE by T: T=200: 0.0500 (2 epochs), T=1000: 0.2000 (1 epochs)" in out
+    assert "FPTT K = T/10, α = 0.05: Add test MSE by T: T=1000: 0.1000 (3 epochs)" in out
+    assert "BPTT: Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["add_mse_vs_T.png", "learning_curves.png"]
