@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt   # noqa: E402
 from train_benchmarks import CONFIGS   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
-ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?$")   # T, algorithm, FPTT alpha if not 0.5
+ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?(-mem)?$")   # T, algorithm, FPTT alpha if not 0.5, readout
 
 
 def read_runs(root: Path) -> dict:
@@ -39,7 +39,8 @@ def plot_add_vs_T(runs: dict, path: Path) -> bool:
     for name, m in runs.items():
         hit = ADD_RUN.match(name)
         if hit:
-            series = "BPTT" if hit[2] == "bptt" else f"FPTT K = T/10, α = {hit[3] or 0.5}"
+            series = ("BPTT" if hit[2] == "bptt" else f"FPTT K = T/10, α = {hit[3] or 0.5}") + \
+                (", membrane readout" if hit[4] else "")
             points.setdefault(series, []).append((int(hit[1]), m["test_mse"], m["epochs_done"]))
     if not points:
         return False

@@ -37,6 +37,10 @@ def float_parts(layer) -> dict:
     if isinstance(layer, ConvLtcLayer):
         return _conv_ltc_parts(layer)
     if not isinstance(layer, DenseSpikingLayer):  # the readout
+        if layer.kind == "membrane":
+            raise QuantizationError("the membrane readout (W_o u of the last layer's membrane) has no integer form "
+                                    "yet: the integer layers pass spikes only; train with --readout ltc or const "
+                                    "to deploy")
         w_o, c_o = layer.fc.weight, layer.fc.bias
         parts = {"kind": "readout", "syn": {"d": {"input": w_o}}, "bias": {"d": c_o}, "mix": {}}
         if layer.gated:

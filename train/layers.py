@@ -122,19 +122,21 @@ class ConvLtcLayer(nn.Module):
 class Readout(nn.Module):
     """Leaky-integrator readout: u = (1 - alpha) u + alpha (W_o x + c_o).
 
-    gated=True: alpha = sig(W_om [d_o; u] + c) (LTC-gated); else alpha = sig(tau_o) per neuron.
-    State (u,) [B, n_out]; output u.
+    kind "ltc": alpha = sig(W_om [d_o; u] + c) (LTC-gated); "const": alpha = sig(tau_o) per neuron;
+    "membrane": alpha = 1 (u = W_o x + c_o), fed with the last spiking layer's membrane u instead of its
+    spikes, as the reference Add-task model reads out (float training only: not expressible in the integer
+    semantics yet). State (u,) [B, n_out]; output u.
     """
 
-    def __init__(self, n_in: int, n_out: int, gated: bool = True):
+    def __init__(self, n_in: int, n_out: int, kind: str = "ltc"):
         super().__init__()
-        self.n_out, self.gated = n_out, gated
+        self.n_out, self.kind, self.gated = n_out, kind, kind == "ltc"
         self.fc = nn.Linear(n_in, n_out)
         nn.init.xavier_uniform_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
-        if gated:
+        if kind == "ltc":
             self.gate = nn.Linear(2 * n_out, n_out)
-        else:
+        elif kind == "const":
             self.tau = nn.Parameter(torch.zeros(n_out))
 
     def init_state(self, batch: int, device=None):
@@ -143,6 +145,8 @@ class Readout(nn.Module):
     def step(self, x, state):
         (u,) = state
         d = self.fc(x)
+        if self.kind == "membrane":
+            return d, (d,)
         alpha = torch.sigmoid(self.gate(torch.cat([d, u], -1)) if self.gated else self.tau)
         u = leaky_readout_step(d, u, alpha)
         return u, (u,)

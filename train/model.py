@@ -7,6 +7,8 @@ from torch import nn
 
 from train.layers import NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
 
+READOUTS = ("ltc", "const", "membrane")
+
 
 @dataclass
 class LayerConfig:
@@ -25,7 +27,7 @@ class NetConfig:
     n_out: int
     layers: list = field(default_factory=list)   # of LayerConfig
     neuron: str = "ltc"          # "ltc" | "alif" | "lif" (dense layers; conv layers are LTC)
-    readout: str = "ltc"         # "ltc" (gated) | "const" (per-neuron constant decay)
+    readout: str = "ltc"         # "ltc" (gated) | "const" (constant decay) | "membrane" (W_o u_L, float only)
     b0: float = 0.1              # base threshold
     beta: float = 1.8            # adaptation strength (0 = fixed threshold b0)
     vth: float = 1.0             # LIF threshold
@@ -35,8 +37,10 @@ class NetConfig:
         self.layers = [lc if isinstance(lc, LayerConfig) else LayerConfig(**lc) for lc in self.layers]
         if self.neuron not in NEURONS:
             raise ValueError(f"unknown neuron type {self.neuron!r}; expected one of {NEURONS}")
-        if self.readout not in ("ltc", "const"):
-            raise ValueError(f"unknown readout {self.readout!r}; expected 'ltc' or 'const'")
+        if self.readout not in READOUTS:
+            raise ValueError(f"unknown readout {self.readout!r}; expected one of {READOUTS}")
+        if self.readout == "membrane" and (not self.layers or self.neuron == "lif" and self.layers[-1].kind == "dense"):
+            raise ValueError("the membrane readout reads the last LTC / ALIF layer's membrane u; this network has none")
         for lc in self.layers:
             if lc.kind not in ("dense", "conv"):
                 raise ValueError(f"unknown layer kind {lc.kind!r}")
@@ -74,7 +78,7 @@ class SpikingNet(nn.Module):
                 shape = (lc.size,)
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
-        self.readout = Readout(math.prod(shape), cfg.n_out, gated=cfg.readout == "ltc")
+        self.readout = Readout(math.prod(shape), cfg.n_out, cfg.readout)
 
     def init_state(self, batch: int, device=None):
         return [m.init_state(batch, device) for m in (*self.layers, self.readout)]
@@ -88,6 +92,8 @@ class SpikingNet(nn.Module):
             x, st = layer.step(x, st)
             new_state.append(st)
             spikes.append(x)
+        if self.cfg.readout == "membrane":
+            x = new_state[-1][0]          # the last spiking layer's membrane u (after its reset)
         out, st = self.readout.step(x.flatten(1), state[-1])
         new_state.append(st)
         return out, new_state, spikes

@@ -18,7 +18,7 @@ import torch
 from export.quantize import make_plan
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.errors import InputError
-from train.model import LayerConfig, NetConfig, SpikingNet
+from train.model import READOUTS, LayerConfig, NetConfig, SpikingNet
 from train.tasks import TASKS, get_task
 from train.quantized import QuantizedNet
 from train.trainer import TrainConfig, evaluate, fit
@@ -39,7 +39,10 @@ def parse_args(argv=None):
                    help="conv LTC layers in front of the hidden layers (frame tasks): channels[:pool], "
                         "comma-separated (e.g. 16:2,32:2)")
     p.add_argument("--feedforward", action="store_true", help="no recurrent weights")
-    p.add_argument("--readout", default="ltc", choices=["ltc", "const"])
+    p.add_argument("--readout", default="ltc", choices=list(READOUTS),
+                   help="ltc: gated leaky integrator of the last layer's spikes; const: constant decay; "
+                        "membrane: linear in the last layer's membrane u (the reference Add-task readout; "
+                        "float only, not exportable)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamax"])
