@@ -31,19 +31,18 @@ def float_parts(layer) -> dict:
     """A layer's float parameters regrouped as the integer layer needs them (differentiable torch ops).
 
     Returns {"kind", "syn": {part: {source: W}}, "bias": {part: c}, "mix": {part: W}, and
-    "alpha"/"rho" (ALIF / const readout) or "du"/"dv"/"vth" (LIF)}. The gate's d-part is folded into the
+    "alpha"/"rho" (ALIF / const readout) or "du"/"dv"/"vth" (LIF); a membrane readout has alpha = 1 and
+    "reads": "u" (its input is the membrane u of the layer below, not its spikes)}. The gate's d-part is folded into the
     synapses: W_md d = (W_md W_x) x + (W_md W_r) s + W_md c_x.
     """
     if isinstance(layer, ConvLtcLayer):
         return _conv_ltc_parts(layer)
     if not isinstance(layer, DenseSpikingLayer):  # the readout
-        if layer.kind == "membrane":
-            raise QuantizationError("the membrane readout (W_o u of the last layer's membrane) has no integer form "
-                                    "yet: the integer layers pass spikes only; train with --readout ltc or const "
-                                    "to deploy")
         w_o, c_o = layer.fc.weight, layer.fc.bias
         parts = {"kind": "readout", "syn": {"d": {"input": w_o}}, "bias": {"d": c_o}, "mix": {}}
-        if layer.gated:
+        if layer.kind == "membrane":   # u = W_o u_below + c_o: alpha = 1, fed with the membrane below
+            parts.update(alpha=torch.ones(layer.n_out, dtype=w_o.dtype), reads="u")
+        elif layer.gated:
             n = layer.n_out
             w_md, w_mu = layer.gate.weight[:, :n], layer.gate.weight[:, n:]
             parts["syn"]["m"] = {"input": w_md @ w_o}
@@ -151,7 +150,11 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense") -> dict
     plan = {"mixing": mixing, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
             "layers": []}
     src_frac = plan["input_frac"]
-    for p in parts:
+    for i, p in enumerate(parts):
+        if p.get("reads") == "u":
+            if i == 0 or parts[i - 1]["kind"] not in ("ltc", "alif"):
+                raise QuantizationError("a membrane readout needs an LTC / ALIF layer below it")
+            src_frac = FRAC_BITS   # the membrane u of the layer below, on 2^-F
         lp = {"syn": {part: {src: choose_exponent(w) for src, w in srcs.items()}
                       for part, srcs in p["syn"].items()},
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
@@ -162,7 +165,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense") -> dict
             headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
             lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
         plan["layers"].append(lp)
-        src_frac = 0  # every layer above the first receives binary spikes
+        src_frac = 0  # every layer above the first receives binary spikes (or, membrane readout, u)
     return plan
 
 
@@ -173,7 +176,8 @@ def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     syn = {}
     for part, srcs in p["syn"].items():
         syn[part] = [QSynapse(weight_codes(w, lp["syn"][part][src], rnd),
-                              lp["syn"][part][src] - (lp["src_frac"] if src == "input" else 0) + target, src)
+                              lp["syn"][part][src] - (lp["src_frac"] if src == "input" else 0) + target, src,
+                              wide=src == "input" and p.get("reads") == "u")
                      for src, w in srcs.items()]
     if p["kind"] == "lif":
         scaled = p["bias"]["v"] * 2.0**F
@@ -227,6 +231,8 @@ def build_qnet_from_parts(parts: list, plan: dict, input_shape, b0: float = 0.1,
             q.theta0 = int(round(b0 * 2**q.frac_bits))
             q.beta = int(round(beta * DECAY_ONE))
         layers.append(q)
+    if parts[-1].get("reads") == "u":
+        layers[-2].output = "u"
     return QNet(input_shape=tuple(int(v) for v in input_shape), input_frac=plan["input_frac"],
                 input_range=tuple(plan["input_range"]), layers=layers[:-1], readout=layers[-1],
                 lut=sigmoid_lut())

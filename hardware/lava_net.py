@@ -131,22 +131,24 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             else:  # float Dense has no exponent; Lava's float LIF adds a_in without the << 6
                 weights, weight_exp = w * 2.0**shift * (64 if isinstance(layer, QLif) else 1), 0
             dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
-                          num_message_bits=8 if (src == "input" and i == 0 and graded) else 0)
+                          num_message_bits=_message_bits(layers, i, src, graded))
             (below if src == "input" else recurrent_out).connect(dense.s_in)
             dense.a_out.connect(neuron.a_in)
             procs.append(dense)
         is_last = i == len(layers) - 1
+        sends = neuron.u_out if getattr(layer, "output", "s") == "u" else neuron.s_out
         if record or is_last:
             sink = Sink(shape=(layer.n,), buffer=steps)
-            neuron.s_out.connect(sink.a_in)
+            sends.connect(sink.a_in)
             reads = {}
             if record and not is_last:
-                for var in (("u", "v") if isinstance(layer, QLif) else ("u", "b")):
+                for var in (("u", "v") if isinstance(layer, QLif) else
+                            ("s", "b") if layer.output == "u" else ("u", "b")):
                     reads[var] = Read(buffer=steps)
                     reads[var].connect_var(getattr(neuron, var))
             probes.append((layer, sink, reads))
             procs += [sink, *reads.values()]
-        below = neuron.s_out
+        below = sends
 
     use_async = async_models and not record and backend == "cpu"
     if backend == "loihi2":
@@ -182,13 +184,24 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     if record:
         for layer, spikes, reads in read:
             names = state_names(layer)
-            rec = {"u" if layer.kind == "readout" else "s": window(spikes)}
+            sent = "u" if layer.kind == "readout" or getattr(layer, "output", "s") == "u" else "s"
+            rec = {sent: window(spikes)}
             if layer.kind == "lif":
                 rec.update(i=window(reads["u"]), v=window(reads["v"]))
             elif layer.kind != "readout":
-                rec.update(u=window(reads["u"]), b=window(reads["b"]))
+                rec.update({k: window(r) for k, r in reads.items()})
             records.append({k: rec[k] for k in names})
     return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(procs))
+
+
+def _message_bits(layers, i: int, src: str, graded_input: bool) -> int:
+    """Payload bits of the Dense feeding layer i from src: 8 for graded network input, 24 for the membrane u
+    that a layer with output "u" sends, 0 (binary spikes) otherwise."""
+    if src != "input":
+        return 0
+    if i == 0:
+        return 8 if graded_input else 0
+    return 24 if getattr(layers[i - 1], "output", "s") == "u" else 0
 
 
 def _lif_params(layer, tag: str) -> dict:

@@ -8,10 +8,12 @@ from sim.qnet import DECAY_ONE, QLif, QLtc
 
 
 def synaptic_input(ops, synapses, sources: dict):
-    """Sum over synapses of shl(q @ x_src, shift); sources maps "input"/"self" to [B, n_in] arrays."""
+    """Sum over synapses of shl(q @ x_src, shift) (wide sources: shl(wrap32(2 q @ x_src), shift - 1));
+    sources maps "input"/"self" to [B, n_in] arrays."""
     acc = 0
     for syn in synapses:
-        acc = acc + ops.shl(ops.matmul(sources[syn.source], syn.q), syn.shift)
+        m = ops.matmul(sources[syn.source], syn.q)
+        acc = acc + (ops.shl(ops.wrap32(2 * m), syn.shift - 1) if syn.wide else ops.shl(m, syn.shift))
     return acc
 
 
@@ -24,8 +26,8 @@ def _mix(ops, layer: QLtc, part: str, x):
 def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     """LTC / ALIF / readout neuron update from the synaptic sums acc[part] ([B, n] each).
 
-    state: (u, s, b) for spiking layers, (u,) for the readout. Returns (output, new state):
-    spikes for spiking layers, u for the readout.
+    state: (u, s, b) for spiking layers, (u,) for the readout. Returns (output, new state): the spikes
+    (or, with layer.output == "u", the membrane u after the reset) of spiking layers, u for the readout.
     """
     F = layer.frac_bits
     u = state[0]
@@ -51,7 +53,7 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     theta = layer.theta0 + ops.rshr(layer.beta * b, 12)
     s = ops.spike(u_tilde, theta, F)
     u = u_tilde * (1 - s)
-    return s, (u, s, b)
+    return (u if layer.output == "u" else s), (u, s, b)
 
 
 def lif_neuron_step(ops, layer: QLif, a_in, state):

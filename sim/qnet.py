@@ -14,10 +14,13 @@ WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
 
 @dataclass
 class QSynapse:
-    """One synaptic matrix (a Lava Dense): acc = shl(q @ x_src, shift). q [n_out, n_in], |q| <= 127."""
+    """One synaptic matrix (a Lava Dense): acc = shl(q @ x_src, shift). q [n_out, n_in], |q| <= 127.
+    wide: the source sends 24-bit membrane values, so the int32 accumulate of Lava's Dense can wrap:
+    acc = shl(wrap32(2 (q @ x_src)), shift - 1) (the same integers as above whenever nothing wraps)."""
     q: object
     shift: int
     source: str        # "input" (the layer below / the network input) | "self" (own previous spikes)
+    wide: bool = False
 
 
 @dataclass
@@ -27,6 +30,8 @@ class QLtc:
     syn[part]: synapses summed into that part; bias[part]: [n] on scale 2^-F.
     gated: mix[part] holds Q_mu / Q_ab codes ([n, n] dense or [n] diag) with exponent mix_shift[part].
     not gated: alpha, rho are constant 12-bit codes [n]. theta0 on 2^-F, beta with 12 fraction bits.
+    output: what a spiking layer sends to the layer above: "s" its spikes, or "u" its membrane after the reset
+    (24-bit graded, read by a membrane readout).
     """
     kind: str                   # "ltc" | "alif" | "readout"
     n: int
@@ -42,6 +47,7 @@ class QLtc:
     theta0: int = 0
     beta: int = 0
     frac_bits: int = FRAC_BITS
+    output: str = "s"
 
 
 @dataclass

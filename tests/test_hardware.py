@@ -42,6 +42,8 @@ def _qnet(neuron, recurrent, mixing="dense", readout="ltc", hidden=(12,), seed=0
     ("alif", True, "dense", "ltc", (12,), False),
     ("lif", True, "dense", "const", (12,), True),
     ("lif", False, "dense", "ltc", (10, 6), False),
+    ("ltc", True, "dense", "membrane", (12,), False),
+    ("alif", False, "diag", "membrane", (10, 6), False),
 ])
 def test_verify_is_bit_exact_on_lava(neuron, recurrent, mixing, readout, hidden, train):
     qnet, _, task = _qnet(neuron, recurrent, mixing, readout, hidden, train=train)

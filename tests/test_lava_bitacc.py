@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sim.compare import first_divergence
-from sim.integer import lif_neuron_step
+from sim.integer import lif_neuron_step, synaptic_input
 from sim.lava_fixed import (
     dense_output,
     dense_weights,
@@ -385,16 +385,18 @@ def test_lif_step_by_hand_and_batch():
 
 @st.composite
 def spec_synapses(draw):
-    """(q [n_out, n_in] symmetric 8-bit codes, shift k, inputs x [B, n_in], num_message_bits)."""
+    """(q [n_out, n_in] symmetric 8-bit codes, shift k, inputs x [B, n_in], num_message_bits): binary spikes,
+    8-bit graded inputs, or 24-bit membrane values (a wide synapse, read by a membrane readout)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_out, n_in, bsz = draw(st.integers(1, 6)), draw(st.integers(1, 40)), draw(st.integers(1, 4))
     sign = draw(st.sampled_from(["mixed", "exc", "inh"]))
     lo, hi = {"mixed": (-127, 127), "exc": (0, 127), "inh": (-127, 0)}[sign]
     q = rng.integers(lo, hi + 1, (n_out, n_in))
-    kind = draw(st.sampled_from(["binary", "unsigned8", "signed8"]))
+    kind = draw(st.sampled_from(["binary", "unsigned8", "signed8", "membrane24"]))
     x = {"binary": lambda: rng.integers(0, 2, (bsz, n_in)), "unsigned8": lambda: rng.integers(0, 256, (bsz, n_in)),
-         "signed8": lambda: rng.integers(-128, 128, (bsz, n_in))}[kind]()
-    return q, draw(st.integers(-12, 24)), x, 0 if kind == "binary" else 8
+         "signed8": lambda: rng.integers(-128, 128, (bsz, n_in)),
+         "membrane24": lambda: _log_int(rng, 23, (bsz, n_in))}[kind]()
+    return q, draw(st.integers(-12, 24)), x, {"binary": 0, "membrane24": 24}.get(kind, 8)
 
 
 @settings(max_examples=300, deadline=None)
@@ -402,14 +404,16 @@ def spec_synapses(draw):
 def test_lava_dense_params_equal_spec_synapse(case):
     """The spec's synapse shl(q @ x, k) deployed as Lava's Dense (2q, weight_exp = k - 1), for every shift k:
     k >= 1 left shifts agree trivially; k <= 0 too, because (2a) >> (m + 1) == a >> m (floor) for every
-    integer a = q @ x, odd or even, of either sign. Lava's out-port is int32, so the Dense sends wrap32 of it."""
+    integer a = q @ x, odd or even, of either sign. Lava's out-port is int32, so the Dense sends wrap32 of it.
+    24-bit membrane payloads can overflow Lava's int32 dot product before the shift: the spec's wide synapse
+    wraps there too, so it equals Lava's Dense for every input."""
     q, k, x, nmb = case
     weights, weight_exp = lava_dense_params(q, k)
     assert weight_exp == k - 1 and np.array_equal(weights, 2 * q)
     lava_w = dense_weights(weights)  # what Lava's Dense keeps of 2q: everything, in every sign mode
     assert np.array_equal(lava_w, weights)
     lava = dense_output(lava_w, x, weight_exp, num_message_bits=nmb)
-    spec = NumpyOps.shl(exact_matmul(x, q.T), k)
+    spec = synaptic_input(NumpyOps, [QSynapse(q, k, "input", wide=nmb == 24)], {"input": x})
     assert np.array_equal(lava, wrap(spec, 32))
     fits = np.abs(spec) < 2**31
     assert np.array_equal(lava[fits], spec[fits])
@@ -429,13 +433,14 @@ def test_lava_dense_params_shift_le_0_odd_sums_and_graded_caveat():
     a = np.arange(-5000, 5000)
     for m in range(0, 12):
         assert np.array_equal((2 * a) >> (m + 1), a >> m)
-    # the one caveat: graded payloads far beyond 8 bits, where 2 q@x overflows int32 while q@x does not;
-    # Lava wraps the dot product before its right shift, so k <= 0 then differs from the spec
-    q, x = np.array([[127, 127]]), np.array([[2**23, 2**23]])
+    # graded payloads far beyond 8 bits, where 2 q@x overflows int32 while q@x does not: Lava wraps the dot
+    # product before its right shift, so k <= 0 differs from the plain synapse; the wide synapse wraps the same way
+    q, x = np.array([[127, 127]]), np.array([[2**23 - 1, 2**23 - 1]])
     weights, weight_exp = lava_dense_params(q, 0)
     spec = NumpyOps.shl(exact_matmul(x, q.T), 0)
-    assert abs(int(spec[0, 0])) < 2**31
-    assert not np.array_equal(dense_output(dense_weights(weights), x, weight_exp, num_message_bits=24), spec)
+    lava = dense_output(dense_weights(weights), x, weight_exp, num_message_bits=24)
+    assert abs(int(spec[0, 0])) < 2**31 and not np.array_equal(lava, spec)
+    assert np.array_equal(lava, synaptic_input(NumpyOps, [QSynapse(q, 0, "input", wide=True)], {"input": x}))
     with pytest.raises(ValueError):
         lava_dense_params(np.array([[128]]), 0)
 
@@ -546,7 +551,7 @@ def test_graded_payloads(lava):
     xw = np.array([[2**24, 2**24, 0], [2**24, 0, 3], [0, 0, 0], [2**24, 2**24, 2**24]] * 2)
     layers = [Layer(np.array([[254, 254, -254], [200, 100, 50]]), weight_exp=-7, num_message_bits=24,
                     du=4095, dv=4095, vth=131071)]
-    # sim's synaptic sums are int64 (docs/fixed_point.md): no QNet expresses this, the reference does
+    # the reference models it; a QNet does it with a wide synapse (test_lava_dense_params_equal_spec_synapse)
     check(lava, layers, xw, "graded int32 wrap", via_simulate=False)
 
 

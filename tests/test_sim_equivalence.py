@@ -165,6 +165,11 @@ def qnet_cases(draw, kinds=None):
         readout.mix_shift["m"] = draw(st.integers(-20, 2))
     else:
         readout.alpha = rng.choice([0, 1, 100, 2048, 4000, 4095, 4096], n_out)
+    if isinstance(layers[-1], QLtc) and draw(st.booleans()):
+        # membrane readout: the last layer sends its 24-bit u through wide synapses (int32 wrap before the shift)
+        layers[-1].output = "u"
+        for syns in readout.syn.values():
+            syns[0].wide, syns[0].shift = True, draw(st.integers(*((0, 12) if loud else (-20, 0))))
     qnet = QNet(input_shape=(n_in,), input_frac=0 if not graded else 4, input_range=input_range,
                 layers=layers, readout=readout, lut=sigmoid_lut())
     B, T = draw(st.integers(1, 3)), draw(st.integers(4, 16))
@@ -200,6 +205,7 @@ def test_random_qnets_hit_saturation_and_wrap():
         lif = [c for c, layer in zip(counts, layers) if isinstance(layer, QLif)]
         stats["examples"] += 1
         stats["ltc_sat"] += any(c["sat"] for c in ltc)       # every example has a readout (a QLtc)
+        stats["membrane_readout"] += getattr(qnet.layers[-1], "output", "s") == "u"
         if lif:
             stats["with_lif"] += 1
             stats["lif_u_wrap"] += any(c["wrap_once24"] for c in lif)
@@ -212,6 +218,7 @@ def test_random_qnets_hit_saturation_and_wrap():
     assert stats["lif_u_wrap"] >= 0.2 * stats["with_lif"], stats
     assert stats["lif_v_sat"] >= 0.2 * stats["with_lif"], stats
     assert stats["lif_int32_wrap"] >= 1, stats
+    assert stats["membrane_readout"] >= 10, stats
 
 
 def _syn(q, shift, source="input"):

@@ -1,7 +1,8 @@
 """LtcNeuronProcess: an LTC / ALIF / readout population as a Lava Process, and its fixed-point ProcessModel.
 
 The synaptic sums of all parts arrive stacked on one InPort `a_in` ([d; m; a] x n, from Lava Dense
-processes), the population sends spikes (the readout: its membrane u) on `s_out`. The arithmetic is
+processes), the population sends spikes (the readout: its membrane u) on `s_out` and its membrane u (after the
+reset) on `u_out`, which a membrane readout reads as 24-bit graded payloads. The arithmetic is
 `sim.integer.ltc_neuron_step`: on numpy int64 (fixed_pt: docs/fixed_point.md, bit for bit) or without rounding
 (floating_pt: `sim.ops.FloatOps`, the dequantized network in the same units). Samples run as windows of
 `window` steps; the population holds at zero until window step `hop` (the steps its input takes to arrive).
@@ -24,13 +25,14 @@ from sim.ops import FloatOps, NumpyOps
 
 class LtcNeuronProcess(AbstractProcess):
     """layer: sim.qnet.QLtc; lut: [256] sigmoid codes; hop: first window step with input; window: steps per sample.
-    Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) int32. Vars: u, s, b (n,) 24-bit integers."""
+    Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) and u_out (n,) int32. Vars: u, s, b (n,) 24-bit integers."""
 
     def __init__(self, layer, lut, hop: int, window: int, name: str = None):
         n = layer.n
         super().__init__(layer=layer, lut=np.asarray(lut), hop=hop, window=window, name=name)
         self.a_in = InPort(shape=(len(layer.syn) * n,))
         self.s_out = OutPort(shape=(n,))
+        self.u_out = OutPort(shape=(n,))
         self.u = Var(shape=(n,), init=0)
         self.s = Var(shape=(n,), init=0)
         self.b = Var(shape=(n,), init=0)
@@ -52,16 +54,18 @@ class _LtcNeuronModel(PyLoihiProcessModel):
         if (self.time_step - 1) % self.window < self.hop:
             self.u[:], self.s[:], self.b[:] = 0, 0, 0
             self.s_out.send(np.zeros_like(self.u))
+            self.u_out.send(np.zeros_like(self.u))
             return
         acc = dict(zip(self.parts, a_in))
         if self.layer.spiking:
             state = tuple(v.astype(dtype)[None] for v in (self.u, self.s, self.b))
-            out, (u, s, b) = ltc_neuron_step(self.ops, self.layer, acc, state, self.lut)
+            _, (u, s, b) = ltc_neuron_step(self.ops, self.layer, acc, state, self.lut)
             self.u[:], self.s[:], self.b[:] = u[0], s[0], b[0]
         else:
-            out, (u,) = ltc_neuron_step(self.ops, self.layer, acc, (self.u.astype(dtype)[None],), self.lut)
+            _, (u,) = ltc_neuron_step(self.ops, self.layer, acc, (self.u.astype(dtype)[None],), self.lut)
             self.u[:] = u[0]
-        self.s_out.send(out[0].astype(self.u.dtype))
+        self.s_out.send((self.s if self.layer.spiking else self.u).copy())
+        self.u_out.send(self.u.copy())
 
 
 @implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
@@ -71,6 +75,7 @@ class PyLtcNeuronModelFixed(_LtcNeuronModel):
     ops = NumpyOps
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
     b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
@@ -83,6 +88,7 @@ class PyLtcNeuronModelFloat(_LtcNeuronModel):
     ops = FloatOps
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     u: np.ndarray = LavaPyType(np.ndarray, float)
     s: np.ndarray = LavaPyType(np.ndarray, float)
     b: np.ndarray = LavaPyType(np.ndarray, float)
