@@ -77,7 +77,7 @@ CONFIGS = {
     # Add task: FPTT (K = T/10, the reference's chunks) vs BPTT at growing T (regression; MSE, chance ~0.167).
     # FPTT alpha 0.5 is the reference's setting; with chunk losses weighted (p+1)/10 (the reference weights them
     # p + 1/10, up to 8.1) alpha 0.05 leaves the task loss a comparable share of the gradient.
-    # "-mem": the reference's Add-task readout, linear in the hidden membrane u (float only, not deployable yet).
+    # "-mem": the reference's Add-task readout, linear in the hidden membrane u (sent as 24-bit graded payloads).
     **{f"add{T}-ltc-{algo}{mem}": Config("add", ["--seq-len", str(T), *algo_args, "--hidden", "128",
                                                  "--threshold", "0.5", "--no-adapt", "--batch-size", "128",
                                                  "--epochs", str(epochs), *(["--readout", "membrane"] if mem else [])],

@@ -58,6 +58,18 @@ def qnet_layers(qnet):
     return (*qnet.layers, qnet.readout)
 
 
+def sends(layer) -> str:
+    """What a layer sends to the layer above: "s" (spikes; the readout: its u) or "u" (its membrane, graded)."""
+    return getattr(layer, "output", "s")
+
+
+def source_frac(layers, i: int, input_frac: int) -> int:
+    """Fraction bits of what layer i receives: the network input's, 0 for spikes, F for a membrane u."""
+    if i == 0:
+        return int(input_frac)
+    return int(layers[i - 1].frac_bits) if sends(layers[i - 1]) == "u" else 0
+
+
 def _target_frac(layer) -> int:
     """The scale 2^-target the synaptic sum lands on: F (LTC / ALIF / readout) or F - 6 (LIF: a_in << 6)."""
     return layer.frac_bits - 6 if isinstance(layer, QLif) else layer.frac_bits

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, plain, qnet_layers, tname)
+                               first_line, load_nir, mixing_of, plain, qnet_layers, source_frac, tname)
 from export.nir_foreign import read_foreign
 from export.nir_graph import input_shape, structure
 from export.quantize import QuantizationError, quantize_parts
@@ -147,7 +147,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
     if n_layers < 1 or st["tail"] != [[]]:
         raise NirError(f"{where}: not the structure this exporter writes (layers ... readout -> Output)")
     layers, parts, lps = [], [], []
-    n_prev = int(np.prod(in_shape))
+    n_prev, prev_output, prev_frac = int(np.prod(in_shape)), "s", 0
     for i, (name, srcs) in enumerate(st["layers"]):
         node = graph.nodes[name]
         m = _meta(node, name, where, "neuron")
@@ -160,7 +160,11 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         want = {"lif": "CubaLIF", "readout": "LI"}.get(kind, "LIF")
         if tname(node) != want:
             raise NirError(f"{where}: node '{name}' of kind {kind!r} is a {tname(node)}, expected {want}")
-        src_frac = input_frac if i == 0 else 0
+        output = m.get("output", "s")
+        if output not in ("s", "u") or (output == "u" and (kind not in ("ltc", "alif") or readout)):
+            raise NirError(f"{where}: node '{name}' of kind {kind!r} cannot send {output!r} (spiking LTC / ALIF "
+                           f"layers send 's' or their membrane 'u')")
+        src_frac = input_frac if i == 0 else (prev_frac if prev_output == "u" else 0)
         n = int(_need(m, "n", name, where))
         syns = []
         for source, paths in (("input", srcs["input"]), ("self", srcs["self"])):
@@ -183,13 +187,21 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         if [s[0] for s in syns].count("input") != 1 or [s[0] for s in syns].count("self") > 1:
             raise NirError(f"{where}: '{name}' needs one input synapse and at most one recurrent one")
         syns.sort(key=lambda s: s[0] != "input")
+        for source, sname, sm, _ in syns:
+            if bool(sm.get("wide", False)) != (source == "input" and prev_output == "u"):
+                raise NirError(f"{where}: synapse '{sname}' is {'' if sm.get('wide') else 'not '}wide, but its "
+                               f"source sends {'u' if source == 'input' and prev_output == 'u' else 'spikes'}")
         if quantized:
             layers.append(_q_layer(name, m, syns, src_frac, where))
         else:
             p, lp = _f_layer(name, m, syns, src_frac, where)
+            if prev_output == "u":
+                if not readout:
+                    raise NirError(f"{where}: '{name}' reads a membrane u; only a readout can (a membrane readout)")
+                p["reads"] = "u"
             parts.append(p)
             lps.append(lp)
-        n_prev = n
+        n_prev, prev_output, prev_frac = n, output, int(m.get("frac_bits", 0))
     task = {k: v for k, v in dict(g.get("task", {})).items()}
     info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
             "layers": [k for k, _ in st["layers"]], "producer": g.get("producer")}
@@ -237,7 +249,7 @@ def _q_synapse(sm: dict, sname: str, shape: tuple, src_frac: int, target: int, s
     if std_weight is not None and not np.array_equal(as_array(std_weight), q * 2.0**e):
         raise NirError(f"{where}: node '{sname}': the standard weight differs from its integer codes q*2^e "
                        f"(edited by another tool?)")
-    return QSynapse(q, shift, source)
+    return QSynapse(q, shift, source, wide=bool(sm.get("wide", False)))
 
 
 def _q_layer(name, m, syns, src_frac, where):
@@ -270,7 +282,7 @@ def _q_layer(name, m, syns, src_frac, where):
                            f"{sorted(set(srcs) - set(shapes))}")
     gated = bool(_need(m, "gated", name, where))
     layer = QLtc(kind=kind, n=n, syn=syn, bias=bias, gated=gated, spiking=bool(_need(m, "spiking", name, where)),
-                 mixing=str(_need(m, "mixing", name, where)), frac_bits=F_)
+                 mixing=str(_need(m, "mixing", name, where)), frac_bits=F_, output=m.get("output", "s"))
     for part, mm in dict(m.get("mix", {})).items():
         q = np.asarray(_need(mm, "q", f"{name}.mix.{part}", where))
         want = (n, n) if layer.mixing == "dense" else (n,)
@@ -339,7 +351,7 @@ def _plan_of(qnet) -> dict:
     """The quantization plan (exponents) a QNet was built under."""
     layers = []
     for i, layer in enumerate(qnet_layers(qnet)):
-        src_frac = int(qnet.input_frac) if i == 0 else 0
+        src_frac = source_frac(qnet_layers(qnet), i, qnet.input_frac)
         syn_parts = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
         lp = {"syn": {part: {s.source: exponent(s, src_frac, layer) for s in syns}
                       for part, syns in syn_parts.items()},

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, qnet_layers)
+                               first_line, load_nir, mixing_of, qnet_layers, sends,
+                               source_frac)
 from export.quantize import DECAY_ONE, model_parts
 from sim.qnet import QLif, QLtc, QNet
 from train.errors import InputError
@@ -122,9 +123,12 @@ def _semantics(layer) -> dict:
                  "theta0 + rshr(beta*b, 12); hard reset",
           "alif": "ltc_step with constant per-neuron alpha, rho codes; adaptive threshold; hard reset",
           "readout": "readout: u = sat24(rshr((4096-alpha)*u + alpha*d, 12)), no spikes"}[layer.kind]
+    if sends(layer) == "u":
+        eq += "; sends its membrane u after the reset (24-bit graded) to the layer above, not its spikes"
     return {"equations": eq + " (docs/fixed_point.md)",
             "rounding": "rshr = round half up; synapses shl(q@x, shift), floor for negative shifts",
-            "overflow": "d, z, u saturate to 24 bits; synaptic sums int64 (Lava Dense int32)"}
+            "overflow": "d, z, u saturate to 24 bits; synaptic sums int64 (Lava Dense int32), wide synapses "
+                        "(from a membrane u) shl(wrap32(2 q@x), shift - 1)"}
 
 
 def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized: bool = True):
@@ -158,7 +162,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
             raise ValueError(f"{name}: float model layer is {fp['kind']}, integer layer {layer.kind}")
         if fp is not None and layer.kind in ("ltc", "alif"):
             fp = {**fp, "b0": float(float_model.cfg.b0)}
-        src_frac = int(qnet.input_frac) if i == 0 else 0
+        src_frac = source_frac(qnet_layers(qnet), i, qnet.input_frac)
         is_lif = isinstance(layer, QLif)
         F_ = layer.frac_bits
         neuron = f"{name}.neuron"
@@ -167,7 +171,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         for syn in syn_parts["d"]:
             e = exponent(syn, src_frac, layer)
             smeta = {"schema_version": SCHEMA_VERSION, "role": "synapse", "layer": i, "part": "d",
-                     "source": syn.source, "exponent": e, "bits": 8}
+                     "source": syn.source, "exponent": e, "bits": 8, "wide": bool(syn.wide)}
             if parts is None:
                 w = codes(syn.q).astype(np.float64) * 2.0**e
                 smeta.update({"q": codes(syn.q, np.int8), "shift": int(syn.shift)})
@@ -202,14 +206,15 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                                  "vth": float(fp["vth"]),
                                  "bias_v": as_array(fp["bias"]["v"], np.float32) * np.ones(layer.n, np.float32)}
         else:
-            meta.update({"gated": bool(layer.gated), "spiking": bool(layer.spiking), "mixing": layer.mixing})
+            meta.update({"gated": bool(layer.gated), "spiking": bool(layer.spiking), "mixing": layer.mixing,
+                         "output": sends(layer)})
             gate = {}
             for part, syns in layer.syn.items():
                 if part == "d":
                     continue
                 gate[part] = {}
                 for syn in syns:
-                    g = {"exponent": exponent(syn, src_frac, layer)}
+                    g = {"exponent": exponent(syn, src_frac, layer), "wide": bool(syn.wide)}
                     if parts is None:
                         g.update({"q": codes(syn.q, np.int8), "shift": int(syn.shift)})
                     else:

@@ -44,6 +44,8 @@ def layer_resources(layer, name: str, input_max: int) -> dict:
     if bad_exp:
         errors.append(f"{name}: Dense weight exponent {bad_exp[0]} outside {list(WEIGHT_EXP_RANGE)}")
     for s in syns:  # worst case of Lava's int32 synaptic sum: 2q * x * fan-in, shifted
+        if s.wide:      # 24-bit membrane payloads: the spec wraps this sum as Lava does (docs/fixed_point.md)
+            continue
         x_max = input_max if s.source == "input" else 1
         worst = 2 * int(np.abs(s.q).max(initial=0)) * x_max * np.shape(s.q)[1] * 2 ** max(s.shift - 1, 0)
         if worst > INT32_MAX:
@@ -56,6 +58,8 @@ def layer_resources(layer, name: str, input_max: int) -> dict:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
     else:
         state = "u 24, b 24, z 24, decay 12 (LUT 256x12)" if layer.spiking else "u 24, z 24, decay 12"
+        if getattr(layer, "output", "s") == "u":
+            state += "; sends u as 24-bit graded spikes"
         if layer.gated and layer.mixing == "dense":
             placement = "host CPU only (dense mixing reads other neurons' state)"
         else:

@@ -109,6 +109,8 @@ def _ckpt(tmp_path, model, task, extra=None, name="ckpt.pt"):
     ("alif", "const", "dense", False),
     ("lif", "const", "dense", False),
     ("lif", "ltc", "dense", True),
+    ("ltc", "membrane", "dense", False),   # the last layer sends its membrane u through wide synapses
+    ("alif", "membrane", "dense", True),
 ])
 def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
     model = _net(neuron, readout)
@@ -127,8 +129,21 @@ def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
         for r in rec[:-1]:
             assert r["s"].sum() > 0, "a layer never spikes: the comparison would be weak"
     assert sim_run.load_qnet(str(tmp_path / "model.nir"))[0].task == ckpt_task(task)
-    if mixing == "diag":
+    if mixing == "diag" and neuron == "ltc":
         assert ref.layers[0].mix["m"].ndim == 1
+    if readout == "membrane":
+        assert ref.layers[-1].output == "u" and ref.readout.syn["d"][0].wide
+
+
+def test_membrane_readout_flags_are_checked(task):
+    """A NIR file whose readout synapse disagrees with what the layer below sends is refused."""
+    qnet, _, _ = quantize(_net("ltc", "membrane"), task.input_sample(), task=ckpt_task(task))
+    for node, key, value, message in (("readout.syn_in", "wide", False, "not wide"),
+                                      ("layer1.neuron", "output", "s", "is wide")):
+        g = qnet_to_nir(qnet)
+        g.nodes[node].metadata[SCHEMA_KEY][key] = value
+        with pytest.raises(InputError, match=message):
+            qnet_from_graph(g)
 
 
 def test_round_trip_frame_input(tmp_path):

@@ -124,8 +124,8 @@ class Readout(nn.Module):
 
     kind "ltc": alpha = sig(W_om [d_o; u] + c) (LTC-gated); "const": alpha = sig(tau_o) per neuron;
     "membrane": alpha = 1 (u = W_o x + c_o), fed with the last spiking layer's membrane u instead of its
-    spikes, as the reference Add-task model reads out (float training only: not expressible in the integer
-    semantics yet). State (u,) [B, n_out]; output u.
+    spikes, as the reference Add-task model reads out (in the integer network that layer sends u as 24-bit
+    graded payloads; docs/fixed_point.md). State (u,) [B, n_out]; output u.
     """
 
     def __init__(self, n_in: int, n_out: int, kind: str = "ltc"):

@@ -27,7 +27,7 @@ class NetConfig:
     n_out: int
     layers: list = field(default_factory=list)   # of LayerConfig
     neuron: str = "ltc"          # "ltc" | "alif" | "lif" (dense layers; conv layers are LTC)
-    readout: str = "ltc"         # "ltc" (gated) | "const" (constant decay) | "membrane" (W_o u_L, float only)
+    readout: str = "ltc"         # "ltc" (gated) | "const" (constant decay) | "membrane" (W_o u_L + c_o)
     b0: float = 0.1              # base threshold
     beta: float = 1.8            # adaptation strength (0 = fixed threshold b0)
     vth: float = 1.0             # LIF threshold

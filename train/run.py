@@ -41,8 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--feedforward", action="store_true", help="no recurrent weights")
     p.add_argument("--readout", default="ltc", choices=list(READOUTS),
                    help="ltc: gated leaky integrator of the last layer's spikes; const: constant decay; "
-                        "membrane: linear in the last layer's membrane u (the reference Add-task readout; "
-                        "float only, not exportable)")
+                        "membrane: linear in the last layer's membrane u (the reference Add-task readout)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamax"])
