@@ -295,7 +295,8 @@ def float_cases(draw):
     hidden = [draw(st.integers(1, 8)) for _ in range(draw(st.integers(1, 2)))]
     recurrent = draw(st.booleans())
     cfg = NetConfig((n_in,), draw(st.integers(1, 4)), [LayerConfig(h, recurrent=recurrent) for h in hidden],
-                    neuron=neuron, readout=draw(st.sampled_from(["ltc", "const"])),
+                    neuron=neuron, readout=draw(st.sampled_from(["ltc", "const"] if neuron == "lif" else
+                                                                 ["ltc", "const", "membrane"])),
                     b0=draw(st.sampled_from([0.05, 0.1, 0.5])), beta=draw(st.sampled_from([0.0, 1.8])),
                     vth=draw(st.sampled_from([0.2, 1.0, 3.0])))
     seed = draw(st.integers(0, 2**31 - 1))
@@ -404,7 +405,7 @@ def test_simulate_parallel_equals_simulate(batch, workers):
 # ---------------------------------------------------------------------------------------------- QAT gradients
 @pytest.mark.parametrize("neuron,readout,recurrent,mixing", [
     ("ltc", "ltc", True, "dense"), ("ltc", "const", False, "diag"), ("alif", "ltc", True, "dense"),
-    ("lif", "const", True, "dense")])
+    ("lif", "const", True, "dense"), ("ltc", "membrane", True, "dense")])
 def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, mixing):
     torch.manual_seed(1)
     cfg = NetConfig((4,), 3, [LayerConfig(16, recurrent=recurrent), LayerConfig(8, recurrent=recurrent)],
