@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt   # noqa: E402
 from train_benchmarks import CONFIGS   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
-ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?(-mem)?$")   # T, algorithm, FPTT alpha if not 0.5, readout
+# T, algorithm, FPTT alpha if not 0.5, membrane readout
+ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?(-mem)?$")
 
 
 def read_runs(root: Path) -> dict:

@@ -155,8 +155,9 @@ def run(args) -> dict:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         plot_curve(history, task.metric_name, out / "curve.png")
 
+    K = tcfg.K if tcfg.algo == "fptt" else task.seq_len
     print(f"training {'quantized ' if args.quant else ''}{cfg.neuron} {[lc.size for lc in cfg.layers]} on {task.name} "
-          f"(T={task.seq_len}) with {tcfg.algo.upper()} (K={tcfg.K if tcfg.algo == 'fptt' else task.seq_len}) on {device}")
+          f"(T={task.seq_len}) with {tcfg.algo.upper()} (K={K}) on {device}")
     fit(trained, task, tcfg, device=device, on_epoch=save, progress=not args.quiet)
     print(f"test {task.metric_name}: {metrics[f'test_{task.metric_name}']:.4f}  "
           f"({metrics['train_seconds']:.0f} s)")
