@@ -1,13 +1,14 @@
-"""Plots of the finished benchmark runs (the folders train_benchmarks.py writes), for BENCHMARKS.md.
+"""Plots of the benchmark results, for BENCHMARKS.md.
 
-    python benchmarks/plot_results.py [--runs runs/bench] [--out docs/figures]
+    python benchmarks/plot_results.py [--table BENCHMARKS.md] [--runs runs/bench] [--out docs/figures]
 
 Writes
-- add_mse_vs_T.png: Add-task test MSE (last epoch of each finished run) against T, FPTT and BPTT, with the
-  chance level Var(target) = 1/6 (the target is the sum of two U(0, 1) values);
-- learning_curves.png: test accuracy (classification runs) and test MSE (Add runs) per epoch of every run.
-Reads only runs/bench/NAME/metrics.json (written after every epoch, so a run still going shows its epochs so far;
-each point is labelled with its epoch count). Prints the numbers it plots.
+- add_mse_vs_T.png: Add-task float test MSE against T, one series per algorithm (FPTT with its alpha, BPTT) and
+  readout, from the rows of the results table (so the committed table alone reproduces it), with the chance
+  level Var(target) = 1/6 (the target is the sum of two U(0, 1) values) and the 0.01 target;
+- learning_curves.png: test accuracy (classification runs) and test MSE (Add runs) per epoch of every run folder
+  under --runs (runs/bench/NAME/metrics.json, written after every epoch, so a run still going shows its epochs).
+Each point is labelled with its epoch count. Prints the numbers it plots.
 """
 import argparse
 import json
@@ -18,11 +19,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt   # noqa: E402
 
-from train_benchmarks import CONFIGS   # noqa: E402
+from train_benchmarks import CONFIGS, TABLE   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
-# T, algorithm, FPTT alpha if not 0.5, membrane readout
-ADD_RUN = re.compile(r"add(\d+)-ltc-(fptt|bptt)(?:-a([\d.]+))?(-mem)?$")
+ADD_ROW = re.compile(r"add \(Add task, T = (\d+)\)")
+ADD_ALGO = re.compile(r"(FPTT|BPTT)(?: K=\d+ α=([\d.]+))?.*, (\d+) ep$")   # algorithm, FPTT alpha, epochs
 
 
 def read_runs(root: Path) -> dict:
@@ -35,21 +36,33 @@ def read_runs(root: Path) -> dict:
     return runs
 
 
-def plot_add_vs_T(runs: dict, path: Path) -> bool:
+def read_add_rows(table: Path) -> dict:
+    """Add-task rows of the BENCHMARKS.md table -> {series: [(T, float MSE, epochs)]}, T ascending. A series is the
+    algorithm (FPTT with its alpha, or BPTT) and the readout; a later row replaces an earlier one of the same T."""
     points = {}
-    for name, m in runs.items():
-        hit = ADD_RUN.match(name)
-        if hit:
-            series = ("BPTT" if hit[2] == "bptt" else f"FPTT K = T/10, α = {hit[3] or 0.5}") + \
-                (", membrane readout" if hit[4] else "")
-            points.setdefault(series, []).append((int(hit[1]), m["test_mse"], m["epochs_done"]))
+    for line in table.read_text().splitlines() if table.exists() else []:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        hit = ADD_ROW.match(cells[0]) if len(cells) > 3 else None
+        if not hit:
+            continue
+        algo = ADD_ALGO.match(cells[2])
+        mse = re.match(r"([\d.]+) \(MSE\)", cells[3])
+        if not (algo and mse):
+            continue
+        readout = "membrane readout" if "membrane readout" in cells[1] else "spiking readout"
+        series = ("BPTT" if algo[1] == "BPTT" else f"FPTT K = T/10, α = {algo[2]}") + f", {readout}"
+        points.setdefault(series, {})[int(hit[1])] = (float(mse[1]), int(algo[3]))
+    return {series: [(T, *v) for T, v in sorted(pts.items())] for series, pts in points.items()}
+
+
+def plot_add_vs_T(points: dict, path: Path) -> bool:
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (series, pts) in enumerate(sorted(points.items())):
-        pts = sorted(pts)
         Ts, mses, _ = zip(*pts)
-        ax.plot(Ts, mses, f"C{i}-o", label=series)
+        style = "-o" if "membrane" in series else "--s"
+        ax.plot(Ts, mses, style, color=f"C{i}", label=series)
         for T, mse, ep in pts:
             ax.annotate(f"{ep} ep", (T, mse), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i}")
         print(f"{series}: Add test MSE by T: " + ", ".join(f"T={T}: {mse:.4f} ({ep} epochs)" for T, mse, ep in pts))
@@ -58,9 +71,9 @@ def plot_add_vs_T(runs: dict, path: Path) -> bool:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T")
-    ax.set_ylabel("test MSE (last epoch)")
-    ax.set_title("Add task, LTC 128, batch 128")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("test MSE (float model, last epoch)")
+    ax.set_title("Add task, LTC 128, batch 128 (BENCHMARKS.md rows)")
+    ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -94,17 +107,19 @@ def plot_learning_curves(runs: dict, path: Path) -> bool:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=Path, default=Path("runs/bench"), help="train_benchmarks.py's --out-root")
+    p.add_argument("--table", type=Path, default=TABLE, help="the results table (Add-task MSE vs T)")
     p.add_argument("--out", type=Path, default=Path("docs/figures"), help="folder for the PNG files")
     args = p.parse_args(argv)
     runs = read_runs(args.runs)
     print(f"runs in {args.runs}: " + (", ".join(f"{n} ({m['epochs_done']} epochs)" for n, m in sorted(runs.items()))
                                       or "none"))
     args.out.mkdir(parents=True, exist_ok=True)
-    for fname, fn in (("add_mse_vs_T.png", plot_add_vs_T), ("learning_curves.png", plot_learning_curves)):
-        if fn(runs, args.out / fname):
+    for fname, fn, data in (("add_mse_vs_T.png", plot_add_vs_T, read_add_rows(args.table)),
+                            ("learning_curves.png", plot_learning_curves, runs)):
+        if fn(data, args.out / fname):
             print(f"wrote {args.out / fname}")
         else:
-            print(f"no finished runs for {fname}")
+            print(f"nothing to plot for {fname}")
 
 
 if __name__ == "__main__":

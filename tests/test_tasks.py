@@ -328,21 +328,36 @@ def test_benchmark_table_rows_are_inserted_in_order(tmp_path):
     assert all(cfg.task in TASKS for cfg in tb.CONFIGS.values())
 
 
-def test_plot_results_reads_run_folders(tmp_path, monkeypatch, capsys):
+def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys):
     from pathlib import Path
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import plot_results
-    for name, metric, values in (("add200-ltc-fptt", "mse", [0.17, 0.05]), ("add200-ltc-bptt", "mse", [0.18, 0.16]),
-                                 ("add1000-ltc-fptt", "mse", [0.2]), ("add1000-ltc-fptt-a0.05", "mse", [0.2, 0.1, 0.1]),
+    import train_benchmarks as tb
+    for name, metric, values in (("add200-ltc-fptt", "mse", [0.17, 0.05]),
                                  ("rmnist-ltc-fptt", "accuracy", [0.5, 0.9])):
         (tmp_path / "runs" / name).mkdir(parents=True)
         history = [{"epoch": i + 1, f"test_{metric}": v, "train_loss": 1.0} for i, v in enumerate(values)]
         (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(
             {"metric": metric, "epochs_done": len(values), f"test_{metric}": values[-1], "history": history}))
     (tmp_path / "runs" / "not-a-config").mkdir()
-    plot_results.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "fig")])
+    table = tmp_path / "BENCHMARKS.md"
+    spiking, membrane = "LTC 128 → ltc readout", "LTC 128 → membrane readout"
+    for T, net, algo, score in (
+            (200, spiking, "FPTT K=20 α=0.5", "0.0500 (MSE) | 2 ep"),
+            (1000, spiking, "FPTT K=100 α=0.5", "0.2000 (MSE) | 1 ep"),
+            (1000, membrane, "FPTT K=100 α=0.05", "0.3000 (MSE) | 9 ep"),
+            (1000, membrane, "FPTT K=100 α=0.05", "0.1000 (MSE) | 3 ep"),   # a later row of the same series replaces it
+            (200, spiking, "BPTT (K=T=200)", "0.1600 (MSE) | 2 ep"),
+            (None, spiking, "FPTT K=1 α=0.1", "0.9000 | 2 ep")):
+        mse, epochs = score.split(" | ")
+        task = f"add (Add task, T = {T})" if T else "rmnist (MNIST row-wise)"
+        cells = [task, net, f"{algo}, Adam 0.003, batch 128, {epochs}", mse, "-", "1 s", "1 MiB", "`cmd`", "cpu"]
+        tb.insert_row("| " + " | ".join(cells) + " |", table)
+    plot_results.main(["--table", str(table), "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "fig")])
     out = capsys.readouterr().out
-    assert "FPTT K = T/10, α = 0.5: Add test MSE by T: T=200: 0.0500 (2 epochs), T=1000: 0.2000 (1 epochs)" in out
-    assert "FPTT K = T/10, α = 0.05: Add test MSE by T: T=1000: 0.1000 (3 epochs)" in out
-    assert "BPTT: Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
+    assert ("FPTT K = T/10, α = 0.5, spiking readout: Add test MSE by T: T=200: 0.0500 (2 epochs), "
+            "T=1000: 0.2000 (1 epochs)") in out
+    assert "FPTT K = T/10, α = 0.05, membrane readout: Add test MSE by T: T=1000: 0.1000 (3 epochs)" in out
+    assert "BPTT, spiking readout: Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
+    assert "rmnist-ltc-fptt (2 epochs)" in out and "not-a-config" not in out   # learning curves: run folders
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["add_mse_vs_T.png", "learning_curves.png"]
