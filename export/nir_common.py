@@ -3,7 +3,7 @@ package, and small helpers (arrays, metadata values, the exponents of a QNet's s
 import numpy as np
 import torch
 
-from sim.qnet import QLif, QLtc, QSynapse
+from sim.qnet import QLif, QLtc, QSynapse, sends
 from train.errors import InputError
 
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
@@ -56,11 +56,6 @@ def tname(node) -> str:
 
 def qnet_layers(qnet):
     return (*qnet.layers, qnet.readout)
-
-
-def sends(layer) -> str:
-    """What a layer sends to the layer above: "s" (spikes; the readout: its u) or "u" (its membrane, graded)."""
-    return getattr(layer, "output", "s")
 
 
 def source_frac(layers, i: int, input_frac: int) -> int:

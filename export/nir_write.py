@@ -14,10 +14,9 @@ import numpy as np
 import torch
 
 from export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, qnet_layers, sends,
-                               source_frac)
+                               first_line, load_nir, mixing_of, qnet_layers, source_frac)
 from export.quantize import DECAY_ONE, model_parts
-from sim.qnet import QLif, QLtc, QNet
+from sim.qnet import QLif, QLtc, QNet, sends
 from train.errors import InputError
 
 PRODUCER = "ltcsn-deploy export/nir_io.py"   # the graph metadata's producer (as before the split)

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sim.lava_fixed import lava_dense_params
-from sim.qnet import QLif
+from sim.qnet import QLif, sends
 from sim.simulate import state_names, window_length
 
 LAVA_FORK_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
@@ -136,19 +136,19 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             dense.a_out.connect(neuron.a_in)
             procs.append(dense)
         is_last = i == len(layers) - 1
-        sends = neuron.u_out if getattr(layer, "output", "s") == "u" else neuron.s_out
+        out_port = neuron.u_out if sends(layer) == "u" else neuron.s_out
         if record or is_last:
             sink = Sink(shape=(layer.n,), buffer=steps)
-            sends.connect(sink.a_in)
+            out_port.connect(sink.a_in)
             reads = {}
             if record and not is_last:
                 for var in (("u", "v") if isinstance(layer, QLif) else
-                            ("s", "b") if layer.output == "u" else ("u", "b")):
+                            ("s", "b") if sends(layer) == "u" else ("u", "b")):
                     reads[var] = Read(buffer=steps)
                     reads[var].connect_var(getattr(neuron, var))
             probes.append((layer, sink, reads))
             procs += [sink, *reads.values()]
-        below = sends
+        below = out_port
 
     use_async = async_models and not record and backend == "cpu"
     if backend == "loihi2":
@@ -184,8 +184,7 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     if record:
         for layer, spikes, reads in read:
             names = state_names(layer)
-            sent = "u" if layer.kind == "readout" or getattr(layer, "output", "s") == "u" else "s"
-            rec = {sent: window(spikes)}
+            rec = {"u" if layer.kind == "readout" or sends(layer) == "u" else "s": window(spikes)}
             if layer.kind == "lif":
                 rec.update(i=window(reads["u"]), v=window(reads["v"]))
             elif layer.kind != "readout":
@@ -201,7 +200,7 @@ def _message_bits(layers, i: int, src: str, graded_input: bool) -> int:
         return 0
     if i == 0:
         return 8 if graded_input else 0
-    return 24 if getattr(layers[i - 1], "output", "s") == "u" else 0
+    return 24 if sends(layers[i - 1]) == "u" else 0
 
 
 def _lif_params(layer, tag: str) -> dict:

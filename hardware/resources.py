@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from sim.qnet import QLif
+from sim.qnet import QLif, sends
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = 8192
@@ -58,7 +58,7 @@ def layer_resources(layer, name: str, input_max: int) -> dict:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
     else:
         state = "u 24, b 24, z 24, decay 12 (LUT 256x12)" if layer.spiking else "u 24, z 24, decay 12"
-        if getattr(layer, "output", "s") == "u":
+        if sends(layer) == "u":
             state += "; sends u as 24-bit graded spikes"
         if layer.gated and layer.mixing == "dense":
             placement = "host CPU only (dense mixing reads other neurons' state)"

@@ -86,6 +86,11 @@ class QNet:
         return np.clip(np.round(np.asarray(x, dtype=np.float64) * 2.0 ** self.input_frac), lo, hi).astype(np.int64)
 
 
+def sends(layer) -> str:
+    """What a layer sends to the layer above: "s" (spikes; the readout: its u) or "u" (its membrane, graded)."""
+    return getattr(layer, "output", "s")
+
+
 def sigmoid_lut() -> np.ndarray:
     """LUT[i] = round(4096 * sigmoid((i - 128 + 0.5) / 16)), i = 0..255: z in [-8, 8) in steps of 1/16."""
     z = (np.arange(256) - 128 + 0.5) / 16.0

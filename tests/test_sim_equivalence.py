@@ -25,7 +25,7 @@ from export.quantize import float_parts, quantize, to_numpy
 from sim.compare import first_divergence
 from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
-from sim.qnet import DECAY_ONE, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from sim.qnet import DECAY_ONE, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
 from sim.simulate import simulate, simulate_parallel
 from train.model import LayerConfig, NetConfig, SpikingNet
 from train.quantized import QuantizedNet, simulate_torch
@@ -205,7 +205,7 @@ def test_random_qnets_hit_saturation_and_wrap():
         lif = [c for c, layer in zip(counts, layers) if isinstance(layer, QLif)]
         stats["examples"] += 1
         stats["ltc_sat"] += any(c["sat"] for c in ltc)       # every example has a readout (a QLtc)
-        stats["membrane_readout"] += getattr(qnet.layers[-1], "output", "s") == "u"
+        stats["membrane_readout"] += sends(qnet.layers[-1]) == "u"
         if lif:
             stats["with_lif"] += 1
             stats["lif_u_wrap"] += any(c["wrap_once24"] for c in lif)
