@@ -86,6 +86,11 @@ CONFIGS = {
        for algo, algo_args in (("fptt", ["--K", str(T // 10), "--alpha", "0.5"]), ("bptt", ["--algo", "bptt"]),
                                ("fptt-a0.05", ["--K", str(T // 10), "--alpha", "0.05"]))
        for mem in ("", "-mem")},
+    # continuation: 18 more epochs (cosine to 0) from the 12-epoch checkpoint of add1000-ltc-fptt-a0.05-mem
+    "add1000-ltc-fptt-a0.05-mem-cont": Config("add", ["--init", "runs/bench/add1000-ltc-fptt-a0.05-mem/ckpt.pt",
+                                                      "--K", "100", "--alpha", "0.05", "--batch-size", "128",
+                                                      "--epochs", "18", "--lr-schedule", "cosine"],
+                                              data="Add task, T = 1000"),
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
@@ -181,6 +186,15 @@ def algo_desc(train: dict, epochs_done: int, seq_len: int) -> str:
     return f"{algo}, {train['optimizer'].capitalize()} {lr}, batch {train['batch_size']}, {epochs_done} ep"
 
 
+def init_desc(metrics: dict) -> str:
+    """' after N ep of PATH' for a run started from a checkpoint (train/run.py --init), else ''."""
+    if not metrics.get("init"):
+        return ""
+    from train.checkpoint import read_checkpoint
+    before = read_checkpoint(metrics["init"]).get("metrics", {}).get("epochs_done", "?")
+    return f", after {before} ep of `{metrics['init']}`"
+
+
 def quantized_score(ckpt_path: Path, samples) -> str:
     from sim.run import evaluate_qnet, load_qnet
     from train.checkpoint import read_checkpoint
@@ -248,7 +262,7 @@ def bench(name: str, args) -> dict:
     threads = args.threads or 1
     mach = machine() + (f", {threads} torch thread{'s' * (threads > 1)}" if m["device"] == "cpu" else "")
     row = "| " + " | ".join([
-        task_desc, network_desc(model_cfg), algo_desc(ckpt["train"], m["epochs_done"], m["task"].get("seq_len", "T")),
+        task_desc, network_desc(model_cfg), algo_desc(ckpt["train"], m["epochs_done"], m["task"].get("seq_len", "T")) + init_desc(m),
         float_cell, quant_cell, f"{per_epoch:.1f} s", f"{peak_mib:.0f} MiB",
         "`" + bench_command(name, args) + "`", mach]) + " |"
     if not args.no_table:
