@@ -23,6 +23,14 @@ def _mix(ops, layer: QLtc, part: str, x):
     return ops.shl(m, layer.mix_shift[part])
 
 
+def gate_decay(ops, layer: QLtc, part: str, pre, state_var, lut):
+    """12-bit decay LUT[sat(z, 24)] of gate `part` ("m": alpha from u, "a": rho from b), z = pre + bias + mix.
+    The sat is implied while F <= 20 (skipped there): the LUT index (z >> (F - 4)) + 128 is clipped to [0, 255],
+    which every |z| >= 2^23 - 1 already reaches."""
+    z = pre + layer.bias[part] + _mix(ops, layer, part, state_var)
+    return ops.lut(lut, z if layer.frac_bits <= 20 else ops.sat(z, 24), layer.frac_bits)
+
+
 def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     """LTC / ALIF / readout neuron update from the synaptic sums acc[part] ([B, n] each).
 
@@ -33,8 +41,7 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     u = state[0]
     d = ops.sat(acc["d"] + layer.bias["d"], 24)
     if layer.gated:
-        z_m = ops.sat(acc["m"] + layer.bias["m"] + _mix(ops, layer, "m", u), 24)
-        alpha = ops.lut(lut, z_m, F)
+        alpha = gate_decay(ops, layer, "m", acc["m"], u, lut)
     else:
         alpha = layer.alpha
     # rshr((4096 - alpha) u + alpha d, 12) == u + rshr(alpha (d - u), 12): 4096 u is a multiple of 2^12
@@ -43,8 +50,7 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
         return u_tilde, (u_tilde,)
     _, s_prev, b = state
     if layer.gated:
-        z_a = ops.sat(acc["a"] + layer.bias["a"] + _mix(ops, layer, "a", b), 24)
-        rho = ops.lut(lut, z_a, F)
+        rho = gate_decay(ops, layer, "a", acc["a"], b, lut)
     else:
         rho = layer.rho
     # rshr(rho b + (4096 - rho) S, 12) == S + rshr(rho (b - S), 12) with S = s_prev 2^F (same reason)

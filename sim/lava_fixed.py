@@ -90,7 +90,7 @@ def _shift(x: np.ndarray, e: int) -> np.ndarray:
 
 
 def _max_abs(x) -> int:
-    return int(np.abs(x).max()) if x.size else 0
+    return max(int(x.max()), -int(x.min())) if x.size else 0
 
 
 def _exact_dtype(bound: int):

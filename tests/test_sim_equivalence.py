@@ -52,7 +52,8 @@ def assert_equivalent(qnet, x_int, what=""):
 
 
 def count_events(qnet, x_int):
-    """Per layer, how often sat / wrap32 / wrap_once24 changed a value (NumpyOps with counters)."""
+    """Per layer, how often sat / wrap32 / wrap_once24 changed a value (NumpyOps with counters); a gate
+    pre-activation z beyond 24 bits counts as "sat" too (the spec's sat(z, 24), implied by the LUT's clip)."""
     counters = []
 
     def counting_ops(counts):
@@ -62,7 +63,11 @@ def count_events(qnet, x_int):
                 counts[name] += int(np.count_nonzero(np.asarray(y) != np.asarray(x)))
                 return y
             return staticmethod(f)
-        return type("CountingOps", (NumpyOps,), {"sat": counted("sat", NumpyOps.sat),
+
+        def lut(table, z, frac_bits):
+            counts["sat"] += int(np.count_nonzero(np.abs(z) > 2**23 - 1))
+            return NumpyOps.lut(table, z, frac_bits)
+        return type("CountingOps", (NumpyOps,), {"sat": counted("sat", NumpyOps.sat), "lut": staticmethod(lut),
                                                   "wrap32": counted("wrap32", NumpyOps.wrap32),
                                                   "wrap_once24": counted("wrap_once24", NumpyOps.wrap_once24)})
 
@@ -449,3 +454,15 @@ def test_exact_matmul_every_path_equals_int64(amax, bmax, k):
     a[0], b[:, 0] = amax, bmax  # the extreme products
     got = exact_matmul(a, b)
     assert got.dtype == np.int64 and np.array_equal(got, a @ b)
+
+
+@pytest.mark.parametrize("F", [4, 8, 12, 16, 20, 21])
+def test_gate_lut_implies_the_24_bit_saturation_up_to_F_20(F):
+    """sim.integer.gate_decay skips sat(z, 24) for F <= 20 because LUT[sat(z, 24)] == LUT[z] for every z there;
+    at F = 21 the saturation changes the LUT entry (so the bound is tight and the skip must stop there)."""
+    rng = np.random.default_rng(F)
+    edges = np.array([2**23 - 1, 2**23, -(2**23 - 1), -(2**23), 2**40, -(2**40), 0, 1, -1])
+    z = np.concatenate([edges, rng.integers(-(2**40), 2**40, 2000), rng.integers(-(2**25), 2**25, 2000)])
+    lut = sigmoid_lut()
+    same = NumpyOps.lut(lut, NumpyOps.sat(z, 24), F) == NumpyOps.lut(lut, z, F)
+    assert same.all() == (F <= 20)
