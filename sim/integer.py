@@ -9,7 +9,7 @@ from sim.qnet import DECAY_ONE, QLif, QLtc
 
 def synaptic_input(ops, synapses, sources: dict):
     """Sum over synapses of shl(q @ x_src, shift) (wide sources: shl(wrap32(2 q @ x_src), shift - 1));
-    sources maps "input"/"self" to [B, n_in] arrays."""
+    sources maps "input"/"self" to [B, n_in] arrays (or `ops.operand`s of them, shared by several products)."""
     acc = 0
     for syn in synapses:
         m = ops.matmul(sources[syn.source], syn.q)
@@ -79,9 +79,9 @@ def lif_neuron_step(ops, layer: QLif, a_in, state):
 def layer_step(ops, layer, x, state, lut):
     """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes."""
     if isinstance(layer, QLif):
-        a_in = synaptic_input(ops, layer.syn, {"input": x, "self": state[2]})
+        a_in = synaptic_input(ops, layer.syn, {"input": ops.operand(x), "self": ops.operand(state[2])})
         return lif_neuron_step(ops, layer, a_in, state)
-    sources = {"input": x, "self": state[1] if layer.spiking else None}
+    sources = {"input": ops.operand(x), "self": ops.operand(state[1]) if layer.spiking else None}
     acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
     return ltc_neuron_step(ops, layer, acc, state, lut)
 

@@ -27,6 +27,7 @@ __all__ = [
     "trunc_shift",
     "exact_matmul",
     "ExactMatrix",
+    "ExactOperand",
     "sign_mode_of",
     "dense_weights",
     "dense_output",
@@ -121,6 +122,22 @@ def exact_matmul(a_int, b_int) -> np.ndarray:
     return (a.astype(dtype, copy=False) @ b.astype(dtype)).astype(np.int64)
 
 
+class ExactOperand:
+    """An integer array x used as the left operand of several exact products (`ExactMatrix.rmatmul`), e.g. the
+    spikes a layer reads in three synaptic parts: max|x| and each float copy are computed once, not per product.
+    The array must not change while the operand is in use."""
+
+    def __init__(self, x):
+        self.values = np.asarray(x)
+        self.max_abs = _max_abs(self.values)
+        self._copies = {}
+
+    def astype(self, dtype) -> np.ndarray:
+        if dtype not in self._copies:
+            self._copies[dtype] = self.values.astype(dtype, copy=False)
+        return self._copies[dtype]
+
+
 class ExactMatrix:
     """Integer codes q [n_out, n_in] prepared once for many exact products x @ q.T (`exact_matmul`'s rule):
     max|q| is computed once and the transposed codes are kept in each float dtype the products need."""
@@ -132,17 +149,19 @@ class ExactMatrix:
 
     def rmatmul_dtype(self, x):
         """The dtype `rmatmul(x)` computes in: float32, float64 or None (int64)."""
-        return _exact_dtype(_max_abs(x) * self.qmax * self.codes.shape[1])
+        x_max = x.max_abs if isinstance(x, ExactOperand) else _max_abs(x)
+        return _exact_dtype(x_max * self.qmax * self.codes.shape[1])
 
     def rmatmul(self, x) -> np.ndarray:
-        """x [..., n_in] integer-valued -> x @ q.T, int64 [..., n_out], exact."""
-        x = np.asarray(x)
+        """x [..., n_in] integer-valued (an array or an ExactOperand) -> x @ q.T, int64 [..., n_out], exact."""
+        if not isinstance(x, ExactOperand):
+            x = ExactOperand(x)
         dtype = self.rmatmul_dtype(x)
         if dtype is None:
             return x.astype(np.int64) @ self.codes.T
         if dtype not in self._transposed:
             self._transposed[dtype] = np.ascontiguousarray(self.codes.T.astype(dtype))
-        return (x.astype(dtype, copy=False) @ self._transposed[dtype]).astype(np.int64)
+        return (x.astype(dtype) @ self._transposed[dtype]).astype(np.int64)
 
 
 def sign_mode_of(w) -> str:

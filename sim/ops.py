@@ -37,11 +37,17 @@ class NumpyOps:
         return replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
     @staticmethod
+    def operand(x):
+        """x as the left operand of several products (`lava_fixed.ExactOperand`: bound and float copy made once)."""
+        return lf.ExactOperand(x)
+
+    @staticmethod
     def matmul(x, q):
-        """x [B, n_in] @ q.T with q [n_out, n_in] (codes or an ExactMatrix) -> int64 [B, n_out], exact."""
+        """x [B, n_in] (array or operand) @ q.T with q [n_out, n_in] (codes or an ExactMatrix) -> int64 [B, n_out],
+        exact."""
         if isinstance(q, lf.ExactMatrix):
             return q.rmatmul(x)
-        return lf.exact_matmul(x, np.asarray(q).T)
+        return lf.exact_matmul(getattr(x, "values", x), np.asarray(q).T)
 
     @staticmethod
     def shl(x, k: int):
@@ -99,6 +105,10 @@ class FloatOps:
     @staticmethod
     def prepare(qnet):
         return qnet
+
+    @staticmethod
+    def operand(x):
+        return x
 
     @staticmethod
     def matmul(x, q):

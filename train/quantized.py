@@ -49,6 +49,10 @@ class SteOps:
         return qnet
 
     @staticmethod
+    def operand(x):
+        return x
+
+    @staticmethod
     def matmul(x, q):
         return torch.as_tensor(x, dtype=q.dtype, device=q.device) @ q.T
 
