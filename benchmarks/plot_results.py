@@ -23,7 +23,8 @@ from train_benchmarks import CONFIGS, TABLE   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
 ADD_ROW = re.compile(r"add \(Add task, T = (\d+)\)")
-ADD_ALGO = re.compile(r"(FPTT|BPTT)(?: K=\d+ α=([\d.]+))?.*, (\d+) ep$")   # algorithm, FPTT alpha, epochs
+# algorithm, FPTT alpha, epochs, and the epochs of the checkpoint a continued run (--init) started from
+ADD_ALGO = re.compile(r"(FPTT|BPTT)(?: K=\d+ α=([\d.]+))?.*?, (\d+) ep(?:, after (\d+) ep of .*)?$")
 
 
 def read_runs(root: Path) -> dict:
@@ -51,7 +52,7 @@ def read_add_rows(table: Path) -> dict:
             continue
         readout = "membrane readout" if "membrane readout" in cells[1] else "spiking readout"
         series = ("BPTT" if algo[1] == "BPTT" else f"FPTT K = T/10, α = {algo[2]}") + f", {readout}"
-        points.setdefault(series, {})[int(hit[1])] = (float(mse[1]), int(algo[3]))
+        points.setdefault(series, {})[int(hit[1])] = (float(mse[1]), int(algo[3]) + int(algo[4] or 0))
     return {series: [(T, *v) for T, v in sorted(pts.items())] for series, pts in points.items()}
 
 

@@ -347,6 +347,7 @@ def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys)
             (1000, spiking, "FPTT K=100 α=0.5", "0.2000 (MSE) | 1 ep"),
             (1000, membrane, "FPTT K=100 α=0.05", "0.3000 (MSE) | 9 ep"),
             (1000, membrane, "FPTT K=100 α=0.05", "0.1000 (MSE) | 3 ep"),   # a later row of the same series replaces it
+            (1000, membrane, "FPTT K=100 α=0.05", "0.0200 (MSE) | 18 ep, after 12 ep of `r/ckpt.pt`"),  # continued
             (200, spiking, "BPTT (K=T=200)", "0.1600 (MSE) | 2 ep"),
             (None, spiking, "FPTT K=1 α=0.1", "0.9000 | 2 ep")):
         mse, epochs = score.split(" | ")
@@ -357,7 +358,7 @@ def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys)
     out = capsys.readouterr().out
     assert ("FPTT K = T/10, α = 0.5, spiking readout: Add test MSE by T: T=200: 0.0500 (2 epochs), "
             "T=1000: 0.2000 (1 epochs)") in out
-    assert "FPTT K = T/10, α = 0.05, membrane readout: Add test MSE by T: T=1000: 0.1000 (3 epochs)" in out
+    assert "FPTT K = T/10, α = 0.05, membrane readout: Add test MSE by T: T=1000: 0.0200 (30 epochs)" in out
     assert "BPTT, spiking readout: Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
     assert "rmnist-ltc-fptt (2 epochs)" in out and "not-a-config" not in out   # learning curves: run folders
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["add_mse_vs_T.png", "learning_curves.png"]
