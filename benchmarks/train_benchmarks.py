@@ -68,6 +68,11 @@ CONFIGS = {
     "rfmnist-ltc-fptt-cosine": Config("rfmnist", ["--hidden", "256", "--epochs", "12", "--batch-size", "128",
                                                   "--lr-schedule", "cosine"],
                                       data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000"),
+    # longer, and with FPTT windows of 4 rows (7 updates per sample instead of 28)
+    **{f"rfmnist-ltc-fptt-k{K}-cosine20": Config("rfmnist", ["--hidden", "256", "--K", str(K), "--epochs", "20",
+                                                             "--batch-size", "128", "--lr-schedule", "cosine"],
+                                                 data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000")
+       for K in (1, 4)},
     "rfmnist-ltc-fptt-10k": Config("rfmnist", ["--hidden", "128", "--epochs", "2", "--batch-size", "64"],
                                    {"n_train": 10000, "n_test": 2000},
                                    data="Fashion-MNIST row-wise, 28 steps, fixed subset 10,000 / 2,000"),
