@@ -267,7 +267,8 @@ def bench(name: str, args) -> dict:
     threads = args.threads or 1
     mach = machine() + (f", {threads} torch thread{'s' * (threads > 1)}" if m["device"] == "cpu" else "")
     row = "| " + " | ".join([
-        task_desc, network_desc(model_cfg), algo_desc(ckpt["train"], m["epochs_done"], m["task"].get("seq_len", "T")) + init_desc(m),
+        task_desc, network_desc(model_cfg),
+        algo_desc(ckpt["train"], m["epochs_done"], m["task"].get("seq_len", "T")) + init_desc(m),
         float_cell, quant_cell, f"{per_epoch:.1f} s", f"{peak_mib:.0f} MiB",
         "`" + bench_command(name, args) + "`", mach]) + " |"
     if not args.no_table:
