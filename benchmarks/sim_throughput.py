@@ -59,7 +59,7 @@ class TimedOps(NumpyOps):
         out = NumpyOps.matmul(x, q)
         cls.seconds += time.perf_counter() - t0
         double = 2 if q.rmatmul_dtype(x) == np.float64 else 1
-        cls.work += double * getattr(x, "values", x).shape[0] * q.codes.shape[0] * q.codes.shape[1]
+        cls.work += double * out.shape[0] * q.codes.shape[0] * q.codes.shape[1]
         return out
 
 

@@ -18,6 +18,8 @@ No lava import here: importing lava sets the multiprocessing start method.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 __all__ = [
@@ -129,8 +131,12 @@ class ExactOperand:
 
     def __init__(self, x):
         self.values = np.asarray(x)
-        self.max_abs = _max_abs(self.values)
         self._copies = {}
+
+    @cached_property
+    def max_abs(self) -> int:
+        """max|x|, computed at the first product (a source no synapse reads costs nothing)."""
+        return _max_abs(self.values)
 
     def astype(self, dtype) -> np.ndarray:
         if dtype not in self._copies:

@@ -11,6 +11,10 @@ from sim import lava_fixed as lf
 from sim.qnet import QLif
 
 
+def _exact(q) -> lf.ExactMatrix:
+    return q if isinstance(q, lf.ExactMatrix) else lf.ExactMatrix(q)
+
+
 class NumpyOps:
     """Exact int64 arithmetic; products in float32 / float64 BLAS under the exactness bounds."""
     name = "numpy"
@@ -21,18 +25,15 @@ class NumpyOps:
         """The QNet with every product matrix (synapse codes, dense mixing) as a `lava_fixed.ExactMatrix`:
         bounds and float copies made once per run instead of once per step. A synapse with shift k > 0 (not wide)
         gets the codes q << k and shift 0: shl(q @ x, k) == (q << k) @ x, one operation less per step."""
-        def exact(q):
-            return q if isinstance(q, lf.ExactMatrix) else lf.ExactMatrix(q)
-
         def synapse(syn):
             if syn.shift > 0 and not syn.wide and not isinstance(syn.q, lf.ExactMatrix):
                 return replace(syn, q=lf.ExactMatrix(np.asarray(syn.q, dtype=np.int64) << syn.shift), shift=0)
-            return replace(syn, q=exact(syn.q))
+            return replace(syn, q=_exact(syn.q))
 
         def layer(lay):
             if isinstance(lay, QLif):
                 return replace(lay, syn=[synapse(syn) for syn in lay.syn])
-            mix = {p: exact(m) for p, m in lay.mix.items()} if lay.mixing == "dense" else lay.mix
+            mix = {p: _exact(m) for p, m in lay.mix.items()} if lay.mixing == "dense" else lay.mix
             return replace(lay, syn={p: [synapse(syn) for syn in syns] for p, syns in lay.syn.items()}, mix=mix)
         return replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
@@ -45,9 +46,7 @@ class NumpyOps:
     def matmul(x, q):
         """x [B, n_in] (array or operand) @ q.T with q [n_out, n_in] (codes or an ExactMatrix) -> int64 [B, n_out],
         exact."""
-        if isinstance(q, lf.ExactMatrix):
-            return q.rmatmul(x)
-        return lf.exact_matmul(getattr(x, "values", x), np.asarray(q).T)
+        return _exact(q).rmatmul(x)
 
     @staticmethod
     def shl(x, k: int):
