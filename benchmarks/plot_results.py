@@ -7,7 +7,8 @@ Writes
   readout, from the rows of the results table (so the committed table alone reproduces it), with the chance
   level Var(target) = 1/6 (the target is the sum of two U(0, 1) values) and the 0.01 target;
 - learning_curves.png: test accuracy (classification runs) and test MSE (Add runs) per epoch of every run folder
-  under --runs (runs/bench/NAME/metrics.json, written after every epoch, so a run still going shows its epochs).
+  under --runs (runs/bench/NAME/metrics.json, written after every epoch, so a run still going shows its epochs);
+  a run continued from another's checkpoint (--init) starts at the epoch that checkpoint had reached.
 Each point is labelled with its epoch count. Prints the numbers it plots.
 """
 import argparse
@@ -19,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt   # noqa: E402
 
-from train_benchmarks import CONFIGS, TABLE   # noqa: E402
+from train_benchmarks import CONFIGS, TABLE, init_epochs   # noqa: E402
 
 ADD_CHANCE_MSE = 1 / 6
 ADD_ROW = re.compile(r"add \(Add task, T = (\d+)\)")
@@ -89,8 +90,11 @@ def plot_learning_curves(runs: dict, path: Path) -> bool:
     for name, m in sorted(runs.items()):
         key = f"test_{m['metric']}"
         ax = mse_ax if m["metric"] == "mse" else acc_ax
-        ax.plot([h["epoch"] for h in m["history"]], [h[key] for h in m["history"]], "-o", ms=2,
-                label=f"{name} ({m['epochs_done']} ep)")
+        before = init_epochs(m) or 0     # a continued run is drawn from the epoch its checkpoint had reached
+        epochs = [before + h["epoch"] for h in m["history"]]
+        ax.plot(epochs, [h[key] for h in m["history"]], "-o", ms=2,
+                label=f"{name} ({m['epochs_done']} ep" + (f" after {before})" if before else ")"))
+        print(f"{name}: test {m['metric']} at epochs {epochs[0]}..{epochs[-1]}: {m['history'][-1][key]:.4f}")
     acc_ax.set_ylabel("test accuracy")
     mse_ax.set_ylabel("test MSE")
     mse_ax.set_yscale("log")

@@ -193,13 +193,21 @@ def algo_desc(train: dict, epochs_done: int, seq_len: int) -> str:
     return f"{algo}, {train['optimizer'].capitalize()} {lr}, batch {train['batch_size']}, {epochs_done} ep"
 
 
+def init_epochs(metrics: dict):
+    """Epochs of the checkpoint a continued run (train/run.py --init) started from: 0 for a fresh run, None
+    where that checkpoint does not say."""
+    if not metrics.get("init"):
+        return 0
+    from train.checkpoint import read_checkpoint
+    return read_checkpoint(metrics["init"]).get("metrics", {}).get("epochs_done")
+
+
 def init_desc(metrics: dict) -> str:
     """' after N ep of PATH' for a run started from a checkpoint (train/run.py --init), else ''."""
     if not metrics.get("init"):
         return ""
-    from train.checkpoint import read_checkpoint
-    before = read_checkpoint(metrics["init"]).get("metrics", {}).get("epochs_done", "?")
-    return f", after {before} ep of `{metrics['init']}`"
+    before = init_epochs(metrics)
+    return f", after {'?' if before is None else before} ep of `{metrics['init']}`"
 
 
 def quantized_score(ckpt_path: Path, samples) -> str:

@@ -340,6 +340,18 @@ def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys)
         (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(
             {"metric": metric, "epochs_done": len(values), f"test_{metric}": values[-1], "history": history}))
     (tmp_path / "runs" / "not-a-config").mkdir()
+    # a run continued from a 12-epoch checkpoint is drawn from epoch 13
+    from train.checkpoint import save_checkpoint
+    from train.model import LayerConfig, NetConfig, SpikingNet
+    from train.tasks.add import AddTask
+    init = tmp_path / "runs" / "first" / "ckpt.pt"
+    save_checkpoint(init, SpikingNet(NetConfig((2,), 1, [LayerConfig(4)], readout="membrane")), AddTask(10), {},
+                    {"epochs_done": 12})
+    cont = tmp_path / "runs" / "add1000-ltc-fptt-a0.05-mem-cont"
+    cont.mkdir()
+    cont.joinpath("metrics.json").write_text(json.dumps(
+        {"metric": "mse", "epochs_done": 2, "init": str(init), "test_mse": 0.04,
+         "history": [{"epoch": 1, "test_mse": 0.05}, {"epoch": 2, "test_mse": 0.04}]}))
     table = tmp_path / "BENCHMARKS.md"
     spiking, membrane = "LTC 128 → ltc readout", "LTC 128 → membrane readout"
     for T, net, algo, score in (
@@ -361,4 +373,6 @@ def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys)
     assert "FPTT K = T/10, α = 0.05, membrane readout: Add test MSE by T: T=1000: 0.0200 (30 epochs)" in out
     assert "BPTT, spiking readout: Add test MSE by T: T=200: 0.1600 (2 epochs)" in out
     assert "rmnist-ltc-fptt (2 epochs)" in out and "not-a-config" not in out   # learning curves: run folders
+    assert "rmnist-ltc-fptt: test accuracy at epochs 1..2: 0.9000" in out
+    assert "add1000-ltc-fptt-a0.05-mem-cont: test mse at epochs 13..14: 0.0400" in out
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["add_mse_vs_T.png", "learning_curves.png"]
