@@ -58,11 +58,19 @@ def qnet_layers(qnet):
     return (*qnet.layers, qnet.readout)
 
 
-def source_frac(layers, i: int, input_frac: int) -> int:
-    """Fraction bits of what layer i receives: the network input's, 0 for spikes, F for a membrane u."""
-    if i == 0:
+def received_frac(prev_sends, prev_frac: int, input_frac: int) -> int:
+    """Fraction bits of what a layer receives from the one before it (None for the network input): the
+    input's, 0 for spikes ("s"), that layer's F for its membrane u ("u")."""
+    if prev_sends is None:
         return int(input_frac)
-    return int(layers[i - 1].frac_bits) if sends(layers[i - 1]) == "u" else 0
+    return int(prev_frac) if prev_sends == "u" else 0
+
+
+def source_frac(layers, i: int, input_frac: int) -> int:
+    """`received_frac` of layer i of a quantized network."""
+    if i == 0:
+        return received_frac(None, 0, input_frac)
+    return received_frac(sends(layers[i - 1]), layers[i - 1].frac_bits, input_frac)
 
 
 def _target_frac(layer) -> int:

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, plain, qnet_layers, source_frac, tname)
+                               first_line, load_nir, mixing_of, plain, qnet_layers, received_frac, source_frac,
+                               tname)
 from export.nir_foreign import read_foreign
 from export.nir_graph import input_shape, structure
 from export.quantize import QuantizationError, quantize_parts
@@ -164,7 +165,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         if output not in ("s", "u") or (output == "u" and (kind not in ("ltc", "alif") or readout)):
             raise NirError(f"{where}: node '{name}' of kind {kind!r} cannot send {output!r} (spiking LTC / ALIF "
                            f"layers send 's' or their membrane 'u')")
-        src_frac = input_frac if i == 0 else (prev_frac if prev_output == "u" else 0)
+        src_frac = received_frac(prev_output if i else None, prev_frac, input_frac)
         n = int(_need(m, "n", name, where))
         syns = []
         for source, paths in (("input", srcs["input"]), ("self", srcs["self"])):
