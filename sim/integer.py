@@ -4,7 +4,7 @@
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
 Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
 """
-from sim.qnet import DECAY_ONE, QLif, QLtc
+from sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc
 
 
 def synaptic_input(ops, synapses, sources: dict):
@@ -25,10 +25,10 @@ def _mix(ops, layer: QLtc, part: str, x):
 
 def gate_decay(ops, layer: QLtc, part: str, pre, state_var, lut):
     """12-bit decay LUT[sat(z, 24)] of gate `part` ("m": alpha from u, "a": rho from b), z = pre + bias + mix.
-    The sat is implied while F <= 20 (skipped there): the LUT index (z >> (F - 4)) + 128 is clipped to [0, 255],
-    which every |z| >= 2^23 - 1 already reaches."""
+    The sat is implied while F <= 19 (skipped there): the LUT index (z >> (F - 4)) + 256 is clipped to [0, 511],
+    which every |z| >= 2^23 - 1 already reaches (`LUT_SAT_IMPLIED_MAX_F`)."""
     z = pre + layer.bias[part] + _mix(ops, layer, part, state_var)
-    return ops.lut(lut, z if layer.frac_bits <= 20 else ops.sat(z, 24), layer.frac_bits)
+    return ops.lut(lut, z if layer.frac_bits <= LUT_SAT_IMPLIED_MAX_F else ops.sat(z, 24), layer.frac_bits)
 
 
 def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):

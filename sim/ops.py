@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim import lava_fixed as lf
-from sim.qnet import QLif
+from sim.qnet import LUT_HALF, LUT_STEP_BITS, QLif
 
 
 def _exact(q) -> lf.ExactMatrix:
@@ -82,8 +82,8 @@ class NumpyOps:
 
     @staticmethod
     def lut(table, z, frac_bits: int):
-        """table[clip((z >> (F - 4)) + 128, 0, 255)]: the 12-bit sigmoid of z on scale 2^-F."""
-        return np.take(table, (z >> (frac_bits - 4)) + 128, mode="clip")
+        """table[clip((z >> (F - 4)) + 256, 0, 511)]: the 12-bit sigmoid of z on scale 2^-F."""
+        return np.take(table, (z >> (frac_bits - LUT_STEP_BITS)) + LUT_HALF, mode="clip")
 
     @staticmethod
     def spike(v, theta, frac_bits: int):

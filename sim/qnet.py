@@ -9,6 +9,10 @@ import numpy as np
 
 FRAC_BITS = 12      # state fraction bits F of LTC / ALIF / readout layers
 DECAY_ONE = 4096    # 12-bit decay codes: 4096 = 1.0
+LUT_STEP_BITS = 4   # the sigmoid LUT samples z in steps of 2^-4 ...
+LUT_HALF = 256      # ... with 256 entries on each side of z = 0: z in [-16, 16), 512 entries
+# the largest F at which the LUT index clip implies sat(z, 24): (2^23 - 1) >> (F - 4) still reaches LUT_HALF - 1
+LUT_SAT_IMPLIED_MAX_F = 23 - int(np.log2(LUT_HALF)) + LUT_STEP_BITS
 WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
 
 
@@ -92,6 +96,7 @@ def sends(layer) -> str:
 
 
 def sigmoid_lut() -> np.ndarray:
-    """LUT[i] = round(4096 * sigmoid((i - 128 + 0.5) / 16)), i = 0..255: z in [-8, 8) in steps of 1/16."""
-    z = (np.arange(256) - 128 + 0.5) / 16.0
-    return np.round(DECAY_ONE / (1.0 + np.exp(-z))).astype(np.int64)
+    """LUT[i] = min(round(4096 * sigmoid((i - 256 + 0.5) / 16)), 4095), i = 0..511: z in [-16, 16) in steps of
+    1/16, 12-bit codes. The entries below z = -9 are 0: a gate driven there holds its state exactly."""
+    z = (np.arange(2 * LUT_HALF) - LUT_HALF + 0.5) / 2.0**LUT_STEP_BITS
+    return np.minimum(np.round(DECAY_ONE / (1.0 + np.exp(-z))), DECAY_ONE - 1).astype(np.int64)

@@ -25,7 +25,7 @@ from export.quantize import float_parts, quantize, to_numpy
 from sim.compare import first_divergence
 from sim.integer import init_state, layer_step
 from sim.ops import NumpyOps
-from sim.qnet import DECAY_ONE, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
+from sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
 from sim.simulate import simulate, simulate_parallel
 from train.model import LayerConfig, NetConfig, SpikingNet
 from train.quantized import QuantizedNet, simulate_torch
@@ -247,7 +247,8 @@ def test_targeted_saturation_and_wrap_edges():
                 rho=np.array([0, 4096]), theta0=2**22, beta=0)
     readout = QLtc(kind="readout", n=2, syn={"d": [_syn([[127, 127], [-127, -127]], 18)],
                                              "m": [_syn([[1, 1], [1, 1]], 20)]},
-                   bias={"d": np.array([SAT24, -SAT24]), "m": np.array([SAT24, -SAT24])}, gated=True,
+                   # gate biases: z = +2^23 (saturates) and z = -8 (alpha = 1/4096; below -9 the gate would hold u)
+                   bias={"d": np.array([SAT24, -SAT24]), "m": np.array([SAT24, -(2**15)])}, gated=True,
                    spiking=False, mixing="diag", mix={"m": np.array([127, -127])}, mix_shift={"m": 4})
     qnet = QNet(input_shape=(n_in,), input_frac=0, input_range=(0, 1), layers=[lif, ltc, alif],
                 readout=readout, lut=sigmoid_lut())
@@ -456,13 +457,27 @@ def test_exact_matmul_every_path_equals_int64(amax, bmax, k):
     assert got.dtype == np.int64 and np.array_equal(got, a @ b)
 
 
-@pytest.mark.parametrize("F", [4, 8, 12, 16, 20, 21])
-def test_gate_lut_implies_the_24_bit_saturation_up_to_F_20(F):
-    """sim.integer.gate_decay skips sat(z, 24) for F <= 20 because LUT[sat(z, 24)] == LUT[z] for every z there;
-    at F = 21 the saturation changes the LUT entry (so the bound is tight and the skip must stop there)."""
+@pytest.mark.parametrize("F", [4, 8, 12, 16, 19, 20])
+def test_gate_lut_implies_the_24_bit_saturation_up_to_F_19(F):
+    """sim.integer.gate_decay skips sat(z, 24) for F <= 19 because LUT[sat(z, 24)] == LUT[z] for every z there;
+    at F = 20 the saturation changes the LUT entry (so the bound is tight and the skip must stop there)."""
+    assert LUT_SAT_IMPLIED_MAX_F == 19
     rng = np.random.default_rng(F)
     edges = np.array([2**23 - 1, 2**23, -(2**23 - 1), -(2**23), 2**40, -(2**40), 0, 1, -1])
     z = np.concatenate([edges, rng.integers(-(2**40), 2**40, 2000), rng.integers(-(2**25), 2**25, 2000)])
     lut = sigmoid_lut()
     same = NumpyOps.lut(lut, NumpyOps.sat(z, 24), F) == NumpyOps.lut(lut, z, F)
-    assert same.all() == (F <= 20)
+    assert same.all() == (F <= 19)
+
+
+def test_sigmoid_lut_holds_below_minus_9_and_stays_12_bit():
+    """The 512-entry LUT: 0 (an exact hold of u or b) where 4096 sigmoid(z) < 0.5, never above 4095, and equal
+    to round(4096 sigmoid(z)) at every sampled z in between."""
+    lut = sigmoid_lut()
+    z = (np.arange(512) - 256 + 0.5) / 16
+    exact = 4096 / (1 + np.exp(-z))
+    assert lut.shape == (512,) and lut.min() == 0 and lut.max() == 4095 and np.all(np.diff(lut) >= 0)
+    assert np.array_equal(lut == 0, exact < 0.5) and z[lut == 0].max() < -9
+    assert np.array_equal(lut[lut < 4095], np.round(exact)[lut < 4095])
+    # an LTC neuron whose gate is driven below z = -9 keeps u exactly; the 256-entry LUT had a floor of 1 / 4096
+    assert NumpyOps.lut(lut, np.array([-10 * 2**12]), 12)[0] == 0

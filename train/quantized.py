@@ -14,6 +14,7 @@ from torch import nn
 
 from export.quantize import build_qnet
 from sim.integer import init_state, net_step
+from sim.qnet import LUT_HALF, LUT_STEP_BITS
 from sim.simulate import simulate
 from train.neurons import spike
 
@@ -88,7 +89,7 @@ class SteOps:
     @staticmethod
     def lut(table, z, frac_bits: int):
         table = torch.as_tensor(table, dtype=z.dtype, device=z.device)
-        idx = torch.clamp(torch.floor(z * 2.0 ** -(frac_bits - 4)) + 128, 0, 255).long()
+        idx = torch.clamp(torch.floor(z * 2.0 ** -(frac_bits - LUT_STEP_BITS)) + LUT_HALF, 0, 2 * LUT_HALF - 1).long()
         return _ste(4096.0 * torch.sigmoid(z * 2.0**-frac_bits), table[idx])
 
     @staticmethod
