@@ -93,11 +93,15 @@ CONFIGS = {
                                ("fptt-a0.05", ["--K", str(T // 10), "--alpha", "0.05"]),
                                ("fptt-a0.002", ["--K", str(T // 10), "--alpha", "0.002"]))
        for mem in ("", "-mem")},
-    # continuation: 18 more epochs (cosine to 0) from the 12-epoch checkpoint of add1000-ltc-fptt-a0.05-mem
-    "add1000-ltc-fptt-a0.05-mem-cont": Config("add", ["--init", "runs/bench/add1000-ltc-fptt-a0.05-mem/ckpt.pt",
-                                                      "--K", "100", "--alpha", "0.05", "--batch-size", "128",
-                                                      "--epochs", "18", "--lr-schedule", "cosine"],
-                                              data="Add task, T = 1000"),
+    # continuations of finished Add runs from their checkpoints: FPTT T = 1000 alpha 0.05, 18 more epochs (cosine
+    # to 0) after 12; FPTT T = 2000 alpha 0.002, 4 more (cosine) after 12; BPTT T = 2000, 6 more after 6
+    **{f"{base}-cont": Config("add", ["--init", f"runs/bench/{base}/ckpt.pt", *args, "--batch-size", "128",
+                                      "--epochs", epochs, *(["--lr-schedule", "cosine"] if cosine else [])],
+                              data=f"Add task, T = {T}")
+       for base, T, args, epochs, cosine in (
+           ("add1000-ltc-fptt-a0.05-mem", 1000, ["--K", "100", "--alpha", "0.05"], "18", True),
+           ("add2000-ltc-fptt-a0.002-mem", 2000, ["--K", "200", "--alpha", "0.002"], "4", True),
+           ("add2000-ltc-bptt-mem", 2000, ["--algo", "bptt"], "6", False))},
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
