@@ -8,7 +8,7 @@ from train.errors import InputError
 
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
 SCHEMA_VERSION = 1            # bump on any incompatible change of that metadata (docs/nir_schema.md)
-SPEC_VERSION = 1              # docs/fixed_point.md
+SPEC_VERSION = 2              # docs/fixed_point.md (2: the 512-entry sigmoid LUT, 2026-11-26)
 DEFAULT_DT = 1e-3             # s; dt of third-party graphs that carry none (norse's default)
 
 

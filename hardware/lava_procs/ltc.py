@@ -24,7 +24,8 @@ from sim.ops import FloatOps, NumpyOps
 
 
 class LtcNeuronProcess(AbstractProcess):
-    """layer: sim.qnet.QLtc; lut: [256] sigmoid codes; hop: first window step with input; window: steps per sample.
+    """layer: sim.qnet.QLtc; lut: [512] sigmoid codes (sim.qnet.sigmoid_lut); hop: first window step with input;
+    window: steps per sample.
     Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) and u_out (n,) int32. Vars: u, s, b (n,) 24-bit integers."""
 
     def __init__(self, layer, lut, hop: int, window: int, name: str = None):
