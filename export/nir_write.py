@@ -16,7 +16,8 @@ import torch
 from export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
                                first_line, load_nir, mixing_of, qnet_layers, source_frac)
 from export.quantize import DECAY_ONE, model_parts
-from sim.qnet import LUT_HALF, LUT_STEP_BITS, QLif, QLtc, QNet, sends
+from sim.ops import NumpyOps
+from sim.qnet import QLif, QLtc, QNet, sends
 from train.errors import InputError
 
 PRODUCER = "ltcsn-deploy export/nir_io.py"   # the graph metadata's producer (as before the split)
@@ -71,10 +72,7 @@ def _nominal_alpha(layer: QLtc, lut, fparts=None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-as_array(fparts["bias"]["m"])))
     if not layer.gated:
         return codes(layer.alpha) / DECAY_ONE * np.ones(layer.n)
-    F_ = layer.frac_bits
-    z = np.clip(codes(layer.bias["m"]), -(2**23 - 1), 2**23 - 1)
-    idx = np.clip((z >> (F_ - LUT_STEP_BITS)) + LUT_HALF, 0, 2 * LUT_HALF - 1)
-    return np.asarray(lut)[idx] / DECAY_ONE
+    return NumpyOps.lut(np.asarray(lut), NumpyOps.sat(codes(layer.bias["m"]), 24), layer.frac_bits) / DECAY_ONE
 
 
 def _lif_floats(layer: QLif, fparts=None) -> dict:

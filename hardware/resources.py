@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from sim.qnet import QLif, sends
+from sim.qnet import LUT_HALF, QLif, sends
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = 8192
@@ -57,7 +57,7 @@ def layer_resources(layer, name: str, input_max: int) -> dict:
         if np.abs(layer.bias_mant).max(initial=0) > 4095 or not 0 <= layer.bias_exp <= 7:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
     else:
-        state = "u 24, b 24, z 24, decay 12 (LUT 512x12)" if layer.spiking else "u 24, z 24, decay 12"
+        state = f"u 24, b 24, z 24, decay 12 (LUT {2 * LUT_HALF}x12)" if layer.spiking else "u 24, z 24, decay 12"
         if sends(layer) == "u":
             state += "; sends u as 24-bit graded spikes"
         if layer.gated and layer.mixing == "dense":
