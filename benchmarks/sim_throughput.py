@@ -108,7 +108,8 @@ def main():
     print(f"| {res['network']} | {args.batch} | {args.seq_len} | {args.threads} | {sim_s:.2f} | {float_s:.2f} | "
           f"{res['sim_neuron_steps_per_s']:.3g} | {res['float_neuron_steps_per_s']:.3g} | {res['ratio']:.2f} |")
     if par_s:
-        print(f"| {res['network']}, sim/ in {args.workers} processes | {args.batch} | {args.seq_len} | {args.threads} | "
+        print(f"| {res['network']}, sim/ in {args.workers} processes | {args.batch} | {args.seq_len} "
+              f"| {args.threads} | "
               f"{par_s:.2f} | {float_s:.2f} | {steps / par_s:.3g} | {res['float_neuron_steps_per_s']:.3g} | "
               f"{res['ratio_parallel']:.2f} |")
     print(f"sim: {product_s:.2f} s of {sim_s:.2f} s in exact products ({100 * product_s / sim_s:.0f} %, conversions"

@@ -87,7 +87,8 @@ def resource_report(qnet) -> dict:
 
 
 def print_resources(report: dict):
-    print(f"{'layer':8s} {'kind':7s} {'neurons':>7s} {'synapses':>9s} {'fan-in':>6s} {'w.exp':>8s} {'cores':>5s}  placement")
+    print(f"{'layer':8s} {'kind':7s} {'neurons':>7s} {'synapses':>9s} {'fan-in':>6s} {'w.exp':>8s} {'cores':>5s}  "
+          "placement")
     for r in report["layers"]:
         print(f"{r['layer']:8s} {r['kind']:7s} {r['neurons']:7d} {r['synapses']:9d} {r['fan_in']:6d} "
               f"{str(r['weight_exp']):>8s} {r['cores']:5d}  {r['placement']}")

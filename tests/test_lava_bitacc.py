@@ -692,7 +692,8 @@ def spec_qnets(draw):
         layers.append(_spec_lif(q, shift, du=draw(st.sampled_from([0, 1, 64, 500, 2048, 4000, 4095])),
                                 dv=draw(st.sampled_from([0, 1, 64, 500, 2048, 4000, 4095])),
                                 vth=int(_log_int(rng, 17, signed=False)),
-                                bias_mant=(rng.integers(-4096, 4096, n), draw(st.integers(0, 7))) if with_bias else None,
+                                bias_mant=((rng.integers(-4096, 4096, n), draw(st.integers(0, 7)))
+                                           if with_bias else None),
                                 rec=rec))
     qnet = QNet(input_shape=(sizes[0],), input_frac=0, input_range=input_range, layers=layers,
                 readout=_readout_stub(sizes[-1]), lut=sigmoid_lut())
@@ -708,4 +709,5 @@ def spec_qnets(draw):
 @given(case=spec_qnets())
 def test_random_spec_qnets(lava, case):
     qnet, x = case
-    check_spec(lava, qnet, x, f"random spec QNet {[(layer.n, [(s.source, s.shift) for s in layer.syn]) for layer in qnet.layers]}")
+    shapes = [(layer.n, [(s.source, s.shift) for s in layer.syn]) for layer in qnet.layers]
+    check_spec(lava, qnet, x, f"random spec QNet {shapes}")

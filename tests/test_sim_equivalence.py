@@ -161,7 +161,8 @@ def qnet_cases(draw, kinds=None):
     loud = rng.random() < 0.5
     parts = ("d", "m") if readout_gated else ("d",)
     readout = QLtc(kind="readout", n=n_out,
-                   syn={p: [QSynapse(_codes(rng, (n_out, n_src), density), draw(st.integers(*((15, 22) if loud else (-2, 12)))), "input")]
+                   syn={p: [QSynapse(_codes(rng, (n_out, n_src), density),
+                                     draw(st.integers(*((15, 22) if loud else (-2, 12)))), "input")]
                         for p in parts},
                    bias={p: _log_int(rng, 23, n_out) * (rng.random(n_out) < 0.7) for p in parts},
                    gated=readout_gated, spiking=False, mixing=draw(st.sampled_from(["dense", "diag"])))
@@ -274,7 +275,8 @@ def test_targeted_saturation_and_wrap_edges():
 
 def test_first_divergence_names_the_first_mismatch():
     qnet = QNet(input_shape=(2,), input_frac=0, input_range=(0, 1),
-                layers=[QLtc(kind="alif", n=2, syn={"d": [_syn([[100, 0], [0, 100]], 12)]}, bias={"d": np.zeros(2, np.int64)},
+                layers=[QLtc(kind="alif", n=2, syn={"d": [_syn([[100, 0], [0, 100]], 12)]},
+                             bias={"d": np.zeros(2, np.int64)},
                              gated=False, alpha=np.array([2048, 2048]), rho=np.array([4000, 4000]), theta0=4096,
                              beta=4096)],
                 readout=QLtc(kind="readout", n=1, syn={"d": [_syn([[50, 50]], 10)]}, bias={"d": np.zeros(1, np.int64)},
