@@ -192,8 +192,9 @@ def _build_layer(p: dict, lp: dict, plan: dict, rnd):
                     bias_exp=bias_exp, frac_bits=F)
     bias = {part: torch.clamp(rnd(c * 2.0**F), -STATE_MAX, STATE_MAX) for part, c in p["bias"].items()}
     kind = p["kind"]
-    layer = QLtc(kind=kind, n=len(bias["d"]), syn=syn, bias=bias, gated=bool(p["mix"]),
-                 spiking=kind != "readout", mixing=plan["mixing"], frac_bits=F)
+    gated = bool(p["mix"])          # an ungated layer (constant decays) has no mixing: labelled "dense"
+    layer = QLtc(kind=kind, n=len(bias["d"]), syn=syn, bias=bias, gated=gated,
+                 spiking=kind != "readout", mixing=plan["mixing"] if gated else "dense", frac_bits=F)
     for part, w in p["mix"].items():
         layer.mix[part] = weight_codes(_mix_matrix(w, plan["mixing"]), lp["mix"][part], rnd)
         layer.mix_shift[part] = lp["mix"][part]

@@ -43,7 +43,7 @@ class QLtc:
     bias: dict
     gated: bool
     spiking: bool = True
-    mixing: str = "dense"       # "dense" | "diag"
+    mixing: str = "dense"       # "dense" | "diag" of the gate mixing matrices; "dense" on ungated layers
     mix: dict = field(default_factory=dict)
     mix_shift: dict = field(default_factory=dict)
     alpha: object = None

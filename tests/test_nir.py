@@ -107,6 +107,8 @@ def _ckpt(tmp_path, model, task, extra=None, name="ckpt.pt"):
     ("ltc", "ltc", "diag", False),
     ("ltc", "ltc", "diag", True),      # the QAT plan stored in the checkpoint (diag) overrides --mixing dense
     ("alif", "const", "dense", False),
+    ("alif", "ltc", "diag", False),      # ungated hidden layers under a diag plan, gated readout
+    ("alif", "const", "diag", False),    # no gated layer at all
     ("lif", "const", "dense", False),
     ("lif", "ltc", "dense", True),
     ("ltc", "membrane", "dense", False),   # the last layer sends its membrane u through wide synapses
