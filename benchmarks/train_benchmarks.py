@@ -100,15 +100,22 @@ CONFIGS = {
                                ("fptt-a0.05", ["--K", str(T // 10), "--alpha", "0.05"]),
                                ("fptt-a0.002", ["--K", str(T // 10), "--alpha", "0.002"]))
        for mem in ("", "-mem")},
-    # continuations of finished Add runs from their checkpoints: FPTT T = 1000 alpha 0.05, 18 more epochs (cosine
-    # to 0) after 12; FPTT T = 2000 alpha 0.002, 4 more (cosine) after 12; BPTT T = 2000, 6 more after 6
-    **{f"{base}-cont": Config("add", ["--init", f"runs/bench/{base}/ckpt.pt", *args, "--batch-size", "128",
-                                      "--epochs", epochs, *(["--lr-schedule", "cosine"] if cosine else [])],
-                              data=f"Add task, T = {T}")
-       for base, T, args, epochs, cosine in (
-           ("add1000-ltc-fptt-a0.05-mem", 1000, ["--K", "100", "--alpha", "0.05"], "18", True),
-           ("add2000-ltc-fptt-a0.002-mem", 2000, ["--K", "200", "--alpha", "0.002"], "4", True),
-           ("add2000-ltc-bptt-mem", 2000, ["--algo", "bptt"], "6", False))},
+    # continuations of finished runs from their checkpoints (the task and network come from the checkpoint):
+    # FPTT T = 1000 alpha 0.05, 18 more epochs (cosine to 0) after 12; FPTT T = 2000 alpha 0.002, 4 more (cosine)
+    # after 12; BPTT T = 2000, 6 more after 6; S-MNIST / PS-MNIST, 4 more (cosine from 1e-3) after 14
+    **{f"{base}-cont": Config(task, ["--init", f"runs/bench/{base}/ckpt.pt", *args, "--batch-size", "128",
+                                     "--epochs", epochs, *(["--lr-schedule", "cosine"] if cosine else [])],
+                              data=data)
+       for base, task, data, args, epochs, cosine in (
+           ("add1000-ltc-fptt-a0.05-mem", "add", "Add task, T = 1000", ["--K", "100", "--alpha", "0.05"], "18",
+            True),
+           ("add2000-ltc-fptt-a0.002-mem", "add", "Add task, T = 2000", ["--K", "200", "--alpha", "0.002"], "4",
+            True),
+           ("add2000-ltc-bptt-mem", "add", "Add task, T = 2000", ["--algo", "bptt"], "6", False),
+           ("smnist-ltc-fptt-k28-cosine14", "smnist", "MNIST pixel-serial, 784 steps",
+            ["--K", "28", "--optimizer", "adamax", "--lr", "1e-3"], "4", True),
+           ("psmnist-ltc-fptt-k28-cosine14", "psmnist", "MNIST permuted pixel-serial (perm_seed 0), 784 steps",
+            ["--K", "28", "--optimizer", "adamax", "--lr", "1e-3"], "4", True))},
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
