@@ -326,6 +326,9 @@ def test_benchmark_table_rows_are_inserted_in_order(tmp_path):
     assert lines[-3:] == ["| a |", "| b |", tb.TABLE_END]
     from train.tasks import TASKS
     assert all(cfg.task in TASKS for cfg in tb.CONFIGS.values())
+    for name, cfg in tb.CONFIGS.items():       # every configuration is a valid train/run.py command line
+        args = parse_args(tb.run_args(cfg, tmp_path / name))
+        assert args.task == cfg.task and str(args.out) == str(tmp_path / name)
 
 
 def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys):
