@@ -13,10 +13,10 @@ import time
 import numpy as np
 import torch
 
-from export.quantize import quantize
-from hardware.lava_net import build_and_run
-from sim.simulate import simulate, simulate_stream
-from train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.quantize import quantize
+from ltcsn.hardware.lava_net import build_and_run
+from ltcsn.sim.simulate import simulate, simulate_stream
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 
 
 def main():

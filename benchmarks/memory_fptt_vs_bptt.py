@@ -33,10 +33,10 @@ import time
 import torch
 from tqdm import tqdm
 
-from train.fptt import FpttRegularizer
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.tasks.add import AddTask, add_batch
-from train.trainer import TrainConfig, make_optimizer, train_batch
+from ltcsn.train.fptt import FpttRegularizer
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.tasks.add import AddTask, add_batch
+from ltcsn.train.trainer import TrainConfig, make_optimizer, train_batch
 
 ALGOS = ("fptt", "bptt")
 MIB = 2**20

@@ -23,10 +23,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import torch
 
-from export.quantize import quantize
-from sim.ops import NumpyOps
-from sim.simulate import simulate, simulate_parallel
-from train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.quantize import quantize
+from ltcsn.sim.ops import NumpyOps
+from ltcsn.sim.simulate import simulate, simulate_parallel
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 
 
 def best_time(fn, repeats: int):

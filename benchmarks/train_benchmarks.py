@@ -15,7 +15,7 @@ The table's command column is the command that produced the row.
 Measured per run:
 - float test accuracy (or MSE) of the saved model (train/run.py's last-epoch evaluation on the whole test set);
 - quantized accuracy: export.quantize.quantize of the checkpoint (its stored QAT plan, if any) evaluated by the
-  integer simulator sim.run.evaluate_qnet on the test set (--quant-samples limits it);
+  integer simulator ltcsn.sim.simulate.evaluate_qnet on the test set (--quant-samples limits it);
 - training seconds per epoch: the mean of train/run.py's per-epoch training time (evaluation excluded);
 - peak memory: the child process's peak resident set size (os.wait4 rusage ru_maxrss; includes the Python,
   torch and dataset baseline, not only the training);
@@ -157,9 +157,9 @@ def bench_command(name: str, args) -> str:
 # ---------------------------------------------------------------- child: one training run
 def child(name: str, out: Path, data_dir, epochs, threads) -> int:
     import functools
-    import train.run as train_run
-    from train.errors import InputError
-    from train.tasks import get_task
+    import ltcsn.train.run as train_run
+    from ltcsn.train.errors import InputError
+    from ltcsn.train.tasks import get_task
 
     cfg = CONFIGS[name]
     if cfg.task_options:     # the subset options go to get_task; everything else is train/run.py as is
@@ -214,7 +214,7 @@ def init_epochs(metrics: dict):
     where that checkpoint does not say."""
     if not metrics.get("init"):
         return 0
-    from train.checkpoint import read_checkpoint
+    from ltcsn.train.checkpoint import read_checkpoint
     return read_checkpoint(metrics["init"]).get("metrics", {}).get("epochs_done")
 
 
@@ -227,9 +227,10 @@ def init_desc(metrics: dict) -> str:
 
 
 def quantized_score(ckpt_path: Path, samples) -> str:
-    from sim.run import evaluate_qnet, load_qnet
-    from train.checkpoint import read_checkpoint
-    from train.tasks import get_task
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.simulate import evaluate_qnet
+    from ltcsn.train.checkpoint import read_checkpoint
+    from ltcsn.train.tasks import get_task
     ckpt = read_checkpoint(ckpt_path)
     qnet, _ = load_qnet(str(ckpt_path))
     task = get_task(**ckpt["task"])
@@ -270,13 +271,13 @@ def bench(name: str, args) -> dict:
         print(f"{name}: failed (exit {proc.returncode}); no row written")
         return {"name": name, "status": "failed", "rc": proc.returncode}
     m = json.loads(metrics_path.read_text())
-    from train.checkpoint import read_checkpoint
+    from ltcsn.train.checkpoint import read_checkpoint
     ckpt = read_checkpoint(out / "ckpt.pt")
     want = ckpt["train"]["epochs"]
     if m["epochs_done"] < want:
         print(f"{name}: stopped after {m['epochs_done']}/{want} epochs; no row written")
         return {"name": name, "status": "partial", "epochs_done": m["epochs_done"]}
-    from train.model import NetConfig
+    from ltcsn.train.model import NetConfig
     model_cfg = NetConfig.from_dict(ckpt["config"])
     metric = m["metric"]
     score = m[f"test_{metric}"]

@@ -1,1 +1,1 @@
-"""Export: quantization of trained networks and the NIR writer / reader."""
+"""Export: the NIR writer / reader and the model loader (quantization lives in train/quantize.py, used by QAT too)."""

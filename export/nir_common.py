@@ -3,8 +3,8 @@ package, and small helpers (arrays, metadata values, the exponents of a QNet's s
 import numpy as np
 import torch
 
-from sim.qnet import QLif, QLtc, QSynapse, sends
-from train.errors import InputError
+from ltcsn.sim.qnet import QLif, QLtc, QSynapse, sends
+from ltcsn.train.errors import InputError
 
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
 SCHEMA_VERSION = 1            # bump on any incompatible change of that metadata (docs/nir_schema.md)

@@ -7,9 +7,9 @@ detected and undone. How such graphs are read: docs/nir_schema.md.
 import numpy as np
 import torch
 
-from export.nir_common import DEFAULT_DT, NirError, as_array, tname
-from export.nir_graph import compose, input_shape, structure
-from export.quantize import QuantizationError, input_encoding, quantize_parts
+from ltcsn.export.nir_common import DEFAULT_DT, NirError, as_array, tname
+from ltcsn.export.nir_graph import compose, input_shape, structure
+from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
 

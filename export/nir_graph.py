@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.nir_common import NirError, as_array, first_line, tname
+from ltcsn.export.nir_common import NirError, as_array, first_line, tname
 
 LINEAR_TYPES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Scale")
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI")

@@ -7,9 +7,9 @@ nir_foreign.py (third-party graphs), nir_graph.py (graph structure, linear chain
 import numpy as np
 import torch
 
-from export.nir_common import as_array, plain, tname
-from export.nir_read import qnet_from_graph, read_graph
-from train.errors import InputError
+from ltcsn.export.nir_common import as_array, plain, tname
+from ltcsn.export.nir_read import qnet_from_graph, read_graph
+from ltcsn.train.errors import InputError
 
 
 def _short(v, width: int = 60) -> str:

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
+from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
                                first_line, load_nir, mixing_of, plain, qnet_layers, received_frac, source_frac,
                                tname)
-from export.nir_foreign import read_foreign
-from export.nir_graph import input_shape, structure
-from export.quantize import QuantizationError, quantize_parts
-from sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.export.nir_foreign import read_foreign
+from ltcsn.export.nir_graph import input_shape, structure
+from ltcsn.train.quantize import QuantizationError, quantize_parts
+from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
 
 NIR_TYPES = {"Input", "Output", "Affine", "Linear", "Scale", "Delay", "Threshold", "I", "IF", "LI", "LIF",
              "CubaLI", "CubaLIF", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "NIRGraph"}

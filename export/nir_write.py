@@ -13,12 +13,12 @@ import tempfile
 import numpy as np
 import torch
 
-from export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
+from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
                                first_line, load_nir, mixing_of, qnet_layers, source_frac)
-from export.quantize import DECAY_ONE, model_parts
-from sim.ops import NumpyOps
-from sim.qnet import QLif, QLtc, QNet, sends
-from train.errors import InputError
+from ltcsn.train.quantize import DECAY_ONE, model_parts
+from ltcsn.sim.ops import NumpyOps
+from ltcsn.sim.qnet import QLif, QLtc, QNet, sends
+from ltcsn.train.errors import InputError
 
 PRODUCER = "ltcsn-deploy export/nir_io.py"   # the graph metadata's producer (as before the split)
 DISCRETISATION = ("forward-euler: tau*dv/dt = (v_leak - v) + r*I integrated at the stored dt, i.e. "

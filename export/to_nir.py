@@ -21,8 +21,8 @@ def _head(path: Path) -> bytes:
 
 
 def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
-    from export.quantize import format_report
-    from sim.qnet import QLif
+    from ltcsn.train.quantize import format_report
+    from ltcsn.sim.qnet import QLif
     lines = [f"wrote {out} ({'quantized' if quantized else 'float'} network, dt = {dt:g} s, "
              f"input {list(qnet.input_shape)} frac {qnet.input_frac} range {list(qnet.input_range)})"]
     neurons = synapses = 0
@@ -59,11 +59,11 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
     p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
     args = p.parse_args(argv)
-    from export.nir_write import qnet_to_nir, write_nir
-    from export.quantize import quantize
-    from train.checkpoint import load_checkpoint
-    from train.errors import InputError
-    from train.tasks import get_task
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.train.quantize import quantize
+    from ltcsn.train.checkpoint import load_checkpoint
+    from ltcsn.train.errors import InputError
+    from ltcsn.train.tasks import get_task
     try:
         if not args.dt > 0:
             raise InputError(f"--dt must be > 0, got {args.dt}")
@@ -91,8 +91,8 @@ def main(argv=None) -> int:
         return 2
     print(_summary(qnet, report, not args.float_, args.dt, out))
     if not args.no_eval:
-        from sim.run import evaluate_qnet
-        from train.trainer import evaluate
+        from ltcsn.sim.simulate import evaluate_qnet
+        from ltcsn.train.trainer import evaluate
         try:
             n = min(args.samples or len(task.x_test), len(task.x_test))
             f_score = evaluate(model, task, limit=args.samples)

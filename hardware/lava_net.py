@@ -17,9 +17,9 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from sim.lava_fixed import lava_dense_params
-from sim.qnet import QLif, sends
-from sim.simulate import state_names, window_length
+from ltcsn.sim.lava_fixed import lava_dense_params
+from ltcsn.sim.qnet import QLif, sends
+from ltcsn.sim.simulate import state_names, window_length
 
 LAVA_FORK_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
@@ -97,8 +97,8 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     from lava.proc.io.sink import Read, RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIFReset
-    from hardware.lava_procs.gate import SpikeGate
-    from hardware.lava_procs.ltc import LtcNeuronProcess
+    from ltcsn.hardware.lava_procs.gate import SpikeGate
+    from ltcsn.hardware.lava_procs.ltc import LtcNeuronProcess
 
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from sim.qnet import LUT_HALF, QLif, sends
+from ltcsn.sim.qnet import LUT_HALF, QLif, sends
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = 8192
@@ -106,8 +106,8 @@ def main(argv=None) -> int:
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
     p.add_argument("--json", default=None, help="write the report here")
     args = p.parse_args(argv)
-    from sim.run import load_qnet
-    from train.errors import InputError
+    from ltcsn.export.load import load_qnet
+    from ltcsn.train.errors import InputError
     try:
         qnet, _ = load_qnet(args.model)
     except InputError as e:

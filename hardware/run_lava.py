@@ -20,12 +20,12 @@ def main(argv=None) -> int:
     p.add_argument("--float", action="store_true",
                    help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
     args = p.parse_args(argv)
-    from hardware.lava_net import build_and_run, loihi_available
-    from hardware.resources import resource_report
-    from sim.run import load_qnet
-    from sim.simulate import predict, window_length
-    from train.errors import InputError
-    from train.tasks import get_task
+    from ltcsn.hardware.lava_net import build_and_run, loihi_available
+    from ltcsn.hardware.resources import resource_report
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.simulate import predict, window_length
+    from ltcsn.train.errors import InputError
+    from ltcsn.train.tasks import get_task
     try:
         qnet, _ = load_qnet(args.model)
         if not qnet.task.get("name"):

@@ -4,7 +4,7 @@
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
 Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
 """
-from sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc
+from ltcsn.sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc
 
 
 def synaptic_input(ops, synapses, sources: dict):

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim import lava_fixed as lf
-from sim.qnet import LUT_HALF, LUT_STEP_BITS, QLif
+from ltcsn.sim import lava_fixed as lf
+from ltcsn.sim.qnet import LUT_HALF, LUT_STEP_BITS, QLif
 
 
 def _exact(q) -> lf.ExactMatrix:

@@ -6,38 +6,9 @@
 import argparse
 import os
 import sys
-import time
 
-from sim.simulate import predict, simulate_parallel
-
-
-def load_qnet(path: str, mixing: str = "dense"):
-    """Checkpoint (.pt, quantized on the fly, reusing a stored QAT plan) or NIR file -> (QNet, float model or None)."""
-    if str(path).endswith(".nir"):
-        from export.nir_read import read_qnet
-        return read_qnet(path), None
-    from export.quantize import quantize
-    from train.checkpoint import load_checkpoint
-    from train.tasks import get_task
-    model, ckpt = load_checkpoint(path)
-    task = get_task(**ckpt["task"])
-    qnet, _, _ = quantize(model, task.input_sample(), mixing, plan=ckpt.get("quant_plan"), task=ckpt["task"])
-    return qnet, model
-
-
-def evaluate_qnet(qnet, task, samples: int = None, batch_size: int = 256, workers: int = 1):
-    """Test-set score of the integer network: accuracy (0..1) or MSE. Returns (score, samples, seconds).
-    workers > 1: batches of batch_size * workers samples, each split over that many processes (`simulate_parallel`)."""
-    from tqdm.auto import tqdm
-    t0, score, count = time.perf_counter(), 0.0, 0
-    batch_size *= max(workers, 1)
-    n_batches = -(-min(samples or len(task.x_test), len(task.x_test)) // batch_size)
-    for x, y in tqdm(task.test_batches(batch_size, samples), total=n_batches, desc="sim", leave=False):
-        pred = predict(qnet, simulate_parallel(qnet, qnet.encode_input(x.numpy()), workers))
-        y = y.numpy()
-        score += float((pred == y).sum()) if task.kind == "classification" else float(((pred - y) ** 2).mean(-1).sum())
-        count += len(x)
-    return score / count, count, time.perf_counter() - t0
+from ltcsn.export.load import load_qnet
+from ltcsn.sim.simulate import evaluate_qnet
 
 
 def main(argv=None) -> int:
@@ -48,8 +19,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
     args = p.parse_args(argv)
-    from train.errors import InputError
-    from train.tasks import get_task
+    from ltcsn.train.errors import InputError
+    from ltcsn.train.tasks import get_task
     try:
         qnet, _ = load_qnet(args.model, args.mixing)
         if not qnet.task.get("name"):

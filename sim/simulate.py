@@ -1,11 +1,13 @@
 """Batched integer simulation of a `QNet` (batch x time x neurons, vectorised over batch and neurons)."""
 import multiprocessing
+import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
-from sim.integer import init_state, layer_step
-from sim.ops import NumpyOps
+from ltcsn.sim.integer import init_state, layer_step
+from ltcsn.sim.ops import NumpyOps
 
 STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"), "readout": ("u",)}
 
@@ -129,3 +131,17 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     if not record:
         return outs
     return outs, [{k: v.reshape(B, P, -1) for k, v in r.items()} for r in rec]
+
+
+def evaluate_qnet(qnet, task, samples: int = None, batch_size: int = 256, workers: int = 1):
+    """Test-set score of the integer network: accuracy (0..1) or MSE. Returns (score, samples, seconds).
+    workers > 1: batches of batch_size * workers samples, each split over that many processes (`simulate_parallel`)."""
+    t0, score, count = time.perf_counter(), 0.0, 0
+    batch_size *= max(workers, 1)
+    n_batches = -(-min(samples or len(task.x_test), len(task.x_test)) // batch_size)
+    for x, y in tqdm(task.test_batches(batch_size, samples), total=n_batches, desc="sim", leave=False):
+        pred = predict(qnet, simulate_parallel(qnet, qnet.encode_input(x.numpy()), workers))
+        y = y.numpy()
+        score += float((pred == y).sum()) if task.kind == "classification" else float(((pred - y) ** 2).mean(-1).sum())
+        count += len(x)
+    return score / count, count, time.perf_counter() - t0

@@ -17,8 +17,8 @@ import sys
 
 import numpy as np
 
-from sim.compare import first_divergence
-from sim.simulate import predict, simulate, simulate_stream
+from ltcsn.sim.compare import first_divergence
+from ltcsn.sim.simulate import predict, simulate, simulate_stream
 
 
 def layer_names(qnet) -> list:
@@ -48,7 +48,7 @@ def align_stream(qnet, stream_records, seq_len: int) -> list:
 
 def verify(qnet, x_int, lava: bool = True) -> dict:
     """Run x_int [B, T, ...] through every stage and compare. Returns the report dict (see module doc)."""
-    from train.quantized import simulate_torch
+    from ltcsn.train.quantized import simulate_torch
     T = x_int.shape[1]
     outs, sim_rec = simulate(qnet, x_int, record=True)
     _, torch_rec = simulate_torch(qnet, x_int)
@@ -58,7 +58,7 @@ def verify(qnet, x_int, lava: bool = True) -> dict:
     report["pairs"].append(compare_records(("sim", "sim-lava-clock"), sim_rec,
                                            align_stream(qnet, stream_rec, T), qnet))
     if lava:
-        from hardware.lava_net import build_and_run
+        from ltcsn.hardware.lava_net import build_and_run
         run = build_and_run(qnet, x_int, record=True)
         report["pairs"].append(compare_records(("sim-lava-clock", "lava"), stream_rec, run.records, qnet))
         report["lava_ms_per_step"] = run.ms_per_step
@@ -112,13 +112,13 @@ def main(argv=None) -> int:
     p.add_argument("--no-lava", action="store_true", help="skip the Lava stage")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (graphs without a task)")
     args = p.parse_args(argv)
-    from sim.run import load_qnet
-    from train.errors import InputError
-    from train.tasks import get_task
+    from ltcsn.export.load import load_qnet
+    from ltcsn.train.errors import InputError
+    from ltcsn.train.tasks import get_task
     try:
         qnet, model = load_qnet(args.model)
         if args.ckpt:
-            from train.checkpoint import load_checkpoint
+            from ltcsn.train.checkpoint import load_checkpoint
             model, _ = load_checkpoint(args.ckpt)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from export.quantize import quantize
-from hardware import resources, run_lava
-from hardware.lava_net import build_and_run
-from sim import verify as verify_cli
-from sim.qnet import QSynapse
-from sim.simulate import simulate_stream
-from sim.verify import compare_records, verify
-from train.checkpoint import save_checkpoint
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.tasks import get_task
-from train.trainer import TrainConfig, fit
+from ltcsn.train.quantize import quantize
+from ltcsn.hardware import resources, run_lava
+from ltcsn.hardware.lava_net import build_and_run
+from ltcsn.sim import verify as verify_cli
+from ltcsn.sim.qnet import QSynapse
+from ltcsn.sim.simulate import simulate_stream
+from ltcsn.sim.verify import compare_records, verify
+from ltcsn.train.checkpoint import save_checkpoint
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.tasks import get_task
+from ltcsn.train.trainer import TrainConfig, fit
 
 
 def _qnet(neuron, recurrent, mixing="dense", readout="ltc", hidden=(12,), seed=0, train=False):
@@ -126,7 +126,7 @@ def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
 def test_floating_pt_models_run_the_dequantized_network(neuron, recurrent):
     """Lava's floating_pt models (float Dense / LIFReset, our float LTC model) compute the integer network
     without rounding: sim/'s FloatOps backend on the same clock (float64, so compared with a tolerance)."""
-    from sim.ops import FloatOps
+    from ltcsn.sim.ops import FloatOps
     qnet, _, task = _qnet(neuron, recurrent)
     x_int = qnet.encode_input(task.x_test[:3].numpy())
     want = simulate_stream(qnet, x_int, ops=FloatOps)

@@ -43,9 +43,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sim.compare import first_divergence
-from sim.integer import lif_neuron_step, synaptic_input
-from sim.lava_fixed import (
+from ltcsn.sim.compare import first_divergence
+from ltcsn.sim.integer import lif_neuron_step, synaptic_input
+from ltcsn.sim.lava_fixed import (
     dense_output,
     dense_weights,
     exact_matmul,
@@ -55,9 +55,9 @@ from sim.lava_fixed import (
     wrap,
     wrap_once,
 )
-from sim.ops import NumpyOps
-from sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
-from sim.simulate import simulate as sim_simulate
+from ltcsn.sim.ops import NumpyOps
+from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.simulate import simulate as sim_simulate
 
 U_MAX = 2**23
 

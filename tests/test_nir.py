@@ -17,18 +17,19 @@ import numpy as np
 import pytest
 import torch
 
-from export import to_nir
-from export.nir_common import SCHEMA_KEY, SCHEMA_VERSION
-from export.nir_read import qnet_from_graph, read_nir, read_qnet
-from export.nir_write import qnet_to_nir, write_nir
-from export.quantize import make_plan, quantize
-from sim import run as sim_run
-from sim.simulate import simulate
-from train.checkpoint import save_checkpoint
-from train.errors import InputError
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.neurons import leaky_readout_step, lif_step
-from train.tasks import get_task
+from ltcsn.export import to_nir
+from ltcsn.export.load import load_qnet
+from ltcsn.export.nir_common import SCHEMA_KEY, SCHEMA_VERSION
+from ltcsn.export.nir_read import qnet_from_graph, read_nir, read_qnet
+from ltcsn.export.nir_write import qnet_to_nir, write_nir
+from ltcsn.train.quantize import make_plan, quantize
+from ltcsn.sim import run as sim_run
+from ltcsn.sim.simulate import simulate
+from ltcsn.train.checkpoint import save_checkpoint
+from ltcsn.train.errors import InputError
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.neurons import leaky_readout_step, lif_step
+from ltcsn.train.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPHS = Path("/work/shared/nir_graphs")
@@ -118,7 +119,7 @@ def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
     model = _net(neuron, readout)
     extra = {"quant_plan": make_plan(model, task.input_sample(), mixing)} if qat else None
     ckpt = _ckpt(tmp_path, model, task, extra)
-    ref, _ = sim_run.load_qnet(str(ckpt), mixing)          # ckpt -> sim
+    ref, _ = load_qnet(str(ckpt), mixing)          # ckpt -> sim
     x_int = ref.encode_input(task.x_test[:48].numpy())
     for flag in ([], ["--float"]):
         out = tmp_path / f"model{'-float' if flag else ''}.nir"
@@ -130,7 +131,7 @@ def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
         rec = _records_equal(ref, q, x_int)
         for r in rec[:-1]:
             assert r["s"].sum() > 0, "a layer never spikes: the comparison would be weak"
-    assert sim_run.load_qnet(str(tmp_path / "model.nir"))[0].task == ckpt_task(task)
+    assert load_qnet(str(tmp_path / "model.nir"))[0].task == ckpt_task(task)
     if mixing == "diag" and neuron == "ltc":
         assert ref.layers[0].mix["m"].ndim == 1
     if readout == "membrane":

@@ -21,14 +21,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from export.quantize import float_parts, quantize, to_numpy
-from sim.compare import first_divergence
-from sim.integer import init_state, layer_step
-from sim.ops import NumpyOps
-from sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
-from sim.simulate import simulate, simulate_parallel
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.quantized import QuantizedNet, simulate_torch
+from ltcsn.train.quantize import float_parts, quantize, to_numpy
+from ltcsn.sim.compare import first_divergence
+from ltcsn.sim.integer import init_state, layer_step
+from ltcsn.sim.ops import NumpyOps
+from ltcsn.sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
+from ltcsn.sim.simulate import simulate, simulate_parallel
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.quantized import QuantizedNet, simulate_torch
 
 SAT24 = 2**23 - 1
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -450,7 +450,7 @@ def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, 
                                          (2**10, 2**7, 2**7 + 1), (2**23, 127, 512), (2**40, 2**12, 3)])
 def test_exact_matmul_every_path_equals_int64(amax, bmax, k):
     """float32 below 2^24, float64 below 2^53, int64 beyond: all equal to the int64 product, at the bounds."""
-    from sim.lava_fixed import exact_matmul
+    from ltcsn.sim.lava_fixed import exact_matmul
     rng = np.random.default_rng(k)
     a = rng.integers(-amax, amax + 1, size=(7, k), dtype=np.int64)
     b = rng.integers(-bmax, bmax + 1, size=(k, 9), dtype=np.int64)

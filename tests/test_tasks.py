@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from train.checkpoint import load_checkpoint, save_checkpoint
-from train.errors import InputError
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.run import parse_args, run
-from train.tasks import events, get_task, mnist
-from train.trainer import evaluate
+from ltcsn.train.checkpoint import load_checkpoint, save_checkpoint
+from ltcsn.train.errors import InputError
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.run import parse_args, run
+from ltcsn.train.tasks import events, get_task, mnist
+from ltcsn.train.trainer import evaluate
 
 RNG = np.random.default_rng(1234)
 
@@ -324,7 +324,7 @@ def test_benchmark_table_rows_are_inserted_in_order(tmp_path):
     lines = table.read_text().splitlines()
     assert lines[:3] == ["# title", "", "text"] and lines[4] == tb.HEADER
     assert lines[-3:] == ["| a |", "| b |", tb.TABLE_END]
-    from train.tasks import TASKS
+    from ltcsn.train.tasks import TASKS
     assert all(cfg.task in TASKS for cfg in tb.CONFIGS.values())
     for name, cfg in tb.CONFIGS.items():       # every configuration is a valid train/run.py command line
         args = parse_args(tb.run_args(cfg, tmp_path / name))
@@ -344,9 +344,9 @@ def test_plot_results_reads_table_and_run_folders(tmp_path, monkeypatch, capsys)
             {"metric": metric, "epochs_done": len(values), f"test_{metric}": values[-1], "history": history}))
     (tmp_path / "runs" / "not-a-config").mkdir()
     # a run continued from a 12-epoch checkpoint is drawn from epoch 13
-    from train.checkpoint import save_checkpoint
-    from train.model import LayerConfig, NetConfig, SpikingNet
-    from train.tasks.add import AddTask
+    from ltcsn.train.checkpoint import save_checkpoint
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.tasks.add import AddTask
     init = tmp_path / "runs" / "first" / "ckpt.pt"
     save_checkpoint(init, SpikingNet(NetConfig((2,), 1, [LayerConfig(4)], readout="membrane")), AddTask(10), {},
                     {"epochs_done": 12})

@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 
-from train.checkpoint import CheckpointError, load_checkpoint
-from train.fptt import FpttRegularizer
-from train.model import LayerConfig, NetConfig, SpikingNet
-from train.neurons import multi_gaussian_grad, spike
-from train.run import parse_args, run
-from train.tasks import TensorTask, get_task
-from train.trainer import TrainConfig, evaluate, fit, train_batch
+from ltcsn.train.checkpoint import CheckpointError, load_checkpoint
+from ltcsn.train.fptt import FpttRegularizer
+from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.neurons import multi_gaussian_grad, spike
+from ltcsn.train.run import parse_args, run
+from ltcsn.train.tasks import TensorTask, get_task
+from ltcsn.train.trainer import TrainConfig, evaluate, fit, train_batch
 
 
 def test_surrogate_values():

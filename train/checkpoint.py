@@ -9,8 +9,8 @@ import platform
 
 import torch
 
-from train.errors import InputError
-from train.model import NetConfig, SpikingNet
+from ltcsn.train.errors import InputError
+from ltcsn.train.model import NetConfig, SpikingNet
 
 FORMAT = "ltcsn-checkpoint"
 VERSION = 1

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from train.neurons import adaptive_step, leaky_readout_step, lif_step
+from ltcsn.train.neurons import adaptive_step, leaky_readout_step, lif_step
 
 NEURONS = ("ltc", "alif", "lif")
 

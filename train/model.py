@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from train.layers import NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
+from ltcsn.train.layers import NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
 
 READOUTS = ("ltc", "const", "membrane")
 

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.quantize import build_qnet
-from sim.integer import init_state, net_step
-from sim.qnet import LUT_HALF, LUT_STEP_BITS
-from sim.simulate import simulate
-from train.neurons import spike
+from ltcsn.train.quantize import build_qnet
+from ltcsn.sim.integer import init_state, net_step
+from ltcsn.sim.qnet import LUT_HALF, LUT_STEP_BITS
+from ltcsn.sim.simulate import simulate
+from ltcsn.train.neurons import spike
 
 
 class _StraightThrough(torch.autograd.Function):

@@ -15,13 +15,13 @@ import time
 
 import torch
 
-from export.quantize import make_plan
-from train.checkpoint import load_checkpoint, save_checkpoint
-from train.errors import InputError
-from train.model import READOUTS, LayerConfig, NetConfig, SpikingNet
-from train.tasks import TASKS, get_task
-from train.quantized import QuantizedNet
-from train.trainer import TrainConfig, evaluate, fit
+from ltcsn.train.quantize import make_plan
+from ltcsn.train.checkpoint import load_checkpoint, save_checkpoint
+from ltcsn.train.errors import InputError
+from ltcsn.train.model import READOUTS, LayerConfig, NetConfig, SpikingNet
+from ltcsn.train.tasks import TASKS, get_task
+from ltcsn.train.quantized import QuantizedNet
+from ltcsn.train.trainer import TrainConfig, evaluate, fit
 
 
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from train.fptt import FpttRegularizer
-from train.model import detach_state
+from ltcsn.train.fptt import FpttRegularizer
+from ltcsn.train.model import detach_state
 
 
 @dataclass

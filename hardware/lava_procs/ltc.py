@@ -19,8 +19,8 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from sim.integer import ltc_neuron_step
-from sim.ops import FloatOps, NumpyOps
+from ltcsn.sim.integer import ltc_neuron_step
+from ltcsn.sim.ops import FloatOps, NumpyOps
 
 
 class LtcNeuronProcess(AbstractProcess):

@@ -1,9 +1,9 @@
 """Task registry. Adding a task: write a module with a `make(**options)` returning a `Task`, register it here."""
 import inspect
 
-from train.errors import InputError
-from train.tasks import add, digits, events, mnist
-from train.tasks.base import Task, TensorTask
+from ltcsn.train.errors import InputError
+from ltcsn.train.tasks import add, digits, events, mnist
+from ltcsn.train.tasks.base import Task, TensorTask
 
 TASKS = {
     "add": add.make,

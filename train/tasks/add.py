@@ -5,7 +5,7 @@ Target [B, 1]; predicting the mean gives MSE ~ 0.167 (chance). Training data is 
 """
 import torch
 
-from train.tasks.base import Task
+from ltcsn.train.tasks.base import Task
 
 
 def add_batch(batch: int, seq_len: int, generator: torch.Generator):

@@ -8,7 +8,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from train.tasks.base import TensorTask
+from ltcsn.train.tasks.base import TensorTask
 
 
 def _digits(name: str, steps: int):

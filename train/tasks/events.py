@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from train.errors import InputError
-from train.tasks.base import TensorTask
+from ltcsn.train.errors import InputError
+from ltcsn.train.tasks.base import TensorTask
 
 DEFAULTS = {"dvsgesture": {"seq_len": 20, "downsample": 4},
             "nmnist": {"seq_len": 10, "downsample": 1},

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from train.errors import InputError
-from train.tasks.base import TensorTask
+from ltcsn.train.errors import InputError
+from ltcsn.train.tasks.base import TensorTask
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = {"train": ("train-images", "train-labels"), "test": ("t10k-images", "t10k-labels")}

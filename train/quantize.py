@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
-from train.errors import InputError
-from train.layers import ConvLtcLayer, DenseSpikingLayer
+from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.train.errors import InputError
+from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
 LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
 LIF_BIAS_EXP_MAX = 7          # 3-bit exponent

@@ -1,0 +1,11 @@
+"""ltcsn: train LTC spiking networks with FPTT, export them to NIR with integer codes, run them on Lava, verify.
+
+The stages are subpackages (folders of the repository): `ltcsn.train`, `ltcsn.export`, `ltcsn.sim`,
+`ltcsn.hardware`. Import them directly; this module imports nothing (Lava is imported only where it is used).
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("ltcsn-deploy")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "unknown"
