@@ -113,8 +113,8 @@ def test_wheel_installs_into_a_fresh_venv_and_its_scripts_run(wheel, tmp_path):
     py = venv / "bin" / "python"
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
-    deps = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
-    (site / "deps.pth").write_text(deps + "\n")
+    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site / "deps.pth").write_text("\n".join(deps) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)],
                    check=True, capture_output=True)
     installed = {p.name for p in site.iterdir()} - {"deps.pth", "_distutils_hack", "distutils-precedence.pth"}
