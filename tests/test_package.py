@@ -1,7 +1,7 @@
 """Packaging: one import name (`ltcsn`), console scripts, and stage imports that flow one way.
 
-The stages are layered: sim/ (the integer semantics and the simulator) <- train/ (which runs that semantics in
-QAT) <- export/ <- hardware/. A library module imports only its own stage and the stages below it; the
+The stages are layered: ltcsn/ (the package root: helpers every stage may use, importing no stage) <- sim/ (the
+integer semantics and the simulator) <- train/ (which runs that semantics in QAT) <- export/ <- hardware/. A library module imports only its own stage and the stages below it; the
 command-line modules (the console scripts of pyproject.toml) sit above all four and are imported by no library
 module.
 """
@@ -16,7 +16,7 @@ import pytest
 import tomli
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("sim", "train", "export", "hardware")        # bottom to top
+STAGES = ("sim", "train", "export", "hardware")        # bottom to top; modules of ltcsn/ itself sit below them
 PYPROJECT = tomli.loads((REPO / "pyproject.toml").read_text())
 SCRIPTS = PYPROJECT["project"]["scripts"]
 CLI_MODULES = {target.split(":")[0] for target in SCRIPTS.values()}
@@ -25,7 +25,7 @@ CLI_MODULES = {target.split(":")[0] for target in SCRIPTS.values()}
 def _module_name(path: Path) -> str:
     rel = path.relative_to(REPO).with_suffix("")
     parts = [p for p in rel.parts if p != "__init__"]
-    return ".".join(["ltcsn", *parts])
+    return ".".join(parts if parts[0] == "ltcsn" else ["ltcsn", *parts])
 
 
 def _ltcsn_imports(path: Path) -> set:
@@ -40,12 +40,14 @@ def _ltcsn_imports(path: Path) -> set:
     return out
 
 
-def _stage(module: str) -> str:
-    return module.split(".")[1]
+def _level(module: str) -> int:
+    """0 for the package root's own modules, then 1, 2, ... for the stages bottom to top."""
+    stage = module.split(".")[1]
+    return STAGES.index(stage) + 1 if stage in STAGES else 0
 
 
 def _library_modules():
-    for stage in STAGES:
+    for stage in ("ltcsn", *STAGES):
         for path in sorted((REPO / stage).rglob("*.py")):
             yield _module_name(path), path
 
@@ -60,8 +62,8 @@ def test_stage_imports_flow_one_way():
                 continue            # `from ltcsn.sim.qnet import QLif`: the module is the part before the name
             if imported in CLI_MODULES and name not in CLI_MODULES:
                 wrong.append(f"{name} imports the command-line module {imported}")
-            elif name not in CLI_MODULES and STAGES.index(_stage(imported)) > STAGES.index(_stage(name)):
-                wrong.append(f"{name} ({_stage(name)}) imports {imported} ({_stage(imported)}), a later stage")
+            elif name not in CLI_MODULES and _level(imported) > _level(name):
+                wrong.append(f"{name} imports {imported}, a later stage")
     assert not wrong, "\n".join(wrong)
 
 
