@@ -42,7 +42,7 @@ def _ltcsn_imports(path: Path) -> set:
 
 def _level(module: str) -> int:
     """0 for the package root's own modules, then 1, 2, ... for the stages bottom to top."""
-    stage = module.split(".")[1]
+    stage = (module.split(".") + [""])[1]
     return STAGES.index(stage) + 1 if stage in STAGES else 0
 
 
