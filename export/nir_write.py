@@ -6,9 +6,7 @@ widths, rounding, overflow, mixing, the gate synapses that have no standard mean
 under one versioned key, ``metadata["ltcsn"]``; dt, the discretisation convention, producer, task and input
 encoding in the graph's ``metadata["ltcsn"]``. The schema and the dt convention: docs/nir_schema.md.
 """
-import os
 from pathlib import Path
-import tempfile
 
 import numpy as np
 import torch
@@ -18,6 +16,7 @@ from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPE
 from ltcsn.train.quantize import DECAY_ONE, model_parts
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import QLif, QLtc, QNet, sends
+from ltcsn.files import atomic_output
 from ltcsn.train.errors import InputError
 
 PRODUCER = "ltcsn-deploy export/nir_io.py"   # the graph metadata's producer (as before the split)
@@ -287,18 +286,10 @@ def write_nir(path, graph) -> Path:
         raise InputError(str(e)) from None
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        nir.write(tmp, graph)
-        nir.read(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)    # mkstemp made it 0600; give it the mode a plain open() would
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            nir.write(tmp, graph)
+            nir.read(tmp)
     except Exception as e:
         raise InputError(f"{path}: could not write NIR ({type(e).__name__}: {first_line(e)})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

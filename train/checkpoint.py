@@ -1,14 +1,14 @@
 """Checkpoints: one file with the network config, weights, task, metrics and library versions.
 
-Written atomically (temporary file, then rename) so an interrupted save never leaves a half-written file.
+Written atomically (`ltcsn.files.atomic_output`: temporary file, fsync, rename) so an interrupted save never leaves a half-written file.
 """
-import os
 import pickle
 from pathlib import Path
 import platform
 
 import torch
 
+from ltcsn.files import atomic_output
 from ltcsn.train.errors import InputError
 from ltcsn.train.model import NetConfig, SpikingNet
 
@@ -39,9 +39,8 @@ def save_checkpoint(path, model: SpikingNet, task, train_config: dict, metrics: 
         **(extra or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path, quiet_replace=True) as tmp:    # each epoch replaces the last: no note
+        torch.save(ckpt, tmp)
 
 
 def read_checkpoint(path) -> dict:

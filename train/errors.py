@@ -1,6 +1,4 @@
-"""The error type for bad user input (files, checkpoints, NIR graphs, networks that do not fit).
-Command-line fronts print it as one line and exit non-zero."""
+"""The error type for bad user input; its one home is `ltcsn.errors` (the package root, below every stage)."""
+from ltcsn.errors import InputError
 
-
-class InputError(ValueError):
-    """A file, network or argument the pipeline cannot use."""
+__all__ = ["InputError"]
