@@ -4,7 +4,7 @@
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
 Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
 """
-from ltcsn.sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc
+from ltcsn.sim.qnet import (DECAY_BITS, DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS, QLif, QLtc)
 
 
 def synaptic_input(ops, synapses, sources: dict):
@@ -23,11 +23,26 @@ def _mix(ops, layer: QLtc, part: str, x):
     return ops.shl(m, layer.mix_shift[part])
 
 
+def pwl_sigmoid(ops, z, frac_bits: int):
+    """The loihi2 profile's piecewise-linear sigmoid: 12-bit code in [0, 4095] of z on scale 2^-F.
+    a = |z|; h = min(PWL_CAP, min_k(offset_k + shl(a, 12 - F - shift_k))); z >= 0: min(h, 4095); z < 0: 4096 - h
+    (0, a closed gate, for z <= -5)."""
+    negative = z < 0
+    a = ops.where(negative, -z, z)
+    h = PWL_CAP
+    for offset, shift in PWL_SEGMENTS:
+        h = ops.minimum(offset + ops.shl(a, DECAY_BITS - frac_bits - shift), h)
+    return ops.where(negative, DECAY_ONE - h, ops.minimum(h, DECAY_ONE - 1))
+
+
 def gate_decay(ops, layer: QLtc, part: str, pre, state_var, lut):
-    """12-bit decay LUT[sat(z, 24)] of gate `part` ("m": alpha from u, "a": rho from b), z = pre + bias + mix.
-    The sat is implied while F <= 19 (skipped there): the LUT index (z >> (F - 4)) + 256 is clipped to [0, 511],
-    which every |z| >= 2^23 - 1 already reaches (`LUT_SAT_IMPLIED_MAX_F`)."""
+    """12-bit decay sigmoid(sat(z, 24)) of gate `part` ("m": alpha from u, "a": rho from b), z = pre + bias + mix:
+    LUT[z] (layer.sigmoid "lut") or `pwl_sigmoid(z)` ("pwl"). For the LUT the sat is implied while F <= 19 (skipped
+    there): the index (z >> (F - 4)) + 256 is clipped to [0, 511], which every |z| >= 2^23 - 1 already reaches
+    (`LUT_SAT_IMPLIED_MAX_F`)."""
     z = pre + layer.bias[part] + _mix(ops, layer, part, state_var)
+    if layer.sigmoid == "pwl":
+        return pwl_sigmoid(ops, ops.sat(z, STATE_BITS), layer.frac_bits)
     return ops.lut(lut, z if layer.frac_bits <= LUT_SAT_IMPLIED_MAX_F else ops.sat(z, 24), layer.frac_bits)
 
 

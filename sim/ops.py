@@ -86,6 +86,16 @@ class NumpyOps:
         return np.take(table, (z >> (frac_bits - LUT_STEP_BITS)) + LUT_HALF, mode="clip")
 
     @staticmethod
+    def minimum(x, y):
+        """Elementwise min (y: array or int)."""
+        return np.minimum(x, y)
+
+    @staticmethod
+    def where(cond, x, y):
+        """x where cond else y (select)."""
+        return np.where(cond, x, y)
+
+    @staticmethod
     def spike(v, theta, frac_bits: int):
         """1 where v > theta (strict), else 0 (int64)."""
         return (v > theta).astype(np.int64)
@@ -141,6 +151,9 @@ class FloatOps:
     def lut(table, z, frac_bits: int):
         """The exact sigmoid the LUT samples: 4096 * sigmoid(z / 2^F)."""
         return 4096.0 / (1.0 + np.exp(-z * 2.0**-frac_bits))
+
+    minimum = NumpyOps.minimum
+    where = NumpyOps.where
 
     @staticmethod
     def spike(v, theta, frac_bits: int):

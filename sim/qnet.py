@@ -8,12 +8,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FRAC_BITS = 12      # state fraction bits F of LTC / ALIF / readout layers
-DECAY_ONE = 4096    # 12-bit decay codes: 4096 = 1.0
+DECAY_BITS = 12     # decay codes (sigmoid outputs alpha, rho) are 12-bit fractions ...
+DECAY_ONE = 1 << DECAY_BITS   # ... 4096 = 1.0
 LUT_STEP_BITS = 4   # the sigmoid LUT samples z in steps of 2^-4 ...
 LUT_HALF = 256      # ... with 256 entries on each side of z = 0: z in [-16, 16), 512 entries
 # the largest F at which the LUT index clip implies sat(z, 24): (2^23 - 1) >> (F - 4) still reaches LUT_HALF - 1
 LUT_SAT_IMPLIED_MAX_F = 23 - int(np.log2(LUT_HALF)) + LUT_STEP_BITS
 WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
+STATE_BITS = 24     # LTC / ALIF / readout states, gate pre-activations: saturated 24-bit words
+# The piecewise-linear sigmoid of the loihi2 profile (docs/fixed_point.md, "The loihi2 profile"): for a = |z| on
+# scale 2^-F, h(a) = min(PWL_CAP, min_k(offset_k + (a >> (shift_k + F - 12)))), the 12-bit code 4096 * sigmoid;
+# slopes 2^-shift_k (1/4, 1/8, 1/32), breakpoints |z| = 1, 2.33, 5 (Amin, Curtis and Hayes-Gill 1997, "PLAN").
+# z >= 0: min(h, DECAY_ONE - 1); z < 0: DECAY_ONE - h, which is 0 (a closed gate) for z <= -5.
+PWL_SEGMENTS = ((2048, 2), (2560, 3), (3456, 5))
+PWL_CAP = DECAY_ONE
+SIGMOIDS = ("lut", "pwl")   # the gate sigmoid of a layer: the 512-entry table (host) or the PWL (loihi2)
 
 
 @dataclass
@@ -32,7 +41,8 @@ class QLtc:
     """LTC, ALIF or readout layer. Parts: "d" (+ "m", "a" when gated; readout: "d", "m").
 
     syn[part]: synapses summed into that part; bias[part]: [n] on scale 2^-F.
-    gated: mix[part] holds Q_mu / Q_ab codes ([n, n] dense or [n] diag) with exponent mix_shift[part].
+    gated: mix[part] holds Q_mu / Q_ab codes ([n, n] dense or [n] diag) with exponent mix_shift[part], and the
+    gate decays are sigmoid(z): the 512-entry LUT ("lut") or the piecewise-linear sigmoid ("pwl").
     not gated: alpha, rho are constant 12-bit codes [n]. theta0 on 2^-F, beta with 12 fraction bits.
     output: what a spiking layer sends to the layer above: "s" its spikes, or "u" its membrane after the reset
     (24-bit graded, read by a membrane readout).
@@ -52,6 +62,7 @@ class QLtc:
     beta: int = 0
     frac_bits: int = FRAC_BITS
     output: str = "s"
+    sigmoid: str = "lut"        # "lut" | "pwl" (SIGMOIDS) of the gates; "lut" on ungated layers (no gate)
 
 
 @dataclass

@@ -93,6 +93,14 @@ class SteOps:
         return _ste(4096.0 * torch.sigmoid(z * 2.0**-frac_bits), table[idx])
 
     @staticmethod
+    def minimum(x, y):
+        return torch.minimum(x, torch.as_tensor(y, dtype=x.dtype, device=x.device))
+
+    @staticmethod
+    def where(cond, x, y):
+        return torch.where(cond, x, y)
+
+    @staticmethod
     def spike(v, theta, frac_bits: int):
         return spike((v - theta) * 2.0**-frac_bits)
 
