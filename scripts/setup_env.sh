@@ -33,6 +33,14 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# lava-dl's netx (dev/test: hardware/to_netx.py writes its HDF5 format, tests/test_netx.py runs the files in it).
+# lava-dl 0.6.0 pins torch<2.4 (and torchvision, opencv, pytest<8), so it is installed without its dependencies:
+# netx needs only what the project already has (lava-nc, h5py, numpy, scipy, torch, torchvision, pillow) plus
+# opencv, which lava-dl's slayer imports at package import.
+if ! .venv/bin/python -c 'import lava.lib.dl.netx' >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q --no-deps "lava-dl==0.6.0" "opencv-python-headless>=4.8.1.78,<4.11"
+fi
+
 # Fashion-MNIST for the fmnist / rfmnist tasks: the Debian package dataset-fashion-mnist
 # (files in /usr/share/datasets/fashion-mnist/). Installed when missing, apt-get exists and we are root;
 # anything else only warns, so the rest of the set-up (and `make test`) works without it.

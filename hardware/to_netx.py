@@ -1,0 +1,130 @@
+"""Integer network (NIR file or checkpoint) -> lava-dl netx HDF5, for the layers netx runs exactly.
+
+    python hardware/to_netx.py model.nir -o net.net [--hidden-only]
+
+netx (lava-dl 0.6.0, `lava.lib.dl.netx.hdf5.Network`) builds each dense layer as Lava's Dense (or a recurrent
+pair) into Lava's LIF, with `du = iDecay - 1`, `dv = vDecay`, `vth = vThMant` and `bias_mant = bias` at the fixed
+bias exponent 6; it chooses the Dense's weight exponent itself from the weights, so a file weight w contributes
+exactly w to the synaptic sum. A layer maps exactly when it is a LIF layer (docs/fixed_point.md, Lava's LIF)
+whose synapses have shifts k >= 0 with `q << k` within netx's weight range [-256, 254] and whose bias
+`bias_mant << bias_exp` is a multiple of 2^6 within int16. Everything else (LTC / ALIF / ATRLIF layers, the
+leaky-integrator readout) has no netx layer and is refused with one line naming it; `--hidden-only` writes the
+spiking layers and leaves the readout to the host (its integer step is sim/'s). Conv layers of this project
+are LTC layers, so none maps.
+
+The file runs on Lava's CPU backend as `Network(net_config=path, input_message_bits=...)`; its layer l at Lava
+step tau equals `sim.simulate.simulate(..., lava_clock=True)` of the same network at tau (tests/test_netx.py).
+Needs lava-dl only to run the file, not to write it (h5py).
+"""
+import argparse
+import sys
+
+import numpy as np
+
+NETX_BIAS_EXP = 6                   # netx's CUBA neuron: bias_mant << 6
+NETX_WEIGHT_RANGE = (-256, 254)     # what netx's optimize_weight_bits keeps without clipping
+INT16 = (-2**15, 2**15 - 1)         # Lava LIF's bias_mant storage
+
+
+class NetxError(ValueError):
+    """A layer netx cannot run exactly."""
+
+
+def _layer_name(qnet, i: int) -> str:
+    return "readout" if i == len(qnet.layers) else f"layer{i} ({qnet.layers[i].kind})"
+
+
+def _weights(name: str, syn) -> np.ndarray:
+    """The netx file weights of a spec synapse shl(q @ x, k): q << k (k >= 0), within netx's range."""
+    if syn.shift < 0 or syn.wide:
+        raise NetxError(f"{name}: its {syn.source} synapse shifts the sum right by {-syn.shift} "
+                        f"(netx's Dense has no exponent in the file)" if not syn.wide else
+                        f"{name}: graded membrane input, which netx's CUBA layers do not send")
+    w = np.asarray(syn.q, dtype=np.int64) << syn.shift
+    lo, hi = NETX_WEIGHT_RANGE
+    if w.size and (w.min() < lo or w.max() > hi):
+        raise NetxError(f"{name}: {syn.source} weights q << {syn.shift} reach [{w.min()}, {w.max()}], "
+                        f"outside netx's [{lo}, {hi}]")
+    return w
+
+
+def netx_layers(qnet, hidden_only: bool = False) -> list:
+    """One dict per netx layer: {"type": "dense" | "dense_rec", "shape", "weight", ["weight_rec"], "bias",
+    "neuron": {...}}. Raises NetxError naming the first layer netx cannot run exactly."""
+    out = []
+    for i, layer in enumerate(qnet.layers):
+        name = _layer_name(qnet, i)
+        if layer.kind != "lif":
+            raise NetxError(f"{name}: netx has no {layer.kind.upper()} neuron (it runs CUBA LIF, sigma-delta "
+                            f"and resonate-and-fire layers)")
+        syn = {s.source: s for s in layer.syn}
+        entry = {"type": "dense_rec" if "self" in syn else "dense", "shape": [layer.n],
+                 "weight": _weights(name, syn["input"])}
+        if "self" in syn:
+            entry["weight_rec"] = _weights(name, syn["self"])
+        bias = np.asarray(layer.bias_mant, dtype=np.int64) * (1 << int(layer.bias_exp))
+        if np.any(bias % (1 << NETX_BIAS_EXP)) or np.any(bias >> NETX_BIAS_EXP < INT16[0]) \
+                or np.any(bias >> NETX_BIAS_EXP > INT16[1]):
+            raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not a multiple of 2^{NETX_BIAS_EXP} "
+                            f"within int16 (netx's CUBA neuron adds bias_mant << {NETX_BIAS_EXP})")
+        entry["bias"] = bias >> NETX_BIAS_EXP
+        entry["neuron"] = {"type": "CUBA", "iDecay": int(layer.du) + 1, "vDecay": int(layer.dv),
+                           "vThMant": int(layer.vth), "refDelay": 1, "gradedSpike": False}
+        out.append(entry)
+    if not hidden_only:
+        raise NetxError(f"{_layer_name(qnet, len(qnet.layers))}: netx has no non-spiking leaky-integrator layer; "
+                        f"pass --hidden-only to write the spiking layers (the readout stays on the host)")
+    return out
+
+
+def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
+    """Write qnet's layers as a netx HDF5 file at path (nothing is written when a layer is refused).
+    Returns the layer dicts written."""
+    import h5py
+    layers = netx_layers(qnet, hidden_only)
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layer")
+        entries = [{"type": "input", "shape": list(reversed(qnet.input_shape))}] + layers  # netx: (x, y, c) reversed
+        for i, entry in enumerate(entries):
+            g = group.create_group(str(i))
+            for key, value in entry.items():
+                if key == "neuron":
+                    n = g.create_group("neuron")
+                    for k, v in value.items():
+                        n.create_dataset(k, data=v.encode("ascii") if isinstance(v, str) else v)
+                elif key == "type":
+                    g.create_dataset(key, data=value.encode("ascii"))
+                else:
+                    g.create_dataset(key, data=np.asarray(value))
+    return layers
+
+
+def input_message_bits(qnet) -> int:
+    """netx's input_message_bits for the network input: 0 for binary spikes, 8 for graded 8-bit codes."""
+    return 0 if tuple(qnet.input_range) == (0, 1) else 8
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Write a model's LIF layers as a lava-dl netx HDF5 file.")
+    p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
+    p.add_argument("-o", "--out", required=True, help="netx HDF5 file to write (e.g. net.net)")
+    p.add_argument("--hidden-only", action="store_true",
+                   help="write the spiking layers only (netx has no leaky-integrator readout)")
+    args = p.parse_args(argv)
+    from ltcsn.export.load import load_qnet
+    from ltcsn.train.errors import InputError
+    try:
+        qnet, _ = load_qnet(args.model)
+        layers = write_netx(qnet, args.out, args.hidden_only)
+    except (InputError, NetxError, OSError) as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        return 2
+    kinds = ", ".join(f"{e['type']} {e['shape'][0]}" for e in layers)
+    print(f"wrote {args.out}: {len(layers)} netx layers ({kinds}); "
+          f"run it with lava.lib.dl.netx.hdf5.Network(net_config={args.out!r}, "
+          f"input_message_bits={input_message_bits(qnet)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""hardware/to_netx.py: a model's LIF layers as lava-dl netx HDF5, run by netx on Lava's CPU backend.
+
+netx (`lava.lib.dl.netx.hdf5.Network`, lava-dl 0.6.0 installed without its dependencies by scripts/setup_env.sh)
+builds its own Dense and LIF processes from the file; every layer's spikes must equal sim/'s on the Lava clock
+(`simulate(..., lava_clock=True)`: one step of delay per Dense) with `==`, on random networks (binary and graded
+input, recurrent layers, biases) and on a trained-and-quantized model exported through NIR and the CLI.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ltcsn.sim.compare import first_divergence
+from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.simulate import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+TO_NETX = ROOT / "hardware" / "to_netx.py"
+
+
+@pytest.fixture(scope="module")
+def netx():
+    from ltcsn.hardware.lava_net import ensure_lava
+    ensure_lava()
+    from lava.lib.dl.netx.hdf5 import Network
+    return Network
+
+
+def run_netx(Network, path, qnet, x) -> list:
+    """Run x [1, T, n_in] through the netx file; returns each layer's spikes [1, T, n] (int64)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from ltcsn.hardware.to_netx import input_message_bits
+    T = x.shape[1]
+    net = Network(net_config=str(path), input_message_bits=input_message_bits(qnet))
+    source = Source(data=x[0].reshape(T, -1).T.copy())
+    source.s_out.connect(net.inp)
+    sinks = []
+    for layer in net.layers:
+        sinks.append(Sink(shape=layer.out.shape, buffer=T))
+        layer.out.connect(sinks[-1].a_in)
+    try:
+        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        spikes = [sink.data.get() for sink in sinks]
+    finally:
+        net.stop()
+    for s in spikes:
+        assert np.array_equal(s, np.round(s))
+    return [s.T.astype(np.int64)[None] for s in spikes]
+
+
+def assert_netx_equals_sim(Network, path, qnet, x):
+    _, rec = simulate(qnet, x, record=True, lava_clock=True)
+    got = run_netx(Network, path, qnet, x)
+    sim_spikes = [{"s": r["s"]} for r in rec[:len(qnet.layers)]]
+    netx_spikes = [{"s": s} for s in got]
+    first = first_divergence(sim_spikes, netx_spikes, names=("sim-lava-clock", "netx"))
+    assert first is None, first["message"]
+    assert all(r["s"].sum() > 0 for r in sim_spikes), "a layer never spikes: the comparison would be weak"
+    return got
+
+
+def _readout(n_in: int) -> QLtc:
+    return QLtc(kind="readout", n=2, syn={"d": [QSynapse(np.ones((2, n_in), np.int64), 0, "input")]},
+                bias={"d": np.zeros(2, np.int64)}, gated=False, spiking=False, alpha=np.full(2, 4096))
+
+
+def _random_lif_net(seed: int, graded: bool, sizes=(5, 7, 6)) -> tuple:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n) in enumerate(zip(sizes[:-1], sizes[1:])):
+        syn = [QSynapse(rng.integers(-127, 128, (n, n_in)), int(rng.integers(0, 2)), "input")]
+        if i == 0:
+            syn.append(QSynapse(rng.integers(-127, 128, (n, n)), 1, "self"))   # q << 1 reaches netx's edge 254
+        layers.append(QLif(n=n, syn=syn, du=int(rng.choice([0, 1, 700, 4095])), dv=int(rng.choice([0, 300, 4095])),
+                           vth=int(rng.integers(1, 80)), bias_mant=rng.integers(-40, 60, n) * 8, bias_exp=3,
+                           frac_bits=12))
+    qnet = QNet(input_shape=(sizes[0],), input_frac=0, input_range=(0, 255) if graded else (0, 1), layers=layers,
+                readout=_readout(sizes[-1]), lut=sigmoid_lut())
+    x = rng.integers(0, 256 if graded else 2, (1, 40, sizes[0]))
+    return qnet, x
+
+
+@pytest.mark.parametrize("seed,graded", [(0, False), (1, True), (2, True)])
+def test_random_lif_networks_in_netx(tmp_path, netx, seed, graded):
+    from ltcsn.hardware.to_netx import write_netx
+    qnet, x = _random_lif_net(seed, graded)
+    path = tmp_path / "net.net"
+    layers = write_netx(qnet, path, hidden_only=True)
+    assert [e["type"] for e in layers] == ["dense_rec", "dense"]
+    assert_netx_equals_sim(netx, path, qnet, x)
+
+
+def test_trained_lif_model_through_nir_and_cli(tmp_path, netx):
+    """A feed-forward LIF network without biases (netx's CUBA neuron adds bias_mant << 6, a grid our quantizer does
+    not choose), trained a few steps, quantized, written to NIR, converted by the CLI and run by netx."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.quantize import quantize
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((6,), 3, [LayerConfig(10, recurrent=False), LayerConfig(8, recurrent=False)],
+                                 neuron="lif", readout="const"))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.fc_x.weight.mul_(3.0)
+            layer.bias.requires_grad_(False)
+    x = (torch.rand(16, 20, 6) < 0.4).float()
+    y = torch.randint(0, 3, (16,))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(3):
+        out, _ = model(x)
+        loss = torch.nn.functional.cross_entropy(out[:, -1], y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    qnet, _, _ = quantize(model, x)
+    nir_path = tmp_path / "model.nir"
+    write_nir(nir_path, qnet_to_nir(qnet))
+    out = tmp_path / "net.net"
+    cli = [sys.executable, str(TO_NETX), str(nir_path), "-o", str(out)]
+    refused = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr.startswith("error: readout:") and refused.stderr.count("\n") == 1, refused.stderr
+    done = subprocess.run(cli + ["--hidden-only"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "2 netx layers" in done.stdout
+    assert_netx_equals_sim(netx, out, qnet, qnet.encode_input(x[:1].numpy()))
+
+
+def test_refusals_name_the_layer(tmp_path):
+    from ltcsn.hardware.to_netx import NetxError, write_netx
+    qnet, _ = _random_lif_net(0, False)
+    path = tmp_path / "net.net"
+    bad_bias = QNet(**{**qnet.__dict__, "layers": [qnet.layers[0], QLif(**{**qnet.layers[1].__dict__,
+                                                                         "bias_mant": np.full(6, 3), "bias_exp": 0})]})
+    with pytest.raises(NetxError, match=r"^layer1 \(lif\): bias"):
+        write_netx(bad_bias, path, hidden_only=True)
+    right_shift = QNet(**{**qnet.__dict__, "layers": [QLif(**{**qnet.layers[0].__dict__, "syn": [
+        QSynapse(np.ones((7, 5), np.int64), -1, "input")]}), qnet.layers[1]]})
+    with pytest.raises(NetxError, match=r"^layer0 \(lif\): its input synapse shifts"):
+        write_netx(right_shift, path, hidden_only=True)
+    ltc = QNet(**{**qnet.__dict__, "layers": [QLtc(kind="ltc", n=7, syn={}, bias={}, gated=True)]})
+    with pytest.raises(NetxError, match=r"^layer0 \(ltc\): netx has no LTC neuron"):
+        write_netx(ltc, path, hidden_only=True)
+    assert not path.exists()
+
+
+def test_cli_bad_input(tmp_path):
+    r = subprocess.run([sys.executable, str(TO_NETX), str(tmp_path / "missing.nir"), "-o", str(tmp_path / "n.net")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr
