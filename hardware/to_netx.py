@@ -16,17 +16,20 @@ The file runs on Lava's CPU backend as `Network(net_config=path, input_message_b
 step tau equals `sim.simulate.simulate(..., lava_clock=True)` of the same network at tau (tests/test_netx.py).
 Needs lava-dl only to run the file, not to write it (h5py).
 """
-import argparse
 import sys
 
 import numpy as np
+
+from ltcsn.args import ArgumentParser, cli
+from ltcsn.errors import InputError
+from ltcsn.files import atomic_output, check_output
 
 NETX_BIAS_EXP = 6                   # netx's CUBA neuron: bias_mant << 6
 NETX_WEIGHT_RANGE = (-256, 254)     # what netx's optimize_weight_bits keeps without clipping
 INT16 = (-2**15, 2**15 - 1)         # Lava LIF's bias_mant storage
 
 
-class NetxError(ValueError):
+class NetxError(InputError):
     """A layer netx cannot run exactly."""
 
 
@@ -78,11 +81,11 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
 
 
 def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
-    """Write qnet's layers as a netx HDF5 file at path (nothing is written when a layer is refused).
+    """Write qnet's layers as a netx HDF5 file at path, atomically (nothing is written when a layer is refused).
     Returns the layer dicts written."""
     import h5py
     layers = netx_layers(qnet, hidden_only)
-    with h5py.File(path, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         group = f.create_group("layer")
         entries = [{"type": "input", "shape": list(reversed(qnet.input_shape))}] + layers  # netx: (x, y, c) reversed
         for i, entry in enumerate(entries):
@@ -104,21 +107,21 @@ def input_message_bits(qnet) -> int:
     return 0 if tuple(qnet.input_range) == (0, 1) else 8
 
 
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Write a model's LIF layers as a lava-dl netx HDF5 file.")
+    p = ArgumentParser(description="Write a model's LIF layers as a lava-dl netx HDF5 file.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
     p.add_argument("-o", "--out", required=True, help="netx HDF5 file to write (e.g. net.net)")
     p.add_argument("--hidden-only", action="store_true",
                    help="write the spiking layers only (netx has no leaky-integrator readout)")
     args = p.parse_args(argv)
     from ltcsn.export.load import load_qnet
-    from ltcsn.train.errors import InputError
+    check_output(args.out, inputs=[args.model], option="-o")
     try:
         qnet, _ = load_qnet(args.model)
-        layers = write_netx(qnet, args.out, args.hidden_only)
-    except (InputError, NetxError, OSError) as e:
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
-        return 2
+    except OSError as e:
+        raise InputError(f"{args.model}: {e}") from None
+    layers = write_netx(qnet, args.out, args.hidden_only)
     kinds = ", ".join(f"{e['type']} {e['shape'][0]}" for e in layers)
     print(f"wrote {args.out}: {len(layers)} netx layers ({kinds}); "
           f"run it with lava.lib.dl.netx.hdf5.Network(net_config={args.out!r}, "
