@@ -1,15 +1,44 @@
-"""Any model file -> its integer network: a checkpoint (quantized on the fly) or a NIR file."""
+"""Any model file -> its integer network: a checkpoint (quantized on the fly) or a NIR file; and the
+command-line options and lines that say how a NIR file was read (every CLI that reads one uses them)."""
+from ltcsn.export.nir_producers import PRODUCERS
+from ltcsn.train.errors import InputError
 
 
-def load_qnet(path: str, mixing: str = "dense"):
+def load_qnet(path: str, mixing: str = "dense", dt: float = None, producer: str = None):
     """Checkpoint (.pt, quantized on the fly, reusing a stored QAT plan) or NIR file -> (QNet, float model or None)."""
+    return load_model(path, mixing, dt, producer)[:2]
+
+
+def load_model(path: str, mixing: str = "dense", dt: float = None, producer: str = None, x_sample=None):
+    """(QNet, float model or None, info or None). NIR files: `export.nir_read.read_nir` with dt, producer
+    (None / "auto": recognised) and x_sample (float inputs [N, T, ...] for a graded input encoding); info says
+    how it was read. Checkpoints: dt and producer do not apply (InputError if given)."""
     if str(path).endswith(".nir"):
-        from ltcsn.export.nir_read import read_qnet
-        return read_qnet(path), None
+        from ltcsn.export.nir_read import read_nir
+        qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample)
+        return qnet, None, info
+    if dt is not None or producer not in (None, "auto"):
+        raise InputError(f"{path}: --dt and --producer apply to NIR files only (a checkpoint knows its network)")
     from ltcsn.train.quantize import quantize
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.tasks import get_task
     model, ckpt = load_checkpoint(path)
     task = get_task(**ckpt["task"])
     qnet, _, _ = quantize(model, task.input_sample(), mixing, plan=ckpt.get("quant_plan"), task=ckpt["task"])
-    return qnet, model
+    return qnet, model, None
+
+
+def add_reading_args(parser) -> None:
+    """--dt and --producer: how a NIR graph from another tool is read (docs/nir_schema.md, "Third-party graphs")."""
+    parser.add_argument("--dt", type=float, default=None,
+                        help="NIR graphs: time step in s (default: the graph's stored dt, else its producer's "
+                             "convention; refused when neither decides)")
+    parser.add_argument("--producer", default="auto", choices=["auto", *PRODUCERS],
+                        help="NIR graphs: the tool that wrote it (default: recognised from the graph)")
+
+
+def reading_lines(info) -> list:
+    """How a NIR file was read: producer, dt and its rule, then every note (printed on every run)."""
+    if not info:
+        return []
+    return list(info.get("reading", [])) + [f"note: {n}" for n in info.get("notes", [])]

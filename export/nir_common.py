@@ -9,7 +9,7 @@ from ltcsn.train.errors import InputError
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
 SCHEMA_VERSION = 1            # bump on any incompatible change of that metadata (docs/nir_schema.md)
 SPEC_VERSION = 2              # docs/fixed_point.md (2: the 512-entry sigmoid LUT, 2026-11-26)
-DEFAULT_DT = 1e-3             # s; dt of third-party graphs that carry none (norse's default)
+DEFAULT_DT = 1e-3             # s; the step our exports are written at by default (third-party graphs: nir_producers.py)
 
 
 class NirError(InputError):

@@ -1,14 +1,16 @@
-"""Third-party NIR graphs (norse, sinabs, rockpool, ...) of LIF / CubaLIF / IF / LI neurons and linear nodes,
-read into float layer descriptions (`export.quantize.float_parts` form) and quantized by
-`export.quantize.quantize_parts`, the code that quantizes checkpoints. Every chain of linear nodes between
-two neuron layers becomes one dense matrix (export/nir_graph.py); norse's tau*dt export bug (norse#411) is
-detected and undone. How such graphs are read: docs/nir_schema.md.
+"""Third-party NIR graphs (norse, snnTorch, sinabs, rockpool, ...) of LIF / CubaLIF / IF / LI neurons and linear
+nodes, read into float layer descriptions (`train.quantize.float_parts` form) and quantized by
+`train.quantize.quantize_parts`, the code that quantizes checkpoints. Every chain of linear nodes between
+two neuron layers becomes one dense matrix (export/nir_graph.py). dt and the producer's conventions (norse's
+tau*dt export bug norse#411, norse's CubaLIF input, snnTorch's reset) come from export/nir_producers.py.
+How such graphs are read: docs/nir_schema.md.
 """
 import numpy as np
 import torch
 
-from ltcsn.export.nir_common import DEFAULT_DT, NirError, as_array, tname
-from ltcsn.export.nir_graph import compose, input_shape, structure
+from ltcsn.export.nir_common import NirError, as_array, tname
+from ltcsn.export.nir_graph import compose, input_shape, structure, unused_note
+from ltcsn.export.nir_producers import decide_dt, producer_of
 from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
@@ -38,7 +40,9 @@ def _taus(node) -> dict:
     return {f: as_array(getattr(node, f)).reshape(-1) for f in fields}
 
 
-def _decide_norse411(graph, dt: float, norse411, where: str) -> bool:
+def _decide_norse411(graph, dt: float, norse411, producer, where: str) -> bool:
+    """Whether the graph's time constants are tau*dt (norse#411): forced by norse411=True/False, else only for a
+    producer that writes them so (norse) and only when some tau < dt/2 (impossible under forward Euler)."""
     taus = [v for n in graph.nodes.values() for v in _taus(n).values()]
     if not taus:
         return False
@@ -46,7 +50,7 @@ def _decide_norse411(graph, dt: float, norse411, where: str) -> bool:
     if np.any(~(allt > 0)):
         raise NirError(f"{where}: a time constant is <= 0 or NaN")
     if norse411 is None:
-        return bool(np.min(allt) < dt / 2)
+        return bool(producer.tau_times_dt and np.min(allt) < dt / 2)
     return bool(norse411)
 
 
@@ -55,8 +59,8 @@ def _delta(tau: np.ndarray, dt: float, field: str, name: str, where: str) -> np.
     d = dt / tau
     if np.any(d > 1 + 1e-6):
         raise NirError(f"{where}: '{name}' has {field} = {float(np.min(tau)):.3g} s < dt = {dt:g} s: forward Euler "
-                       f"is unstable at this dt; pass the dt the graph was made for (or norse411=True for a "
-                       f"norse export that wrote tau*dt)")
+                       f"is unstable at this dt; pass the dt the graph was made for (--dt), or --producer norse for a "
+                       f"norse 1.1.0 export that wrote tau*dt (norse#411)")
     return np.minimum(d, 1.0)
 
 
@@ -67,7 +71,7 @@ def _uniform(d: np.ndarray, field: str, name: str, where: str) -> float:
     return float(d.mean()) if d.size else 0.0
 
 
-def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, last: bool,
+def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, last: bool, producer,
                    notes: list, where: str) -> dict:
     """Float parts (export.quantize.float_parts form) of one third-party neuron layer fed by W x + b (+ the
     recurrent Ws s + bs)."""
@@ -95,7 +99,9 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
             ds = _delta(ts, dt, "tau_syn", name, where)
             dm = _delta(tm, dt, "tau_mem", name, where)
             du, dv = _uniform(ds, "tau_syn", name, where), _uniform(dm, "tau_mem", name, where)
-            gain, leak = dm * r * ds * w_in, dm * _param(node, "v_leak", n, name, where)
+            # NIR: I += ds (w_in x - I); the producer's "direct" convention (norse): I = (1 - ds) I + w_in x
+            gain = dm * r * w_in * (1.0 if producer.cuba_input == "direct" else ds)
+            leak = dm * _param(node, "v_leak", n, name, where)
             if np.any(bias_in != 0) and du < 1:
                 raise NirError(f"{where}: '{name}': a bias into a CubaLIF current with tau_syn > dt cannot be "
                                f"mapped (our LIF has its bias on v only)")
@@ -132,17 +138,32 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
             "alpha": torch.from_numpy(alpha)}
 
 
-def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str):
-    if dt is None:
-        dt = float(gmeta["dt"]) if isinstance(gmeta.get("dt"), (int, float)) else DEFAULT_DT
-    if not dt > 0:
-        raise NirError(f"{where}: dt must be > 0, got {dt}")
+def _stored_dt(gmeta: dict):
+    v = gmeta.get("dt")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, producer: str = None,
+                 notes: list = ()):
+    """A third-party graph -> (QNet, info). dt: --dt (None: the graph's stored dt, else the producer's
+    convention, export/nir_producers.py); producer: a PRODUCERS name or None/"auto" (recognised from the graph);
+    notes: lines already due (e.g. a dropped batch dimension)."""
+    prod, how = producer_of(graph, producer)
+    dt, rule = decide_dt(graph, _stored_dt(gmeta), dt, prod, where)
     st = structure(graph, where)
-    notes = []
-    n411 = _decide_norse411(graph, dt, norse411, where)
+    reading = [f"producer: {prod.label} ({how})",
+               f"read at dt = {dt:g} s: {rule}" if dt is not None else f"dt: {rule}"]
+    if prod.warning:
+        reading.append(f"warning: {prod.warning}")
+    notes = list(notes)
+    if st["unused"]:
+        notes.append(unused_note(graph, st["unused"]))
+    n411 = _decide_norse411(graph, dt, norse411, prod, where)
     scale_tau = dt if n411 else 1.0
     if n411:
         notes.append(f"norse#411: time constants read as tau*dt (divided by dt = {dt:g} s)")
+    if prod.cuba_input == "direct" and any(tname(n) == "CubaLIF" for n in graph.nodes.values()):
+        notes.append(f"{prod.label} CubaLIF: the input jumps into the current (I = (1 - dt/tau_syn) I + w_in x)")
     in_shape = input_shape(graph, st["input"], where)
     shape = in_shape
     parts, names = [], []
@@ -161,7 +182,7 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str):
             if Ws.shape != (n, n):
                 raise NirError(f"{where}: inconsistent shapes: recurrent weights of '{name}' are {list(Ws.shape)}")
         last = j == len(st["layers"]) - 1
-        parts.append(_foreign_layer(name, node, W, b, Ws, bs, dt, scale_tau, last, notes, where))
+        parts.append(_foreign_layer(name, node, W, b, Ws, bs, dt, scale_tau, last, prod, notes, where))
         names.append(name)
         shape = out_shape
     if parts[-1]["kind"] != "readout":
@@ -175,24 +196,12 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str):
     elif st["tail"] != [[]]:
         raise NirError(f"{where}: linear nodes after the LI readout '{names[-1]}' are not supported")
     enc = input_encoding(torch.as_tensor(np.asarray(x_sample))) if x_sample is not None else (0, (0, 1))
-    in_shape = _squeeze_input(in_shape, graph, st)
     try:
         qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc)
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
-    info = {"origin": "third-party", "dt": dt, "norse411": n411, "notes": notes, "layers": names,
-            "parts": parts, "plan": plan, "report": report, "quantized_file": False}
+    info = {"origin": "third-party", "dt": dt, "producer": prod.name, "reading": reading, "norse411": n411,
+            "notes": notes, "layers": names, "parts": parts, "plan": plan, "report": report,
+            "quantized_file": False}
     return qnet, info
 
-
-def _squeeze_input(shape: tuple, graph, st) -> tuple:
-    """The input shape our simulator takes: the Input node's shape minus leading size-1 dims that the first
-    linear node drops (a traced batch dimension)."""
-    first = st["layers"][0][1]["input"][0] if st["layers"][0][1]["input"] else []
-    if not first:
-        return shape
-    t = tname(graph.nodes[first[0]])
-    nd = {"Affine": 1, "Linear": 1, "Conv2d": 3, "SumPool2d": 3, "AvgPool2d": 3}.get(t)
-    while nd is not None and len(shape) > nd and shape[0] == 1:
-        shape = shape[1:]
-    return shape

@@ -67,9 +67,14 @@ def structure(graph, where: str) -> dict:
         if k in order:
             raise NirError(f"{where}: neuron layers form a cycle through '{k}' (only self-recurrence is supported)")
         other = set(srcs[k]) - {prev, k}
-        if other:
-            raise NirError(f"{where}: '{k}' reads from {', '.join(sorted(other))} besides '{prev}' "
+        earlier = sorted(s for s in other if s in order or s == inputs[0])
+        if earlier:
+            raise NirError(f"{where}: '{k}' reads from {', '.join(earlier)} besides '{prev}' "
                            f"(skip connections are not supported)")
+        if other:
+            later = sorted(other)
+            raise NirError(f"{where}: '{later[0]}' feeds back into '{k}': a loop between two layers (only a "
+                           f"layer's recurrence onto itself is supported)")
         order.append(k)
         prev = k
     missing = set(neurons) - set(order)
@@ -83,7 +88,89 @@ def structure(graph, where: str) -> dict:
                        f"not the last neuron layer '{order[-1]}'")
     layers = [(k, {"input": srcs[k][order[j - 1] if j else inputs[0]], "self": srcs[k].get(k, [])})
               for j, k in enumerate(order)]
-    return {"input": inputs[0], "layers": layers, "tail": out_srcs[order[-1]], "output": outputs[0]}
+    used = {inputs[0], outputs[0], *order}
+    for _, s in layers:
+        used.update(n for paths in s.values() for path in paths for n in path)
+    used.update(n for path in out_srcs[order[-1]] for n in path)
+    unused = sorted(set(nodes) - used)
+    return {"input": inputs[0], "layers": layers, "tail": out_srcs[order[-1]], "output": outputs[0],
+            "unused": unused}
+
+
+def unused_note(graph, names: list) -> str:
+    """What the nodes that no path from the Input to the Output uses are: they do not change the output and are
+    dropped (a note says so)."""
+    cyc = [k for k in names if any(a in names and b == k for a, b in graph.edges)]
+    what = "a cycle of linear nodes" if cyc and len(cyc) == len(names) else "nodes"
+    return (f"dropped {what} not on any path from the Input to the Output (they cannot change the output): "
+            f"{', '.join(f'{k} ({tname(graph.nodes[k])})' for k in names)}")
+
+
+def drop_batch_dims(graph) -> list:
+    """Drop a leading size-1 (batch) dimension from the Input and Output types when the node they connect to
+    takes exactly one dimension fewer (norse's `to_nir(model, torch.zeros(1, N))` writes Input [1, N]), before any
+    type check. Edits the graph in place; returns one note per dropped dimension."""
+    notes = []
+    succ = {k: [b for a, b in graph.edges if a == k] for k in graph.nodes}
+    pred = {k: [a for a, b in graph.edges if b == k] for k in graph.nodes}
+    ends = [(k, n) for t in ("Input", "Output") for k, n in graph.nodes.items() if tname(n) == t]
+    for name, node in ends:
+        t = tname(node)
+        if t == "Output":        # after the Input's drop: scalar neurons take the shape that feeds them
+            _broadcast_scalar_neurons(graph, pred)
+        key = "input" if t == "Input" else "output"
+        types = node.input_type if t == "Input" else node.output_type
+        shape = None if not types or types.get(key) is None else list(np.atleast_1d(as_array(types[key], np.int64)))
+        others = succ[name] if t == "Input" else pred[name]
+        if shape is None or len(others) != 1:
+            continue
+        want = _ndim(graph.nodes[others[0]], "input" if t == "Input" else "output")
+        new = shape[1:] if want is not None and len(shape) == want + 1 and shape[0] == 1 else list(shape)
+        if new != shape:
+            a = np.array(new, dtype=np.int64)
+            node.input_type, node.output_type = {"input": a}, {"output": a}
+            notes.append(f"{t} '{name}' {shape} read as {new}: a leading batch dimension dropped")
+    return notes
+
+
+def _shape_of(types, key):
+    v = None if not types else types.get(key)
+    return None if v is None or np.size(v) == 0 else np.atleast_1d(as_array(v, np.int64))
+
+
+def _broadcast_scalar_neurons(graph, pred: dict) -> None:
+    """A neuron node with scalar parameters (norse's default LIBoxCell writes LI(tau=0-d, ...)) has the empty
+    type []; it takes the shape of what feeds it (set here, so the type check sees the broadcast)."""
+    changed = True
+    while changed:
+        changed = False
+        for name, node in graph.nodes.items():
+            if tname(node) not in NEURON_TYPES or _shape_of(node.input_type, "input") is not None:
+                continue
+            shapes = [_shape_of(graph.nodes[p].output_type, "output") for p in pred[name]]
+            shapes = [s for s in shapes if s is not None]
+            if shapes:
+                node.input_type, node.output_type = {"input": shapes[0]}, {"output": shapes[0]}
+                changed = True
+
+
+def _ndim(node, side: str):
+    """Dimensions the node takes (side "input") or gives ("output"): its declared type, else its kind's."""
+    types = node.input_type if side == "input" else node.output_type
+    v = None if not types else types.get(side)
+    if v is not None and np.size(v):
+        return int(np.size(v))
+    t = tname(node)
+    if t in ("Affine", "Linear"):
+        return 1
+    if t in ("Conv2d", "SumPool2d", "AvgPool2d"):
+        return 3
+    if t in NEURON_TYPES:
+        shapes = [np.shape(as_array(getattr(node, f))) for f in ("v_threshold", "tau", "r") if
+                  getattr(node, f, None) is not None]
+        shapes = [s for s in shapes if len(s)]
+        return len(shapes[0]) if shapes else None
+    return None
 
 
 def input_shape(graph, name: str, where: str) -> tuple:

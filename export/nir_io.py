@@ -1,5 +1,5 @@
-"""python export/nir_io.py FILE.nir [--dt S] [--norse411 auto|yes|no] [--quiet]: list a NIR file (nodes,
-fields, metadata) and how it reads into our network.
+"""python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no] [--quiet]: list a NIR
+file (nodes, fields, metadata) and how it reads into our network (producer, dt and the rule that decided it).
 
 The NIR code itself: nir_write.py (our networks -> NIR files), nir_read.py (NIR files -> QNet),
 nir_foreign.py (third-party graphs), nir_graph.py (graph structure, linear chains), nir_common.py (shared by all).
@@ -7,6 +7,7 @@ nir_foreign.py (third-party graphs), nir_graph.py (graph structure, linear chain
 import numpy as np
 import torch
 
+from ltcsn.export.load import add_reading_args, reading_lines
 from ltcsn.export.nir_common import as_array, plain, tname
 from ltcsn.export.nir_read import qnet_from_graph, read_graph
 from ltcsn.train.errors import InputError
@@ -63,28 +64,30 @@ def describe(graph) -> str:
 
 
 def main(argv=None) -> int:
-    """python export/nir_io.py FILE.nir [--dt S] [--norse411 auto|yes|no]: list the graph and how it reads."""
+    """python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no]: list the graph and
+    how it reads."""
     import argparse
     import sys
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("path")
-    p.add_argument("--dt", type=float, default=None, help="third-party graphs: time step in s")
-    p.add_argument("--norse411", default="auto", choices=["auto", "yes", "no"])
+    add_reading_args(p)
+    p.add_argument("--norse411", default="auto", choices=["auto", "yes", "no"],
+                   help="time constants written as tau*dt (norse#411); auto: on norse graphs with some tau < dt/2")
     p.add_argument("--quiet", action="store_true", help="only how it reads, not the listing")
     args = p.parse_args(argv)
     try:
         graph = read_graph(args.path)
         n411 = {"auto": None, "yes": True, "no": False}[args.norse411]
-        qnet, info = qnet_from_graph(graph, dt=args.dt, norse411=n411, where=args.path)
+        qnet, info = qnet_from_graph(graph, dt=args.dt, norse411=n411, where=args.path, producer=args.producer)
     except InputError as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
     if not args.quiet:
         print(describe(read_graph(args.path)))
     layers = ", ".join(f"{layer.kind} {layer.n}" for layer in (*qnet.layers, qnet.readout))
-    print(f"reads as ({info['origin']}, dt = {info['dt']:g} s): input {list(qnet.input_shape)} -> {layers}")
-    for note in info["notes"]:
-        print(f"  note: {note}")
+    print(f"reads as ({info['origin']}): input {list(qnet.input_shape)} -> {layers}")
+    for line in reading_lines(info):
+        print(f"  {line}")
     return 0
 
 

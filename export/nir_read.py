@@ -12,7 +12,7 @@ from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, N
                                first_line, load_nir, mixing_of, plain, qnet_layers, received_frac, source_frac,
                                tname)
 from ltcsn.export.nir_foreign import read_foreign
-from ltcsn.export.nir_graph import input_shape, structure
+from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts
 from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
 
@@ -55,47 +55,66 @@ def _prescan(path: Path) -> None:
             raise NirError(f"{path}: not a readable NIR file ({type(e).__name__}: {first_line(e)})") from None
 
 
+_GRAPH_ERRORS = (ValueError, KeyError, AssertionError, TypeError, IndexError, NotImplementedError, OSError)
+
+
 def read_graph(path):
+    """The NIR file as a nir.NIRGraph, not yet type checked (`qnet_from_graph` checks, after dropping batch
+    dimensions)."""
     nir = load_nir()
     path = Path(path)
     _prescan(path)
     try:
-        return nir.read(path)
-    except (ValueError, KeyError, AssertionError, TypeError, IndexError, NotImplementedError, OSError) as e:
-        msg = first_line(e) or type(e).__name__
-        raise NirError(f"{path}: not a consistent NIR graph ({msg})") from None
+        return nir.read(path, type_check=False)
+    except _GRAPH_ERRORS as e:
+        raise NirError(f"{path}: not a consistent NIR graph ({first_line(e) or type(e).__name__})") from None
 
 
-def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense") -> QNet:
+def _type_check(graph, where: str) -> None:
+    try:
+        graph.infer_types()
+        graph.check_types()
+    except _GRAPH_ERRORS as e:
+        raise NirError(f"{where}: not a consistent NIR graph ({first_line(e) or type(e).__name__})") from None
+
+
+def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
+              producer: str = None) -> QNet:
     """Any of our NIR files, or a third-party NIR graph, as a QNet for `sim/` (see `read_nir`)."""
-    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing)[0]
+    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, producer=producer)[0]
 
 
-def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense"):
+def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
+             producer: str = None):
     """NIR file -> (QNet, info). Raises InputError (NirError) with one line on anything it cannot use.
 
     Our files (graph metadata "ltcsn"): exactly the network that was written; dt must be None or the stored dt.
-    Third-party graphs: dt = the simulation step in s (default: the graph's metadata "dt", else 1e-3);
-    norse411 = None detects norse's τ·dt export bug (every τ < dt/2 in a graph is impossible under forward
-    Euler, so the graph's τ are taken as τ·dt and divided by dt), True / False forces it; x_sample: float
-    inputs [N, T, ...] for a graded input encoding (default: binary spikes); mixing is irrelevant for them.
-    info: {"origin": "ltcsn" | "third-party", "dt", "norse411", "notes", "parts", "plan", "report", ...}.
+    Third-party graphs (export/nir_producers.py, docs/nir_schema.md): dt = the simulation step in s (None: the
+    graph's stored dt, else its producer's convention; refused when neither decides and the reading depends on
+    dt); producer: a name of export.nir_producers.PRODUCERS, or None to recognise it; norse411 = None undoes
+    norse's τ·dt export bug on norse graphs (some τ < dt/2), True / False forces it; x_sample: float inputs
+    [N, T, ...] for a graded input encoding (default: binary spikes); mixing is irrelevant for them.
+    info: {"origin": "ltcsn" | "third-party", "dt", "producer", "reading" (the lines every CLI prints),
+    "norse411", "notes", "parts", "plan", "report", ...}.
     """
     graph = read_graph(path)
-    return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, where=str(path))
+    return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, where=str(path),
+                           producer=producer)
 
 
 def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
-                    where: str = "graph"):
-    """`read_nir` on an in-memory nir.NIRGraph."""
+                    where: str = "graph", producer: str = None):
+    """`read_nir` on an in-memory nir.NIRGraph (batch dimensions of its Input / Output are dropped in place)."""
     nir = load_nir()
     if not isinstance(graph, nir.NIRGraph):
         raise NirError(f"{where}: not a NIR graph (a single {type(graph).__name__} node)")
+    notes = drop_batch_dims(graph)
+    _type_check(graph, where)
     gmeta = plain(graph.metadata or {})
     ours = SCHEMA_KEY in gmeta or any(SCHEMA_KEY in (n.metadata or {}) for n in graph.nodes.values())
     if ours:
         return _read_ours(graph, gmeta, dt, where)
-    return read_foreign(graph, gmeta, dt, norse411, x_sample, where)
+    return read_foreign(graph, gmeta, dt, norse411, x_sample, where, producer=producer, notes=notes)
 
 
 # ================================================================ our files
@@ -205,6 +224,8 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         n_prev, prev_output, prev_frac = n, output, int(m.get("frac_bits", 0))
     task = {k: v for k, v in dict(g.get("task", {})).items()}
     info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
+            "reading": [f"producer: this project ({g.get('producer')}, schema {SCHEMA_KEY} v{SCHEMA_VERSION})",
+                        f"read at dt = {float(g['dt']):g} s: stored in the graph"],
             "layers": [k for k, _ in st["layers"]], "producer": g.get("producer")}
     if quantized:
         qnet = QNet(input_shape=in_shape, input_frac=input_frac, input_range=input_range, layers=layers[:-1],

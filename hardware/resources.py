@@ -1,6 +1,6 @@
 """Loihi 2 resource report of an integer network, before mapping.
 
-    python hardware/resources.py model.nir [--json report.json]
+    python hardware/resources.py model.nir [--json report.json] [--dt S] [--producer NAME]
 
 Per layer: neurons, synapses, fan-in, bit widths, cores needed, and where it can run: chip-native (Lava's LIF),
 a custom neuron program (LTC / ALIF / readout with neuron-local terms only: needs Intel's lava-loihi microcode),
@@ -105,14 +105,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Loihi 2 resource report of a NIR model or checkpoint.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
     p.add_argument("--json", default=None, help="write the report here")
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.export.load import load_qnet
     from ltcsn.train.errors import InputError
     try:
-        qnet, _ = load_qnet(args.model)
+        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    for line in reading_lines(info):
+        print(line)
     report = resource_report(qnet)
     print_resources(report)
     if args.json:

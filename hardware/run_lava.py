@@ -1,6 +1,6 @@
 """Run test samples of a model's task on Lava and print accuracy and speed.
 
-    python hardware/run_lava.py model.nir [--samples N] [--backend cpu|loihi2]
+    python hardware/run_lava.py model.nir [--samples N] [--backend cpu|loihi2] [--dt S] [--producer NAME]
 
 cpu: Lava's CPU backend (Loihi2SimCfg, fixed_pt), bit-exact to sim/ (proved by sim/verify.py).
 loihi2: Loihi2HwCfg; needs Intel's lava-loihi. LTC / ALIF / readout layers have no on-chip model here and stay
@@ -19,21 +19,24 @@ def main(argv=None) -> int:
     p.add_argument("--sync", action="store_true", help="Lava's synchronous models (default: async, same outputs)")
     p.add_argument("--float", action="store_true",
                    help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    add_reading_args(p)
     args = p.parse_args(argv)
     from ltcsn.hardware.lava_net import build_and_run, loihi_available
     from ltcsn.hardware.resources import resource_report
-    from ltcsn.export.load import load_qnet
     from ltcsn.sim.simulate import predict, window_length
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
     try:
-        qnet, _ = load_qnet(args.model)
+        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
         if not qnet.task.get("name"):
             raise InputError(f"{args.model}: no task recorded; run it with sim/verify.py (random inputs)")
         task = get_task(**qnet.task)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    for line in reading_lines(info):
+        print(line)
     for row in resource_report(qnet)["layers"]:
         where = "chip" if row["placement"].startswith("chip") else "host-resident"
         print(f"{row['layer']:8s} {row['kind']:7s} {row['neurons']:6d} neurons  {where}: {row['placement']}")

@@ -1,13 +1,13 @@
 """Evaluate the integer network of a checkpoint or NIR file on its task's test set with `sim/`.
 
     python sim/run.py runs/rdigits-ltc-fptt/ckpt.pt [--samples N] [--mixing dense|diag] [--workers N]
-    python sim/run.py model.nir
+    python sim/run.py model.nir [--dt S] [--producer NAME]
 """
 import argparse
 import os
 import sys
 
-from ltcsn.export.load import load_qnet
+from ltcsn.export.load import add_reading_args, load_model, reading_lines
 from ltcsn.sim.simulate import evaluate_qnet
 
 
@@ -18,11 +18,14 @@ def main(argv=None) -> int:
     p.add_argument("--mixing", default="dense", choices=["dense", "diag"], help="checkpoints: LTC mixing mode")
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
+    add_reading_args(p)
     args = p.parse_args(argv)
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
     try:
-        qnet, _ = load_qnet(args.model, args.mixing)
+        qnet, _, info = load_model(args.model, args.mixing, dt=args.dt, producer=args.producer)
+        for line in reading_lines(info):
+            print(line)
         if not qnet.task.get("name"):
             raise InputError(f"{args.model}: no task recorded, nothing to evaluate on")
         task = get_task(**qnet.task)

@@ -1,6 +1,6 @@
 """Prove that every stage computes the same integer network, and show what quantization cost.
 
-    python sim/verify.py model.nir [--samples N] [--json report.json] [--ckpt float.pt]
+    python sim/verify.py model.nir [--samples N] [--json report.json] [--ckpt float.pt] [--dt S] [--producer NAME]
     python sim/verify.py runs/demo/ckpt.pt
 
 Stages, compared on every layer's state variables at every step with `==`:
@@ -111,18 +111,21 @@ def main(argv=None) -> int:
     p.add_argument("--ckpt", default=None, help="float checkpoint, for float vs integer agreement")
     p.add_argument("--no-lava", action="store_true", help="skip the Lava stage")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (graphs without a task)")
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.export.load import load_qnet
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
     try:
-        qnet, model = load_qnet(args.model)
+        qnet, model, info = load_model(args.model, dt=args.dt, producer=args.producer)
         if args.ckpt:
             from ltcsn.train.checkpoint import load_checkpoint
             model, _ = load_checkpoint(args.ckpt)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    for line in reading_lines(info):
+        print(line)
     task = get_task(**qnet.task) if qnet.task.get("name") else None
     if task is not None:
         x, y = next(iter(task.test_batches(args.samples)))
