@@ -1,5 +1,6 @@
 """Any model file -> its integer network: a checkpoint (quantized on the fly) or a NIR file; and the
 command-line options and lines that say how a NIR file was read (every CLI that reads one uses them)."""
+from ltcsn.args import float_range
 from ltcsn.export.nir_producers import PRODUCERS
 from ltcsn.train.errors import InputError
 
@@ -30,7 +31,7 @@ def load_model(path: str, mixing: str = "dense", dt: float = None, producer: str
 
 def add_reading_args(parser) -> None:
     """--dt and --producer: how a NIR graph from another tool is read (docs/nir_schema.md, "Third-party graphs")."""
-    parser.add_argument("--dt", type=float, default=None,
+    parser.add_argument("--dt", type=float_range(0, lo_open=True), default=None,
                         help="NIR graphs: time step in s (default: the graph's stored dt, else its producer's "
                              "convention; refused when neither decides)")
     parser.add_argument("--producer", default="auto", choices=["auto", *PRODUCERS],
