@@ -1,14 +1,9 @@
-"""Integer network (`sim.qnet.QNet`) -> Lava process graph; run it on Lava's CPU backend and read it back.
+"""Integer network (`sim.qnet.QNet`) -> Lava processes; run them on Lava's CPU backend and read them back.
 
-Mapping (docs/fixed_point.md):
-- every synaptic matrix is a Lava `Dense` (holding 2q, weight_exp = shift - 1); the parts of an LTC layer that
-  share a source and a shift are stacked into one Dense feeding the layer's stacked `a_in` port;
-- LIF layers are Lava's own `LIFReset` (recurrent ones with a `SpikeGate` on the recurrent path);
-  LTC / ALIF / readout layers are `LtcNeuronProcess` (custom processes in hardware/lava_procs);
-- input: a source RingBuffer; output: a sink RingBuffer on the readout (and, when recording, on every layer's
-  spikes plus `Read` probes on the internal state).
-Lava has no batch dimension: samples run one after another as windows of P = T + H steps, the clock that
-`sim.simulate.simulate_stream` simulates (layer at hop h starts every window at step h from zero state).
+The processes and their connections are `hardware.graph.mapped_graph` (the same graph the resource report
+describes); this module only instantiates and runs it. Lava has no batch dimension: samples run one after another
+as windows of P = T + H steps, the clock that `sim.simulate.simulate_stream` simulates (layer at hop h starts
+every window at step h from zero state).
 """
 from dataclasses import dataclass, field
 import sys
@@ -17,7 +12,8 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from ltcsn.sim.lava_fixed import lava_dense_params
+from ltcsn.hardware.graph import mapped_graph, with_adapters
+from ltcsn.hardware.loihi2 import ADAPTER_MODULE
 from ltcsn.sim.qnet import QLif, sends
 from ltcsn.sim.simulate import state_names, window_length
 
@@ -60,31 +56,74 @@ class LavaRun:
         return 1000.0 * self.seconds / max(self.steps, 1)
 
 
-def _dense_groups(layer):
-    """[(source, shift, weights [parts*n, n_in])]: one Dense per source and shift, parts stacked by row."""
-    parts = list(layer.syn) if not isinstance(layer, QLif) else ["d"]
-    syns = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
-    n = layer.n
-    groups = {}
-    for p_index, part in enumerate(parts):
-        for syn in syns[part]:
-            q = np.asarray(syn.q, dtype=np.int64)
-            key = (syn.source, syn.shift)
-            if key not in groups:
-                groups[key] = np.zeros((len(parts) * n, q.shape[1]), dtype=np.int64)
-            groups[key][p_index * n:(p_index + 1) * n] = q
-    return [(src, shift, w) for (src, shift), w in groups.items()]
+def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str = "fixed_pt") -> dict:
+    """Lava processes of a `hardware.graph.ProcessGraph`, connected: {process name: Lava process}.
+
+    data: the input stream [n_in, steps] (network input codes); steps: sink buffer length; window: steps per
+    sample (P). tag "floating_pt": float synapses (2^shift q, no exponent; x 64 into a LIF, whose float model
+    adds a_in unshifted) and the float LIF parameters. The embedded_io adapters of a Loihi 2 graph
+    (`graph.with_adapters`) import lava.proc.embedded_io, which only lava-loihi provides.
+    """
+    ensure_lava()
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.sink import Read, RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIFReset
+    from lava.proc.sparse.process import Sparse
+    from ltcsn.hardware.lava_procs.gate import SpikeGate
+    from ltcsn.hardware.lava_procs.ltc import LtcNeuronProcess
+
+    def synapse(p):
+        q, shift = p.params["q"], p.params["shift"]
+        if tag == "fixed_pt":
+            weights, weight_exp = p.params["weights"], p.params["weight_exp"]
+        else:
+            lif = isinstance(graph.proc(f"{p.layer}.neuron").params["layer"], QLif)
+            weights, weight_exp = q * 2.0**shift * (64 if lif else 1), 0
+        cls = Sparse if p.kind == "Sparse" else Dense
+        return cls(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
+                   num_message_bits=p.params["num_message_bits"], name=p.name)
+
+    made = {}
+    for p in graph.procs:
+        if p.kind == "RingBuffer":
+            made[p.name] = Source(data=data) if p.role == "input" else Sink(shape=p.shape, buffer=steps)
+        elif p.kind in ("Dense", "Sparse"):
+            made[p.name] = synapse(p)
+        elif p.kind == "LIFReset":
+            layer, hop = p.params["layer"], p.params["hop"]
+            made[p.name] = LIFReset(shape=p.shape, **_lif_params(layer, tag), reset_interval=window,
+                                    reset_offset=(hop + 1) % window, name=p.name)
+        elif p.kind == "LtcNeuronProcess":
+            made[p.name] = LtcNeuronProcess(p.params["layer"], p.params["lut"], hop=p.params["hop"],
+                                            window=window, name=p.name)
+        elif p.kind == "SpikeGate":
+            made[p.name] = SpikeGate(shape=p.shape, hop=p.params["hop"], window=window, name=p.name)
+        elif p.kind == "Read":
+            made[p.name] = Read(buffer=steps)
+        else:  # the embedded_io adapters: lava-loihi only
+            import importlib
+            cls = getattr(importlib.import_module(ADAPTER_MODULE), p.kind)
+            made[p.name] = cls(shape=p.shape, num_message_bits=p.params["num_message_bits"], name=p.name)
+    for e in graph.edges:
+        if e.src_port.startswith("var:"):
+            made[e.dst].connect_var(getattr(made[e.src], e.src_port[4:]))
+        else:
+            getattr(made[e.src], e.src_port).connect(getattr(made[e.dst], e.dst_port))
+    return made
 
 
 def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, backend: str = "cpu",
                   progress: bool = False, chunk_samples: int = 25, tag: str = "fixed_pt") -> LavaRun:
-    """Map qnet to Lava, run the input codes x_int [B, T, ...] through it and read back.
+    """Map qnet to Lava (`hardware.graph.mapped_graph`), run the input codes x_int [B, T, ...] through it and
+    read back.
 
     tag: "fixed_pt" (bit-exact to sim/) or "floating_pt" (Lava's float Dense / LIF models and our float LTC
     model: the dequantized network without rounding, equal to `simulate_stream(..., ops=FloatOps)` up to
     float64 rounding).
 
-    backend: "cpu" (Loihi2SimCfg) or "loihi2" (Loihi2HwCfg; needs Intel's lava-loihi, see `loihi_available`).
+    backend: "cpu" (Loihi2SimCfg) or "loihi2" (Loihi2HwCfg with the embedded_io adapters; needs Intel's
+    lava-loihi, see `loihi_available`).
     async_models: wrap the models with PyLoihiModelToPyAsyncModel (2-3x faster, same outputs, measured by
     benchmarks/lava_vs_sim.py). Recording needs the synchronous models (Lava's Read probes work only there).
     Synchronous runs proceed in chunks of chunk_samples windows (a progress bar with progress=True); the async
@@ -93,12 +132,6 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     ensure_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense
-    from lava.proc.io.sink import Read, RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-    from lava.proc.lif.process import LIFReset
-    from ltcsn.hardware.lava_procs.gate import SpikeGate
-    from ltcsn.hardware.lava_procs.ltc import LtcNeuronProcess
 
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
@@ -106,49 +139,12 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     steps = B * P
     stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
     stream[:, :T] = x_int.reshape(B, T, -1)
-    source = Source(data=stream.reshape(B * P, -1).T.copy())
-    graded = tuple(qnet.input_range) != (0, 1)
-    procs, probes = [source], []
-    below = source.s_out
-    layers = (*qnet.layers, qnet.readout)
-    for i, layer in enumerate(layers):
-        hop = i + 1
-        if isinstance(layer, QLif):
-            neuron = LIFReset(shape=(layer.n,), **_lif_params(layer, tag), reset_interval=P,
-                              reset_offset=(hop + 1) % P)
-        else:
-            neuron = LtcNeuronProcess(layer, qnet.lut, hop=hop, window=P)
-        procs.append(neuron)
-        recurrent_out = neuron.s_out
-        if isinstance(layer, QLif) and any(syn.source == "self" for syn in layer.syn):
-            gate = SpikeGate(shape=(layer.n,), hop=hop, window=P)
-            neuron.s_out.connect(gate.s_in)
-            recurrent_out = gate.s_out
-            procs.append(gate)
-        for src, shift, w in _dense_groups(layer):
-            if tag == "fixed_pt":
-                weights, weight_exp = lava_dense_params(w, shift)
-            else:  # float Dense has no exponent; Lava's float LIF adds a_in without the << 6
-                weights, weight_exp = w * 2.0**shift * (64 if isinstance(layer, QLif) else 1), 0
-            dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
-                          num_message_bits=_message_bits(layers, i, src, graded))
-            (below if src == "input" else recurrent_out).connect(dense.s_in)
-            dense.a_out.connect(neuron.a_in)
-            procs.append(dense)
-        is_last = i == len(layers) - 1
-        out_port = neuron.u_out if sends(layer) == "u" else neuron.s_out
-        if record or is_last:
-            sink = Sink(shape=(layer.n,), buffer=steps)
-            out_port.connect(sink.a_in)
-            reads = {}
-            if record and not is_last:
-                for var in (("u", "v") if isinstance(layer, QLif) else
-                            ("s", "b") if sends(layer) == "u" else ("u", "b")):
-                    reads[var] = Read(buffer=steps)
-                    reads[var].connect_var(getattr(neuron, var))
-            probes.append((layer, sink, reads))
-            procs += [sink, *reads.values()]
-        below = out_port
+    graph = mapped_graph(qnet, record=record)
+    if backend == "loihi2":
+        graph = with_adapters(graph)
+    made = build_processes(graph, stream.reshape(B * P, -1).T.copy(), steps, P, tag)
+    source = made["input"]
+    sinks = [p for p in graph.procs if p.role in ("output", "record") and p.kind == "RingBuffer"]
 
     use_async = async_models and not record and backend == "cpu"
     if backend == "loihi2":
@@ -166,8 +162,7 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
                 source.run(condition=RunSteps(num_steps=n * P), run_cfg=run_cfg)
                 bar.update(n)
         seconds = time.perf_counter() - t0
-        read = [(layer, sink.data.get(), {k: r.data.get() for k, r in reads.items()})
-                for layer, sink, reads in probes]
+        read = {p.name: made[p.name].data.get() for p in sinks + [p for p in graph.procs if p.kind == "Read"]}
     finally:
         source.stop()
 
@@ -179,28 +174,19 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             a = a.astype(np.int64)
         return a.T.reshape(B, P, -1)
 
-    outs = window(read[-1][1])
+    outs = window(read["output"])
     records = []
     if record:
-        for layer, spikes, reads in read:
-            names = state_names(layer)
+        for name, layer in zip(graph.layer_names, (*qnet.layers, qnet.readout)):
+            spikes = read["output" if name == "readout" else f"{name}.record"]
+            reads = {p.name.rsplit(".", 1)[1]: read[p.name] for p in graph.of_layer(name) if p.kind == "Read"}
             rec = {"u" if layer.kind == "readout" or sends(layer) == "u" else "s": window(spikes)}
             if layer.kind == "lif":
                 rec.update(i=window(reads["u"]), v=window(reads["v"]))
             elif layer.kind != "readout":
                 rec.update({k: window(r) for k, r in reads.items()})
-            records.append({k: rec[k] for k in names})
-    return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(procs))
-
-
-def _message_bits(layers, i: int, src: str, graded_input: bool) -> int:
-    """Payload bits of the Dense feeding layer i from src: 8 for graded network input, 24 for the membrane u
-    that a layer with output "u" sends, 0 (binary spikes) otherwise."""
-    if src != "input":
-        return 0
-    if i == 0:
-        return 8 if graded_input else 0
-    return 24 if sends(layers[i - 1]) == "u" else 0
+            records.append({k: rec[k] for k in state_names(layer)})
+    return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(made))
 
 
 def _lif_params(layer, tag: str) -> dict:

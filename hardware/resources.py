@@ -1,16 +1,14 @@
-"""Loihi 2 resource report of an integer network, before mapping.
+"""Loihi 2 resource report of an integer network, computed from the process graph that Lava runs.
 
     python hardware/resources.py model.nir [--json report.json] [--dt S] [--producer NAME]
 
-Per layer: neurons, synapses, fan-in, bit widths, cores needed, and where it can run: chip-native (Lava's LIF),
-a custom neuron program (LTC / ALIF / readout with neuron-local terms only: needs Intel's lava-loihi microcode),
-or host CPU only (dense membrane mixing reads other neurons' state). Errors name the layer that cannot fit.
-Exit status 1 when anything cannot fit.
-
-Per-core limits (stated assumptions, from Intel's published Loihi 2 figures: 128 cores, up to 1 M neurons and
-120 M synapses per chip): 8,192 neurons and 937,500 synapses (120 M / 128) per core, fan-in <= 4,096 per neuron,
-Dense weight exponent in [-8, 7]; state widths from lava.md (u, v 24-bit; decays 12-bit; threshold mantissa
-17-bit; bias 13-bit mantissa + 3-bit exponent; 8-bit weights).
+The graph is `hardware.graph.mapped_graph` (the one `hardware.lava_net` instantiates) with the embedded_io
+adapters of a Loihi 2 run (`hardware.graph.with_adapters`). Per layer: where it runs and why, neurons, synapses
+held by its synapse processes (a Dense every entry, a Sparse its non-zero ones) and how many are non-zero, fan-in
+(synapses into one neuron input; an unrolled convolution counts its kernel, not its input width), state words and
+neuron-program length (`sim.neuron_program`), cores and per-core use. Then every process with its placement, what
+runs on the host and why, and the host <-> chip traffic per time step. Limits and their sources:
+hardware/loihi2.py. Errors name the layer that cannot fit; exit status 1 when anything cannot fit.
 """
 import argparse
 import json
@@ -19,86 +17,168 @@ import sys
 
 import numpy as np
 
-from ltcsn.sim.qnet import LUT_HALF, QLif, sends
+from ltcsn.hardware import loihi2
+from ltcsn.hardware.graph import SYNAPSE_KINDS, mapped_graph, neuron_program_api, with_adapters
+from ltcsn.sim.qnet import QLif
 
-CORES_PER_CHIP = 128
-NEURONS_PER_CORE = 8192
-SYNAPSES_PER_CORE = 120_000_000 // 128
-MAX_FAN_IN = 4096
-WEIGHT_EXP_RANGE = (-8, 7)
-INT32_MAX = 2**31 - 1
+LIF_STATE_WORDS = 2     # Lava LIF: u, v (24-bit each; lava/proc/lif/process.py)
 
 
-def layer_resources(layer, name: str, input_max: int) -> dict:
-    """One layer's row of the report; input_max: the largest input value of its "input" synapses."""
-    syns = layer.syn if isinstance(layer, QLif) else [s for part in layer.syn.values() for s in part]
-    parts = 1 if isinstance(layer, QLif) else len(layer.syn)
-    fan_in = sum(np.shape(s.q)[1] for s in syns) // parts
-    synapses = sum(int(np.size(s.q)) for s in syns)
-    nonzero = sum(int(np.count_nonzero(s.q)) for s in syns)
-    weight_exps = [s.shift - 1 for s in syns]
-    errors = []
-    if fan_in > MAX_FAN_IN:
-        errors.append(f"{name}: fan-in {fan_in} exceeds {MAX_FAN_IN}")
-    bad_exp = [e for e in weight_exps if not WEIGHT_EXP_RANGE[0] <= e <= WEIGHT_EXP_RANGE[1]]
-    if bad_exp:
-        errors.append(f"{name}: Dense weight exponent {bad_exp[0]} outside {list(WEIGHT_EXP_RANGE)}")
-    for s in syns:  # worst case of Lava's int32 synaptic sum: 2q * x * fan-in, shifted
-        if s.wide:      # 24-bit membrane payloads: the spec wraps this sum as Lava does (docs/fixed_point.md)
-            continue
-        x_max = input_max if s.source == "input" else 1
-        worst = 2 * int(np.abs(s.q).max(initial=0)) * x_max * np.shape(s.q)[1] * 2 ** max(s.shift - 1, 0)
-        if worst > INT32_MAX:
-            errors.append(f"{name}: worst-case synaptic sum {worst} overflows int32 (source {s.source})")
+def _program(layer) -> tuple:
+    """(state words per neuron, neuron-program length) of a neuron process; LIF: Lava's fixed LIF, no program."""
     if isinstance(layer, QLif):
-        placement, state = "chip-native (Lava LIF)", "u 24, v 24, du/dv 12, vth 17, bias 13+3"
+        return LIF_STATE_WORDS, None
+    api = neuron_program_api()
+    if api is None:
+        return None, None
+    program = api.neuron_program(layer)
+    return program.state_words, program.length
+
+
+def _synapse_errors(name: str, syns: list, input_max: int) -> list:
+    errors = []
+    for p in syns:
+        exp = p.params["weight_exp"]
+        if not loihi2.WEIGHT_EXP_RANGE[0] <= exp <= loihi2.WEIGHT_EXP_RANGE[1]:
+            errors.append(f"{name}: weight exponent {exp} of {p.name} outside {list(loihi2.WEIGHT_EXP_RANGE)}")
+        if p.params["num_message_bits"] == loihi2.GRADED_PAYLOAD_BITS:
+            continue  # 24-bit membrane payloads: the spec wraps this sum as Lava does (docs/fixed_point.md)
+        x_max = input_max if p.params["source"] == "input" else 1
+        worst = int(np.abs(2 * p.params["q"]).sum(axis=1).max(initial=0)) * x_max * 2 ** max(exp, 0)
+        if worst > loihi2.INT32_MAX:
+            errors.append(f"{name}: worst-case synaptic sum {worst} of {p.name} overflows int32")
+    return errors
+
+
+def layer_row(graph, name: str, input_max: int) -> dict:
+    """One layer's row: its neuron process, the synapse processes feeding it, its helpers."""
+    neuron = graph.proc(f"{name}.neuron")
+    layer = neuron.params["layer"]
+    procs = graph.of_layer(name)
+    syns = [p for p in procs if p.kind in SYNAPSE_KINDS]
+    held = sum(p.held_synapses for p in syns)
+    rows = np.sum([p.row_fan_in() for p in syns], axis=0) if syns else np.zeros(1, dtype=np.int64)
+    parts = 1 if isinstance(layer, QLif) else len(layer.syn)
+    fan_in = int(rows.max(initial=0))
+    on_chip = all(p.placement == "chip" for p in procs if p.role in ("neuron", "synapse", "gate"))
+    state_words, program_length = _program(layer)
+    errors = _synapse_errors(name, syns, input_max)
+    if fan_in > loihi2.MAX_FAN_IN:
+        errors.append(f"{name}: fan-in {fan_in} exceeds {loihi2.MAX_FAN_IN}")
+    if isinstance(layer, QLif):
         if layer.vth >= 2**17:
             errors.append(f"{name}: threshold mantissa {layer.vth} exceeds 17 bits")
         if np.abs(layer.bias_mant).max(initial=0) > 4095 or not 0 <= layer.bias_exp <= 7:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
-    else:
-        state = f"u 24, b 24, z 24, decay 12 (LUT {2 * LUT_HALF}x12)" if layer.spiking else "u 24, z 24, decay 12"
-        if sends(layer) == "u":
-            state += "; sends u as 24-bit graded spikes"
-        if layer.gated and layer.mixing == "dense":
-            placement = "host CPU only (dense mixing reads other neurons' state)"
-        else:
-            placement = "custom neuron program (lava-loihi microcode), else host CPU"
-    cores = max(math.ceil(layer.n / NEURONS_PER_CORE), math.ceil(synapses / SYNAPSES_PER_CORE))
-    return {"layer": name, "kind": layer.kind, "neurons": layer.n, "synapses": synapses,
-            "nonzero_synapses": nonzero, "fan_in": fan_in, "weight_bits": 8,
-            "weight_exp": [min(weight_exps), max(weight_exps)], "state_bits": state,
-            "cores": cores, "placement": placement, "errors": errors}
+    cores = max(math.ceil(layer.n / loihi2.NEURONS_PER_CORE), math.ceil(held / loihi2.SYNAPSES_PER_CORE)) \
+        if on_chip else 0
+    host = [p for p in procs if p.placement == "host" and p.role in ("neuron", "synapse", "gate")]
+    return {"layer": name, "kind": layer.kind, "placement": "chip" if on_chip else "host",
+            "reason": neuron.reason if not host else "; ".join(f"{p.kind}: {p.reason}" for p in host),
+            "neurons": layer.n, "parts": parts, "synapses": held,
+            "nonzero_synapses": sum(p.nonzero_synapses for p in syns), "fan_in": fan_in,
+            "weight_exp": [min(p.params["weight_exp"] for p in syns), max(p.params["weight_exp"] for p in syns)],
+            "state_words": state_words, "program_length": program_length, "cores": cores,
+            "neurons_per_core": math.ceil(layer.n / cores) if cores else 0,
+            "synapses_per_core": math.ceil(held / cores) if cores else 0,
+            "processes": [p.name for p in procs], "errors": errors}
+
+
+def traffic(graph) -> list:
+    """Host <-> chip connections per time step, one per adapter: at most `messages` values (one per neuron; binary
+    spikes only when the neuron spikes), each `payload_bits` wide (0: a binary spike, counted as 1 bit)."""
+    rows = []
+    for adapter in (p for p in graph.procs if p.role == "adapter"):
+        feeds = [e for e in graph.edges if e.src == adapter.name]
+        into = next(e for e in graph.edges if e.dst == adapter.name)
+        width, bits = into.width, into.payload_bits
+        rows.append({"adapter": adapter.name, "kind": adapter.kind,
+                     "direction": "host -> chip" if adapter.kind == loihi2.HOST_TO_CHIP else "chip -> host",
+                     "from": f"{into.src}.{into.src_port}", "to": [f"{e.dst}.{e.dst_port}" for e in feeds],
+                     "messages": width, "payload_bits": bits, "bits": width * max(bits, 1)})
+    return rows
 
 
 def resource_report(qnet) -> dict:
-    layers = (*qnet.layers, qnet.readout)
-    rows = []
+    graph = with_adapters(mapped_graph(qnet))
     input_max = max(abs(qnet.input_range[0]), abs(qnet.input_range[1]))
-    for i, layer in enumerate(layers):
-        name = "readout" if i == len(layers) - 1 else f"layer{i}"
-        rows.append(layer_resources(layer, name, input_max if i == 0 else 1))
+    rows = [layer_row(graph, name, input_max if i == 0 else 1) for i, name in enumerate(graph.layer_names)]
+    procs = [{"name": p.name, "kind": p.kind, "shape": list(p.shape), "layer": p.layer, "role": p.role,
+              "placement": p.placement, "reason": p.reason,
+              **({"synapses": p.held_synapses, "nonzero_synapses": p.nonzero_synapses,
+                  "weight_exp": p.params["weight_exp"], "num_message_bits": p.params["num_message_bits"]}
+                 if p.kind in SYNAPSE_KINDS else {}),
+              **({"num_message_bits": p.params["num_message_bits"]} if p.role == "adapter" else {})}
+             for p in graph.procs]
+    flows = traffic(graph)
     cores = sum(r["cores"] for r in rows)
     errors = [e for r in rows for e in r["errors"]]
-    if cores > CORES_PER_CHIP:
-        errors.append(f"network needs {cores} cores, more than one chip's {CORES_PER_CHIP}")
-    return {"layers": rows, "neurons": sum(r["neurons"] for r in rows),
-            "synapses": sum(r["synapses"] for r in rows), "cores": cores, "errors": errors}
+    if cores > loihi2.CORES_PER_CHIP:
+        errors.append(f"network needs {cores} cores, more than one chip's {loihi2.CORES_PER_CHIP}")
+    on_chip = [r for r in rows if r["placement"] == "chip"]
+    host = [p for p in graph.procs if p.placement == "host"]
+    needs = [f"{p.name} ({p.kind}): {p.reason}" for p in graph.procs
+             if p.placement == "chip" and p.kind not in loihi2.STOCK_CHIP_KINDS]
+    if errors:
+        verdict = "does NOT fit as mapped"
+    elif len(on_chip) == len(rows):
+        verdict = "fits on one Loihi 2 chip"
+    else:
+        verdict = (f"{len(on_chip)} of {len(rows)} layers on chip; host part: "
+                   + "; ".join(f"{r['layer']} ({r['reason']})" for r in rows if r["placement"] == "host"))
+    total = {d: {"messages": sum(f["messages"] for f in flows if f["direction"] == d),
+                 "bits": sum(f["bits"] for f in flows if f["direction"] == d)}
+             for d in ("host -> chip", "chip -> host")}
+    return {"layers": rows, "processes": procs, "host": [{"process": p.name, "kind": p.kind, "reason": p.reason}
+                                                         for p in host],
+            "traffic": flows, "traffic_per_step": total, "neurons": sum(r["neurons"] for r in rows),
+            "synapses": sum(r["synapses"] for r in rows),
+            "nonzero_synapses": sum(r["nonzero_synapses"] for r in rows), "cores": cores,
+            "layers_on_chip": len(on_chip), "layers_total": len(rows), "needs_lava_loihi": needs,
+            "limits": {"cores_per_chip": loihi2.CORES_PER_CHIP, "neurons_per_core": loihi2.NEURONS_PER_CORE,
+                       "synapses_per_core": loihi2.SYNAPSES_PER_CORE, "max_fan_in": loihi2.MAX_FAN_IN,
+                       "weight_bits": loihi2.WEIGHT_BITS, "weight_exp_range": list(loihi2.WEIGHT_EXP_RANGE),
+                       "sources": "hardware/loihi2.py"},
+            "verdict": verdict, "errors": errors}
+
+
+def _dash(v) -> str:
+    return "-" if v is None else str(v)
 
 
 def print_resources(report: dict):
-    print(f"{'layer':8s} {'kind':7s} {'neurons':>7s} {'synapses':>9s} {'fan-in':>6s} {'w.exp':>8s} {'cores':>5s}  "
-          "placement")
+    print(f"{'layer':8s} {'kind':7s} {'where':5s} {'neurons':>7s} {'synapses':>9s} {'nonzero':>9s} {'fan-in':>6s} "
+          f"{'w.exp':>8s} {'words':>5s} {'prog':>4s} {'cores':>5s} {'n/core':>6s} {'syn/core':>8s}")
     for r in report["layers"]:
-        print(f"{r['layer']:8s} {r['kind']:7s} {r['neurons']:7d} {r['synapses']:9d} {r['fan_in']:6d} "
-              f"{str(r['weight_exp']):>8s} {r['cores']:5d}  {r['placement']}")
-        print(f"{'':8s} state bits: {r['state_bits']}; weights 8-bit")
-    print(f"total: {report['neurons']} neurons, {report['synapses']} synapses, {report['cores']} of "
-          f"{CORES_PER_CHIP} cores (limits per core: {NEURONS_PER_CORE} neurons, {SYNAPSES_PER_CORE} synapses, "
-          f"fan-in {MAX_FAN_IN})")
+        print(f"{r['layer']:8s} {r['kind']:7s} {r['placement']:5s} {r['neurons']:7d} {r['synapses']:9d} "
+              f"{r['nonzero_synapses']:9d} {r['fan_in']:6d} {str(r['weight_exp']):>8s} "
+              f"{_dash(r['state_words']):>5s} {_dash(r['program_length']):>4s} {r['cores']:5d} "
+              f"{r['neurons_per_core']:6d} {r['synapses_per_core']:8d}")
+        print(f"{'':8s} {r['reason']}")
+    print("processes:")
+    for p in report["processes"]:
+        extra = (f", {p['synapses']} synapses ({p['nonzero_synapses']} non-zero), weight_exp {p['weight_exp']}, "
+                 f"{p['num_message_bits']}-bit payload" if "synapses" in p else "")
+        print(f"  {p['placement']:8s} {p['kind']:16s} {p['name']} {tuple(p['shape'])}{extra}")
+    print("on the host:")
+    for h in report["host"]:
+        print(f"  {h['process']} ({h['kind']}): {h['reason']}")
+    print("host <-> chip traffic per time step (at most; binary spikes count 1 bit):")
+    for f in report["traffic"]:
+        print(f"  {f['direction']}: {f['from']} -> {', '.join(f['to'])} via {f['kind']}: {f['messages']} messages "
+              f"x {f['payload_bits']}-bit payload = {f['bits']} bits")
+    for d, t in report["traffic_per_step"].items():
+        print(f"  total {d}: {t['messages']} messages, {t['bits']} bits per step")
+    lim = report["limits"]
+    print(f"total: {report['neurons']} neurons, {report['synapses']} synapses ({report['nonzero_synapses']} "
+          f"non-zero), {report['cores']} of {lim['cores_per_chip']} cores (limits per core: "
+          f"{lim['neurons_per_core']} neurons, {lim['synapses_per_core']} synapses, fan-in {lim['max_fan_in']}; "
+          f"sources: {lim['sources']})")
+    for n in report["needs_lava_loihi"]:
+        print(f"needs lava-loihi: {n}")
     for e in report["errors"]:
         print(f"error: {e}")
-    print("fits on one Loihi 2 chip" if not report["errors"] else "does NOT fit as mapped")
+    print(report["verdict"])
 
 
 def main(argv=None) -> int:
