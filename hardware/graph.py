@@ -4,16 +4,18 @@ Lava processes from it, `hardware.resources` reports on it, `hardware/run_lava.p
 
 Mapping (docs/fixed_point.md):
 - the synapses of a layer that share a source and a shift form one synapse process feeding the layer's input port
-  (an LTC layer's parts d, m, a stacked by row); it is a Lava `Dense` (every entry held) or, when at most half of
-  its entries are non-zero (an unrolled convolution, parts that do not share a shift), a Lava `Sparse` (only the
-  non-zero entries held); both hold 2q with weight_exp = shift - 1 (`sim.lava_fixed.lava_dense_params`);
+  (an LTC layer's parts d, m, a stacked by row); it is a Lava `Dense` (every entry held) or, when it leaves some
+  part's rows empty (parts that do not share a shift) or at most half of its entries are non-zero (an unrolled
+  convolution), a Lava `Sparse` (only the non-zero entries held); both hold 2q with weight_exp = shift - 1
+  (`sim.lava_fixed.lava_dense_params`);
 - LIF layers are Lava's `LIFReset` (recurrent ones with a `SpikeGate` on the recurrent path); LTC / ALIF /
   readout layers are `LtcNeuronProcess` (custom, hardware/lava_procs);
 - the input comes from a host `RingBuffer` source, the output goes to a host `RingBuffer` sink (with recording:
   a sink on every layer's output and `Read` probes on its state);
-- placement: Dense, Sparse, LIF kinds on chip (stock Nc models, hardware/loihi2.py); an LTC / ALIF / readout
-  layer on chip when its update is a Loihi 2 neuron program (`sim.neuron_program.host_reason` is None), else on
-  the host with that reason; SpikeGate, sources, sinks and probes on the host; every connection across the
+- placement: LIF layers on chip (LIFReset, hardware/loihi2.py); an LTC / ALIF / readout layer on chip when its
+  update is a Loihi 2 neuron program (`sim.neuron_program.host_reason` is None), else on the host with that
+  reason; synapse processes (Dense, Sparse: stock Nc models) where the layer they feed is (a neuron core holds
+  the synapses of its own neurons); SpikeGate, sources, sinks and probes on the host; every connection across the
   boundary gets a lava-loihi embedded_io adapter (PyToNxAdapter / NxToPyAdapter), listed but created only for
   Loihi 2 runs (the open wheel does not ship them).
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from ltcsn.hardware import loihi2
 from ltcsn.sim.lava_fixed import lava_dense_params
+from ltcsn.sim.neuron_program import host_reason
 from ltcsn.sim.qnet import QLif, sends
 
 SYNAPSE_KINDS = ("Dense", "Sparse")
@@ -101,40 +104,28 @@ def layer_names(qnet) -> list:
     return [f"layer{i}" for i in range(len(qnet.layers))] + ["readout"]
 
 
-def host_reason(layer) -> str | None:
-    """None when the layer runs on chip, else why it runs on the host."""
-    if isinstance(layer, QLif):
-        return None
-    api = neuron_program_api()
-    if api is None:  # stand-in until sim/neuron_program.py lands
-        return "dense mixing reads other neurons' state" if layer.gated and layer.mixing == "dense" else None
-    return api.host_reason(layer)
-
-
-def neuron_program_api():
-    """ltcsn.sim.neuron_program (neuron_program(layer), host_reason(layer)), or None while it has not landed."""
-    try:
-        from ltcsn.sim import neuron_program
-    except ImportError:
-        return None
-    return neuron_program
-
-
 def synapse_groups(layer):
-    """[(source, shift, weights q [parts*n, n_in])]: one synapse process per source and shift, parts stacked by
-    row (LTC: the order of layer.syn; LIF: its single part)."""
+    """[(source, shift, q [parts*n, n_in], parts it feeds)]: one synapse process per source and shift, parts stacked
+    by row (LTC: the order of layer.syn; LIF: its single part); the rows of parts it does not feed are zero."""
     parts = ["d"] if isinstance(layer, QLif) else list(layer.syn)
     syns = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
     n = layer.n
-    groups = {}
+    groups, fed = {}, {}
     for p_index, part in enumerate(parts):
         for syn in syns[part]:
             q = np.asarray(syn.q, dtype=np.int64)
             key = (syn.source, syn.shift)
             if key not in groups:
-                groups[key] = np.zeros((len(parts) * n, q.shape[1]), dtype=np.int64)
+                groups[key], fed[key] = np.zeros((len(parts) * n, q.shape[1]), dtype=np.int64), set()
             groups[key][p_index * n:(p_index + 1) * n] += q
-    return [(src, shift, w) for (src, shift), w in groups.items()]
+            fed[key].add(part)
+    return [(src, shift, w, fed[(src, shift)]) for (src, shift), w in groups.items()]
+
+
+def synapse_kind(q, parts_fed: int, parts: int) -> str:
+    """"Dense" for a matrix that feeds every part and is more than half non-zero, else "Sparse" (an unrolled
+    convolution; a matrix that leaves some parts' rows empty): a Sparse holds only its non-zero entries."""
+    return "Dense" if parts_fed == parts and 2 * np.count_nonzero(q) > q.size else "Sparse"
 
 
 def payload_bits(qnet, i: int, src: str) -> int:
@@ -183,12 +174,15 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
                      "custom Python process (stops a window's warm-up spikes); no Nc model", {"hop": hop}))
             link(Edge(neuron, "s_out", gate, "s_in", layer.n, 0))
             recurrent, recurrent_port = gate, "s_out"
-        for src, shift, q in synapse_groups(layer):
+        groups = synapse_groups(layer)
+        for src, shift, q, fed in groups:
             weights, weight_exp = lava_dense_params(q, shift)
-            kind = "Sparse" if 2 * np.count_nonzero(q) <= q.size else "Dense"
+            kind = synapse_kind(q, len(fed), 1 if isinstance(layer, QLif) else len(layer.syn))
             bits = payload_bits(qnet, i, src)
             syn = f"{name}.{kind.lower()}.{src}.k{shift}"
-            add(Proc(syn, kind, q.shape, name, "synapse", "chip", _chip(kind),
+            on_chip = graph.proc(neuron).placement == "chip"
+            add(Proc(syn, kind, q.shape, name, "synapse", "chip" if on_chip else "host",
+                     _chip(kind) if on_chip else "feeds a host layer, so it runs there (Lava's Python model)",
                      {"q": q, "shift": shift, "weights": weights, "weight_exp": weight_exp,
                       "num_message_bits": bits, "source": src}))
             if src == "input":
@@ -227,7 +221,7 @@ def with_adapters(graph: ProcessGraph) -> ProcessGraph:
             if key not in made:
                 kind = loihi2.HOST_TO_CHIP if to_chip else loihi2.CHIP_TO_HOST
                 made[key] = f"{e.src}.{e.src_port}.{kind}"
-                procs.append(Proc(made[key], kind, (e.width,), graph.proc(e.src).layer, "adapter",
+                procs.append(Proc(made[key], kind, (e.width,), None, "adapter",
                                   "boundary",
                                   f"lava-loihi {loihi2.ADAPTER_MODULE}.{kind}: "
                                   f"{'host -> chip' if to_chip else 'chip -> host'}",
@@ -237,3 +231,32 @@ def with_adapters(graph: ProcessGraph) -> ProcessGraph:
         else:
             edges.append(e)
     return ProcessGraph(procs, edges, graph.layer_names, graph.graded_input)
+
+
+def loihi2_missing(graph: ProcessGraph, lava_loihi_installed: bool) -> list:
+    """What a Loihi 2 run of `graph` (with its adapters) lacks, one item per missing piece: lava-loihi itself
+    (Loihi2HwCfg, the embedded_io adapters, the Nc models of the stock chip kinds), and the Nc models that no
+    release ships (custom processes placed on chip; stock kinds whose Nc model no public source shows)."""
+    def count(kinds):
+        found = {}
+        for p in graph.procs:
+            if p.kind in kinds:
+                found[p.kind] = found.get(p.kind, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in found.items())
+
+    missing = []
+    if not lava_loihi_installed:
+        adapters = count((loihi2.HOST_TO_CHIP, loihi2.CHIP_TO_HOST))
+        stock = count(loihi2.STOCK_CHIP_KINDS)
+        missing.append(f"Intel's lava-loihi (not installed; INRC members only): Loihi2HwCfg, {loihi2.ADAPTER_MODULE} "
+                       f"({adapters}) and the Nc models of {stock}")
+    custom = [p for p in graph.procs if p.placement == "chip" and p.kind not in loihi2.STOCK_CHIP_KINDS]
+    by_kind = {}
+    for p in custom:
+        by_kind.setdefault(p.kind, []).append(p.layer)
+    for kind, layers in by_kind.items():
+        what = ("a Loihi 2 neuron program (sim/neuron_program.py) that no release ships as an Nc model; build it "
+                "with lava-loihi's microcode tools" if kind == "LtcNeuronProcess" else
+                loihi2.UNCONFIRMED_CHIP_KINDS.get(kind, "no Nc model"))
+        missing.append(f"an Nc model for {kind} ({', '.join(layers)}): {what}")
+    return missing

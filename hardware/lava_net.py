@@ -56,13 +56,15 @@ class LavaRun:
         return 1000.0 * self.seconds / max(self.steps, 1)
 
 
-def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str = "fixed_pt") -> dict:
+def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str = "fixed_pt",
+                    skip: tuple = ()) -> dict:
     """Lava processes of a `hardware.graph.ProcessGraph`, connected: {process name: Lava process}.
 
     data: the input stream [n_in, steps] (network input codes); steps: sink buffer length; window: steps per
     sample (P). tag "floating_pt": float synapses (2^shift q, no exponent; x 64 into a LIF, whose float model
     adds a_in unshifted) and the float LIF parameters. The embedded_io adapters of a Loihi 2 graph
-    (`graph.with_adapters`) import lava.proc.embedded_io, which only lava-loihi provides.
+    (`graph.with_adapters`) import lava.proc.embedded_io, which only lava-loihi provides. skip: process kinds
+    left out (with their connections).
     """
     ensure_lava()
     from lava.proc.dense.process import Dense
@@ -86,6 +88,8 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
 
     made = {}
     for p in graph.procs:
+        if p.kind in skip:
+            continue
         if p.kind == "RingBuffer":
             made[p.name] = Source(data=data) if p.role == "input" else Sink(shape=p.shape, buffer=steps)
         elif p.kind in ("Dense", "Sparse"):
@@ -106,11 +110,24 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
             cls = getattr(importlib.import_module(ADAPTER_MODULE), p.kind)
             made[p.name] = cls(shape=p.shape, num_message_bits=p.params["num_message_bits"], name=p.name)
     for e in graph.edges:
+        if e.src not in made or e.dst not in made:
+            continue
         if e.src_port.startswith("var:"):
             made[e.dst].connect_var(getattr(made[e.src], e.src_port[4:]))
         else:
             getattr(made[e.src], e.src_port).connect(getattr(made[e.dst], e.dst_port))
     return made
+
+
+def input_stream(qnet, x_int) -> tuple:
+    """(data [n_in, B * P], P): the input codes x_int [B, T, ...] as the source's stream, one window of P steps per
+    sample (zero-padded after T)."""
+    x_int = np.asarray(x_int, dtype=np.int64)
+    B, T = x_int.shape[:2]
+    P = window_length(qnet, T)
+    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
+    stream[:, :T] = x_int.reshape(B, T, -1)
+    return stream.reshape(B * P, -1).T.copy(), P
 
 
 def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, backend: str = "cpu",
@@ -133,16 +150,13 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    x_int = np.asarray(x_int, dtype=np.int64)
-    B, T = x_int.shape[:2]
-    P = window_length(qnet, T)
+    B = len(x_int)
+    data, P = input_stream(qnet, x_int)
     steps = B * P
-    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
-    stream[:, :T] = x_int.reshape(B, T, -1)
     graph = mapped_graph(qnet, record=record)
     if backend == "loihi2":
         graph = with_adapters(graph)
-    made = build_processes(graph, stream.reshape(B * P, -1).T.copy(), steps, P, tag)
+    made = build_processes(graph, data, steps, P, tag)
     source = made["input"]
     sinks = [p for p in graph.procs if p.role in ("output", "record") and p.kind == "RingBuffer"]
 

@@ -18,20 +18,21 @@ import sys
 import numpy as np
 
 from ltcsn.hardware import loihi2
-from ltcsn.hardware.graph import SYNAPSE_KINDS, mapped_graph, neuron_program_api, with_adapters
+from ltcsn.hardware.graph import SYNAPSE_KINDS, loihi2_missing, mapped_graph, with_adapters
+from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.qnet import QLif
 
 LIF_STATE_WORDS = 2     # Lava LIF: u, v (24-bit each; lava/proc/lif/process.py)
 
 
 def _program(layer) -> tuple:
-    """(state words per neuron, neuron-program length) of a neuron process; LIF: Lava's fixed LIF, no program."""
+    """(state words per neuron, neuron-program length) of a layer: Lava's LIF has no program (a stock neuron);
+    a layer that needs the host has neither (None, None)."""
     if isinstance(layer, QLif):
         return LIF_STATE_WORDS, None
-    api = neuron_program_api()
-    if api is None:
+    if host_reason(layer) is not None:
         return None, None
-    program = api.neuron_program(layer)
+    program = neuron_program(layer)
     return program.state_words, program.length
 
 
@@ -72,9 +73,10 @@ def layer_row(graph, name: str, input_max: int) -> dict:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
     cores = max(math.ceil(layer.n / loihi2.NEURONS_PER_CORE), math.ceil(held / loihi2.SYNAPSES_PER_CORE)) \
         if on_chip else 0
-    host = [p for p in procs if p.placement == "host" and p.role in ("neuron", "synapse", "gate")]
+    host = [p.reason if p.role == "neuron" else f"{p.kind}: {p.reason}"
+            for p in procs if p.placement == "host" and p.role in ("neuron", "gate")]
     return {"layer": name, "kind": layer.kind, "placement": "chip" if on_chip else "host",
-            "reason": neuron.reason if not host else "; ".join(f"{p.kind}: {p.reason}" for p in host),
+            "reason": "; ".join(host) or neuron.reason,
             "neurons": layer.n, "parts": parts, "synapses": held,
             "nonzero_synapses": sum(p.nonzero_synapses for p in syns), "fan_in": fan_in,
             "weight_exp": [min(p.params["weight_exp"] for p in syns), max(p.params["weight_exp"] for p in syns)],
@@ -117,12 +119,12 @@ def resource_report(qnet) -> dict:
         errors.append(f"network needs {cores} cores, more than one chip's {loihi2.CORES_PER_CHIP}")
     on_chip = [r for r in rows if r["placement"] == "chip"]
     host = [p for p in graph.procs if p.placement == "host"]
-    needs = [f"{p.name} ({p.kind}): {p.reason}" for p in graph.procs
-             if p.placement == "chip" and p.kind not in loihi2.STOCK_CHIP_KINDS]
+    needs = loihi2_missing(graph, lava_loihi_installed=True)
     if errors:
         verdict = "does NOT fit as mapped"
     elif len(on_chip) == len(rows):
-        verdict = "fits on one Loihi 2 chip"
+        verdict = "fits on one Loihi 2 chip" + (" (every layer on chip; what a chip run still needs: the "
+                                                "'needs lava-loihi' lines)" if needs else "")
     else:
         verdict = (f"{len(on_chip)} of {len(rows)} layers on chip; host part: "
                    + "; ".join(f"{r['layer']} ({r['reason']})" for r in rows if r["placement"] == "host"))

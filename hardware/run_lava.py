@@ -3,8 +3,10 @@
     python hardware/run_lava.py model.nir [--samples N] [--backend cpu|loihi2] [--dt S] [--producer NAME]
 
 cpu: Lava's CPU backend (Loihi2SimCfg, fixed_pt), bit-exact to sim/ (proved by sim/verify.py).
-loihi2: Loihi2HwCfg; needs Intel's lava-loihi. LTC / ALIF / readout layers have no on-chip model here and stay
-host-resident (the placement is printed either way).
+loihi2: builds the graph a Loihi 2 run needs (`hardware.graph.with_adapters`: chip processes, host processes and
+lava-loihi's embedded_io adapters at the boundary), creates every process open Lava provides, prints each with its
+placement, then runs it with Loihi2HwCfg, or stops with one line naming what is missing (lava-loihi; Nc models
+no release ships, such as the LTC neuron programs) and exit status 2.
 """
 import argparse
 import sys
@@ -22,8 +24,9 @@ def main(argv=None) -> int:
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
     add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.hardware.lava_net import build_and_run, loihi_available
-    from ltcsn.hardware.resources import resource_report
+    from ltcsn.hardware.graph import loihi2_missing, mapped_graph, with_adapters
+    from ltcsn.hardware.lava_net import build_and_run, build_processes, input_stream, loihi_available
+    from ltcsn.hardware.loihi2 import CHIP_TO_HOST, HOST_TO_CHIP
     from ltcsn.sim.simulate import predict, window_length
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
@@ -37,14 +40,20 @@ def main(argv=None) -> int:
         return 2
     for line in reading_lines(info):
         print(line)
-    for row in resource_report(qnet)["layers"]:
-        where = "chip" if row["placement"].startswith("chip") else "host-resident"
-        print(f"{row['layer']:8s} {row['kind']:7s} {row['neurons']:6d} neurons  {where}: {row['placement']}")
-    if args.backend == "loihi2" and not loihi_available():
-        print("error: --backend loihi2 needs Intel's lava-loihi extension (not installed; it is available to "
-              "INRC members only); use --backend cpu", file=sys.stderr)
-        return 2
     x, y = next(iter(task.test_batches(args.samples)))
+    if args.backend == "loihi2":
+        graph = with_adapters(mapped_graph(qnet))
+        data, P = input_stream(qnet, qnet.encode_input(x.numpy()))
+        built = build_processes(graph, data, data.shape[1], P, skip=(HOST_TO_CHIP, CHIP_TO_HOST))
+        print(f"Loihi 2 graph: {len(graph.procs)} processes ({len(built)} built with open Lava; the "
+              f"{len(graph.procs) - len(built)} embedded_io adapters need lava-loihi)")
+        for proc in graph.procs:
+            print(f"  {proc.placement:8s} {proc.kind:16s} {proc.name}: {proc.reason}")
+        missing = loihi2_missing(graph, loihi_available())
+        if missing:
+            print(f"error: --backend loihi2 cannot run here; missing: {'; '.join(missing)} (use --backend cpu)",
+                  file=sys.stderr)
+            return 2
     tag = "floating_pt" if args.float else "fixed_pt"
     run = build_and_run(qnet, qnet.encode_input(x.numpy()), backend=args.backend, async_models=not args.sync,
                         progress=True, tag=tag)

@@ -416,6 +416,33 @@ def test_paper_cnn_conv_unrolling_is_exact(cnn):
 
 
 @needs_graphs
+def test_paper_cnn_resources_count_kernels_and_lava_runs_the_same_graph(cnn):
+    """The resource report counts the CNN's convolutions by their kernels (Lava Sparse processes holding the
+    non-zero synapses), not as unrolled dense matrices, the README states its figures, and Lava runs that graph
+    bit-exact with sim/."""
+    from ltcsn.hardware.lava_net import build_and_run
+    from ltcsn.hardware.resources import resource_report
+    from ltcsn.sim.simulate import simulate_stream
+    q, _ = cnn
+    rep = resource_report(q)
+    conv = nir.read(GRAPHS / "cnn_sinabs.nir").nodes["0"]
+    first = rep["layers"][0]
+    assert first["fan_in"] == int(np.prod(conv.weight.shape[1:]))           # C_in x kh x kw, not 2 x 34 x 34
+    assert first["synapses"] == first["nonzero_synapses"] < q.layers[0].n * int(np.prod(conv.weight.shape[1:]))
+    unrolled = sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn) + int(np.size(q.readout.syn["d"][0].q))
+    assert unrolled > 9_000_000 and rep["synapses"] < unrolled / 8
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"holds {rep['synapses']:,} synapses instead of {unrolled / 1e6:.2f} M unrolled entries" in readme
+    first_unrolled = int(np.size(q.layers[0].syn[0].q))
+    assert (f"first convolution holds {first['synapses']:,} instead of {first_unrolled / 1e6:.2f} M and has fan-in "
+            f"{first['fan_in']} = 2 channels x 5 x 5") in readme and conv.weight.shape[1:] == (2, 5, 5)
+    x = (np.random.default_rng(0).random((1, 6, 2, 34, 34)) < 0.15).astype(np.int64)
+    run = build_and_run(q, x)
+    want = simulate_stream(q, x)
+    assert want.any() and np.array_equal(run.outs, want)
+
+
+@needs_graphs
 def test_malformed_rockpool_file_is_a_clear_error():
     with pytest.raises(InputError, match=r"lif_rockpool.nir: not a consistent NIR graph \(Type inference"):
         read_qnet(GRAPHS / "lif_rockpool.nir")
