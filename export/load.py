@@ -5,27 +5,37 @@ from ltcsn.export.nir_producers import PRODUCERS
 from ltcsn.train.errors import InputError
 
 
-def load_qnet(path: str, mixing: str = "dense", dt: float = None, producer: str = None):
-    """Checkpoint (.pt, quantized on the fly, reusing a stored QAT plan) or NIR file -> (QNet, float model or None)."""
-    return load_model(path, mixing, dt, producer)[:2]
+def load_qnet(path: str, mixing: str = None, dt: float = None, producer: str = None, target: str = None):
+    """Checkpoint (.pt, quantized on the fly under the chip profile `target` / `mixing`, reusing a stored QAT plan)
+    or NIR file -> (QNet, float model or None)."""
+    return load_model(path, mixing, dt, producer, target=target)[:2]
 
 
-def load_model(path: str, mixing: str = "dense", dt: float = None, producer: str = None, x_sample=None):
+def load_model(path: str, mixing: str = None, dt: float = None, producer: str = None, x_sample=None,
+               target: str = None):
     """(QNet, float model or None, info or None). NIR files: `export.nir_read.read_nir` with dt, producer
     (None / "auto": recognised) and x_sample (float inputs [N, T, ...] for a graded input encoding); info says
-    how it was read. Checkpoints: dt and producer do not apply (InputError if given)."""
+    how it was read. Checkpoints: dt and producer do not apply (InputError if given). A target / mixing that would
+    be ignored (a NIR file carries its own; so does a QAT plan of another profile) is an InputError."""
     if str(path).endswith(".nir"):
+        if target is not None or mixing is not None:
+            raise InputError(f"{path}: a NIR file carries its integer network; --target / --mixing do not apply")
         from ltcsn.export.nir_read import read_nir
         qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample)
         return qnet, None, info
     if dt is not None or producer not in (None, "auto"):
         raise InputError(f"{path}: --dt and --producer apply to NIR files only (a checkpoint knows its network)")
-    from ltcsn.train.quantize import quantize
+    from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.tasks import get_task
     model, ckpt = load_checkpoint(path)
     task = get_task(**ckpt["task"])
-    qnet, _, _ = quantize(model, task.input_sample(), mixing, plan=ckpt.get("quant_plan"), task=ckpt["task"])
+    plan = ckpt.get("quant_plan")
+    if plan is not None:
+        plan_profile(plan, target, mixing, where=str(path))
+    profile = target_profile(target, mixing)
+    qnet, _, _ = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
+                          sigmoid=profile["sigmoid"])
     return qnet, model, None
 
 

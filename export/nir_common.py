@@ -8,7 +8,9 @@ from ltcsn.train.errors import InputError
 
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
 SCHEMA_VERSION = 1            # bump on any incompatible change of that metadata (docs/nir_schema.md)
-SPEC_VERSION = 2              # docs/fixed_point.md (2: the 512-entry sigmoid LUT, 2026-11-26)
+SPEC_VERSION = 3              # docs/fixed_point.md (2: the 512-entry sigmoid LUT, 2026-11-26; 3: a layer's gate
+                              # sigmoid is the LUT or the loihi2 profile's piecewise-linear one, 2026-11-29)
+READABLE_SPEC_VERSIONS = (2, 3)   # a version-2 file means version 3 with every layer on the LUT
 DEFAULT_DT = 1e-3             # s; the step our exports are written at by default (third-party graphs: nir_producers.py)
 
 
@@ -88,3 +90,11 @@ def mixing_of(qnet) -> str:
         if isinstance(layer, QLtc) and layer.gated:
             return layer.mixing
     return "dense"
+
+
+def sigmoid_of(qnet) -> str:
+    """The gate sigmoid of a network's gated layers ("lut" when none is gated)."""
+    for layer in qnet_layers(qnet):
+        if isinstance(layer, QLtc) and layer.gated:
+            return layer.sigmoid
+    return "lut"

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, NirError, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, plain, qnet_layers, received_frac, source_frac,
+from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, READABLE_SPEC_VERSIONS, NirError, as_array, codes, exponent,
+                               first_line, load_nir, mixing_of, plain, sigmoid_of, qnet_layers, received_frac, source_frac,
                                tname)
 from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts
-from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.neuron_program import host_reason, neuron_program
+from ltcsn.sim.qnet import SIGMOIDS, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 
 NIR_TYPES = {"Input", "Output", "Affine", "Linear", "Scale", "Delay", "Threshold", "I", "IF", "LI", "LIF",
              "CubaLI", "CubaLIF", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "NIRGraph"}
@@ -146,9 +147,9 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
                        f"version {SCHEMA_VERSION}")
     for key in ("dt", "quantized", "input", "lut", "mixing", "spec_version"):
         _need(g, key, "(graph)", where)
-    if g["spec_version"] != SPEC_VERSION:
+    if g["spec_version"] not in READABLE_SPEC_VERSIONS:
         raise NirError(f"{where}: integer semantics version {g['spec_version']!r}; this code implements "
-                       f"version {SPEC_VERSION} (docs/fixed_point.md)")
+                       f"version {SPEC_VERSION} (docs/fixed_point.md) and reads {list(READABLE_SPEC_VERSIONS)}")
     if dt is not None and not math.isclose(float(dt), float(g["dt"]), rel_tol=1e-9):
         raise NirError(f"{where}: the file was exported at dt = {g['dt']:g} s; dt = {dt:g} does not apply")
     quantized = bool(g["quantized"])
@@ -232,7 +233,8 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
                     readout=layers[-1], lut=lut, task=task)
         info.update({"parts": None, "plan": _plan_of(qnet), "report": None})
         return qnet, info
-    plan = {"mixing": g["mixing"], "input_frac": input_frac, "input_range": list(input_range), "layers": lps}
+    plan = {"mixing": g["mixing"], "sigmoid": _sigmoid(g, "(graph)", where), "input_frac": input_frac,
+            "input_range": list(input_range), "layers": lps}
     fl = [p for p in parts if p["kind"] in ("ltc", "alif")]
     b0 = fl[0].pop("_b0") if fl else 0.1
     beta = fl[0].pop("_beta") if fl else 1.8
@@ -304,7 +306,8 @@ def _q_layer(name, m, syns, src_frac, where):
                            f"{sorted(set(srcs) - set(shapes))}")
     gated = bool(_need(m, "gated", name, where))
     layer = QLtc(kind=kind, n=n, syn=syn, bias=bias, gated=gated, spiking=bool(_need(m, "spiking", name, where)),
-                 mixing=str(_need(m, "mixing", name, where)), frac_bits=F_, output=m.get("output", "s"))
+                 mixing=str(_need(m, "mixing", name, where)), frac_bits=F_, output=m.get("output", "s"),
+                 sigmoid=_sigmoid(m, name, where))
     for part, mm in dict(m.get("mix", {})).items():
         q = np.asarray(_need(mm, "q", f"{name}.mix.{part}", where))
         want = (n, n) if layer.mixing == "dense" else (n,)
@@ -325,7 +328,22 @@ def _q_layer(name, m, syns, src_frac, where):
     if layer.spiking:
         layer.theta0 = int(_need(m, "theta0", name, where))
         layer.beta = int(_need(m, "beta", name, where))
+    if "program" in m:
+        prog = neuron_program(layer) if host_reason(layer) is None else None
+        stored = dict(m["program"])
+        if prog is None or {k: stored.get(k) for k in ("length", "state_words", "param_words")} != {
+                "length": prog.length, "state_words": prog.state_words, "param_words": prog.param_words}:
+            raise NirError(f"{where}: node '{name}': its program metadata {stored} does not match the layer's "
+                           f"neuron program ({'none: ' + host_reason(layer) if prog is None else prog.length})")
     return layer
+
+
+def _sigmoid(m: dict, name: str, where: str) -> str:
+    """A layer's (or the graph's) gate sigmoid; files of spec version 2 carry none: the LUT."""
+    sigmoid = str(m.get("sigmoid", "lut"))
+    if sigmoid not in SIGMOIDS:
+        raise NirError(f"{where}: node '{name}': sigmoid {sigmoid!r}, expected one of {list(SIGMOIDS)}")
+    return sigmoid
 
 
 def _f_layer(name, m, syns, src_frac, where):
@@ -382,5 +400,5 @@ def _plan_of(qnet) -> dict:
         if isinstance(layer, QLif):
             lp["frac_bits"] = int(layer.frac_bits)
         layers.append(lp)
-    return {"mixing": mixing_of(qnet), "input_frac": int(qnet.input_frac),
+    return {"mixing": mixing_of(qnet), "sigmoid": sigmoid_of(qnet), "input_frac": int(qnet.input_frac),
             "input_range": [int(v) for v in qnet.input_range], "layers": layers}

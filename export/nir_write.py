@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, qnet_layers, source_frac)
+                               first_line, load_nir, mixing_of, qnet_layers, sigmoid_of, source_frac)
 from ltcsn.train.quantize import DECAY_ONE, model_parts
+from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import QLif, QLtc, QNet, sends
 from ltcsn.files import atomic_output
@@ -203,7 +204,14 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                                  "bias_v": as_array(fp["bias"]["v"], np.float32) * np.ones(layer.n, np.float32)}
         else:
             meta.update({"gated": bool(layer.gated), "spiking": bool(layer.spiking), "mixing": layer.mixing,
-                         "output": sends(layer)})
+                         "sigmoid": layer.sigmoid, "output": sends(layer)})
+            reason = host_reason(layer)
+            if reason is None:
+                prog = neuron_program(layer)
+                meta["program"] = {"length": prog.length, "state_words": prog.state_words,
+                                   "param_words": prog.param_words}
+            else:
+                meta["host_reason"] = reason
             gate = {}
             for part, syns in layer.syn.items():
                 if part == "d":
@@ -255,7 +263,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         "dt": float(dt), "time_unit": "s", "discretisation": DISCRETISATION,
         "timing": "every layer once per step, bottom to top; layer l at step t reads layer l-1 of step t and its "
                   "own spikes of step t-1; initial state zero",
-        "n_layers": len(qnet.layers), "mixing": mixing_of(qnet),
+        "n_layers": len(qnet.layers), "mixing": mixing_of(qnet), "sigmoid": sigmoid_of(qnet),
         "input": {"shape": np.array(shape), "frac": int(qnet.input_frac), "range": np.array([lo, hi]),
                   "encoding": "x_int = clip(round(x * 2^frac), range[0], range[1])",
                   "kind": "binary spikes" if (qnet.input_frac, lo, hi) == (0, 0, 1) else "graded 8-bit"},

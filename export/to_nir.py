@@ -2,7 +2,7 @@
 
     python export/to_nir.py runs/rdigits-ltc-fptt/ckpt.pt                 # quantized -> runs/.../model.nir
     python export/to_nir.py ckpt.pt -o model.nir --float                  # the float network
-    python export/to_nir.py ckpt.pt --mixing diag --samples 200           # neuron-local LTC mixing
+    python export/to_nir.py ckpt.pt --target loihi2 --samples 200         # the Loihi 2 chip profile
 
 Prints a summary: layers, neurons, synapses, bit widths, clipping and quantization error per tensor, and the
 float vs integer (sim/) score on the task's test set. Bad input: one line "error: ..." on stderr, exit 2,
@@ -53,14 +53,18 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint", help="checkpoint written by train/run.py (ckpt.pt)")
     p.add_argument("-o", "--out", default=None, help="output file (default: model.nir next to the checkpoint)")
     p.add_argument("--float", dest="float_", action="store_true", help="write the float network")
-    p.add_argument("--mixing", default="dense", choices=["dense", "diag"],
-                   help="LTC membrane/adaptation mixing (a QAT checkpoint's stored plan takes precedence)")
+    p.add_argument("--target", default=None, choices=["loihi2", "host"],
+                   help="chip profile: loihi2 (every layer a per-neuron Loihi 2 neuron program: diagonal mixing, "
+                        "piecewise-linear sigmoid) or host (dense mixing, sigmoid LUT; the default). A QAT "
+                        "checkpoint carries its own; a different one is an error")
+    p.add_argument("--mixing", default=None, choices=["dense", "diag"],
+                   help="LTC membrane/adaptation mixing (default: the target's; a QAT checkpoint carries its own)")
     p.add_argument("--dt", type=float, default=1e-3, help="time step in s recorded in the file (default 1e-3)")
     p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
     p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
     args = p.parse_args(argv)
     from ltcsn.export.nir_write import qnet_to_nir, write_nir
-    from ltcsn.train.quantize import quantize
+    from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
@@ -80,10 +84,11 @@ def main(argv=None) -> int:
         except (TypeError, ValueError) as e:
             raise InputError(f"{ckpt_path}: cannot rebuild the task {ckpt['task']!r} ({e})") from None
         plan = ckpt.get("quant_plan")
-        if plan is not None and plan.get("mixing", args.mixing) != args.mixing:
-            print(f"note: the checkpoint's QAT plan uses {plan['mixing']} mixing; --mixing {args.mixing} ignored",
-                  file=sys.stderr)
-        qnet, plan, report = quantize(model, task.input_sample(), args.mixing, plan=plan, task=ckpt["task"])
+        if plan is not None:
+            plan_profile(plan, args.target, args.mixing, where=str(ckpt_path))
+        profile = target_profile(args.target, args.mixing)
+        qnet, plan, report = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
+                                      sigmoid=profile["sigmoid"])
         graph = qnet_to_nir(qnet, model, dt=args.dt, quantized=not args.float_)
         write_nir(out, graph)
     except (InputError, ValueError) as e:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ltcsn.train.quantize import quantize
+from ltcsn.train.quantize import quantize, target_profile
 from ltcsn.hardware import resources, run_lava
 from ltcsn.hardware.lava_net import build_and_run
 from ltcsn.sim import verify as verify_cli
@@ -32,7 +32,8 @@ def _qnet(neuron, recurrent, mixing="dense", readout="ltc", hidden=(12,), seed=0
         if not train:
             for layer in model.layers:
                 layer.fc_x.weight.mul_(3.0)
-    qnet, _, _ = quantize(model, task.x_train, mixing, task=task.describe())
+    profile = target_profile("loihi2") if mixing == "loihi2" else {"mixing": mixing}   # the chip profile
+    qnet, _, _ = quantize(model, task.x_train, task=task.describe(), **profile)
     return qnet, model, task
 
 
@@ -44,6 +45,7 @@ def _qnet(neuron, recurrent, mixing="dense", readout="ltc", hidden=(12,), seed=0
     ("lif", False, "dense", "ltc", (10, 6), False),
     ("ltc", True, "dense", "membrane", (12,), False),
     ("alif", False, "diag", "membrane", (10, 6), False),
+    ("ltc", True, "loihi2", "ltc", (12,), True),       # piecewise-linear sigmoid gates, diagonal mixing
 ])
 def test_verify_is_bit_exact_on_lava(neuron, recurrent, mixing, readout, hidden, train):
     qnet, _, task = _qnet(neuron, recurrent, mixing, readout, hidden, train=train)

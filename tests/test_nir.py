@@ -22,7 +22,8 @@ from ltcsn.export.load import load_qnet
 from ltcsn.export.nir_common import SCHEMA_KEY, SCHEMA_VERSION
 from ltcsn.export.nir_read import qnet_from_graph, read_nir, read_qnet
 from ltcsn.export.nir_write import qnet_to_nir, write_nir
-from ltcsn.train.quantize import make_plan, quantize
+from ltcsn.train.quantize import make_plan, quantize, target_profile
+from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim import run as sim_run
 from ltcsn.sim.simulate import simulate
 from ltcsn.train.checkpoint import save_checkpoint
@@ -106,7 +107,10 @@ def _ckpt(tmp_path, model, task, extra=None, name="ckpt.pt"):
 @pytest.mark.parametrize("neuron,readout,mixing,qat", [
     ("ltc", "ltc", "dense", False),
     ("ltc", "ltc", "diag", False),
-    ("ltc", "ltc", "diag", True),      # the QAT plan stored in the checkpoint (diag) overrides --mixing dense
+    ("ltc", "ltc", "diag", True),      # the QAT plan stored in the checkpoint (diag) is used
+    ("ltc", "ltc", "loihi2", False),   # the chip profile: diagonal mixing, piecewise-linear sigmoid
+    ("ltc", "ltc", "loihi2", True),
+    ("alif", "ltc", "loihi2", False),
     ("alif", "const", "dense", False),
     ("alif", "ltc", "diag", False),      # ungated hidden layers under a diag plan, gated readout
     ("alif", "const", "diag", False),    # no gated layer at all
@@ -117,14 +121,19 @@ def _ckpt(tmp_path, model, task, extra=None, name="ckpt.pt"):
 ])
 def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
     model = _net(neuron, readout)
-    extra = {"quant_plan": make_plan(model, task.input_sample(), mixing)} if qat else None
+    target = mixing if mixing == "loihi2" else None
+    profile = target_profile(target, None if target else mixing)
+    extra = {"quant_plan": make_plan(model, task.input_sample(), **profile)} if qat else None
     ckpt = _ckpt(tmp_path, model, task, extra)
-    ref, _ = load_qnet(str(ckpt), mixing)          # ckpt -> sim
+    cli = [] if qat else ["--target", target] if target else ["--mixing", mixing]   # a QAT plan carries its own
+    ref, _ = load_qnet(str(ckpt), None if target else mixing, target=target)     # ckpt -> sim
+    if target:
+        assert all(host_reason(layer) is None for layer in (*ref.layers, ref.readout))
+        assert any(getattr(layer, "sigmoid", "") == "pwl" for layer in (*ref.layers, ref.readout))
     x_int = ref.encode_input(task.x_test[:48].numpy())
     for flag in ([], ["--float"]):
         out = tmp_path / f"model{'-float' if flag else ''}.nir"
-        cli_mixing = "dense" if qat else mixing
-        assert to_nir.main([str(ckpt), "-o", str(out), "--no-eval", "--mixing", cli_mixing, *flag]) == 0
+        assert to_nir.main([str(ckpt), "-o", str(out), "--no-eval", *cli, *flag]) == 0
         q, info = read_nir(out)                             # ckpt -> NIR -> sim
         assert info["origin"] == "ltcsn" and info["quantized_file"] == (not flag)
         _same(ref, q)
@@ -136,6 +145,50 @@ def test_round_trip_is_exact(tmp_path, task, neuron, readout, mixing, qat):
         assert ref.layers[0].mix["m"].ndim == 1
     if readout == "membrane":
         assert ref.layers[-1].output == "u" and ref.readout.syn["d"][0].wide
+
+
+def test_loihi2_files_carry_sigmoid_and_program(tmp_path, task):
+    """Under the loihi2 profile every LTC layer's node names its sigmoid and its neuron program (length, state
+    words); the reader checks them; a version-2 file (no sigmoid) reads as the LUT; a tampered length is refused."""
+    qnet, _, _ = quantize(_net("ltc", "ltc"), task.input_sample(), task=ckpt_task(task), **target_profile("loihi2"))
+    g = qnet_to_nir(qnet)
+    assert g.metadata[SCHEMA_KEY]["spec_version"] == 3 and g.metadata[SCHEMA_KEY]["sigmoid"] == "pwl"
+    for i, layer in enumerate((*qnet.layers, qnet.readout)):
+        m = g.nodes["readout.neuron" if layer is qnet.readout else f"layer{i}.neuron"].metadata[SCHEMA_KEY]
+        prog = neuron_program(layer)
+        assert m["sigmoid"] == "pwl" and "host_reason" not in m
+        assert (m["program"]["length"], m["program"]["state_words"]) == (prog.length, prog.state_words)
+    write_nir(tmp_path / "m.nir", g)
+    _same(qnet, read_qnet(tmp_path / "m.nir"))
+    bad = qnet_to_nir(qnet)
+    bad.nodes["layer0.neuron"].metadata[SCHEMA_KEY]["program"]["length"] = 3
+    with pytest.raises(InputError, match="program metadata"):
+        qnet_from_graph(bad)
+    host, _, _ = quantize(_net("ltc", "ltc"), task.input_sample(), task=ckpt_task(task))
+    old = qnet_to_nir(host)
+    assert "dense mixing" in old.nodes["layer0.neuron"].metadata[SCHEMA_KEY]["host_reason"]
+    old.metadata[SCHEMA_KEY]["spec_version"] = 2
+    for node in old.nodes.values():
+        (node.metadata or {}).get(SCHEMA_KEY, {}).pop("sigmoid", None)
+    _same(host, qnet_from_graph(old)[0])
+
+
+def test_target_where_it_would_be_ignored_is_an_error(tmp_path, task, capsys):
+    """--target / --mixing that would be ignored or contradict each other: one line on stderr, exit 2."""
+    model = _net("ltc", "ltc")
+    ckpt = _ckpt(tmp_path, model, task, {"quant_plan": make_plan(model, task.input_sample(),
+                                                                 **target_profile("loihi2"))})
+    out = tmp_path / "m.nir"
+    for argv in (["--target", "host"], ["--mixing", "dense"]):
+        assert to_nir.main([str(ckpt), "-o", str(out), "--no-eval", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "would be ignored" in err and not out.exists()
+    plain_ckpt = _ckpt(tmp_path, model, task, None, name="plain.pt")
+    assert to_nir.main([str(plain_ckpt), "-o", str(out), "--no-eval", "--target", "loihi2", "--mixing", "dense"]) == 2
+    assert "contradicts" in capsys.readouterr().err
+    assert to_nir.main([str(ckpt), "-o", str(out), "--no-eval", "--target", "loihi2"]) == 0
+    assert sim_run.main([str(out), "--target", "loihi2"]) == 2
+    assert "do not apply" in capsys.readouterr().err
 
 
 def test_membrane_readout_flags_are_checked(task):

@@ -21,7 +21,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ltcsn.train.quantize import float_parts, quantize, to_numpy
+from ltcsn.train.quantize import float_parts, quantize, target_profile, to_numpy
 from ltcsn.sim.compare import first_divergence
 from ltcsn.sim.integer import init_state, layer_step
 from ltcsn.sim.ops import NumpyOps
@@ -141,11 +141,12 @@ def qnet_cases(draw, kinds=None):
         else:
             gated = kind != "alif"
             mixing = "diag" if kind == "ltc-diag" else "dense"
+            sigmoid = draw(st.sampled_from(["lut", "pwl"])) if mixing == "diag" else "lut"
             parts = ("d", "m", "a") if gated else ("d",)
             layer = QLtc(kind="ltc" if gated else "alif", n=n,
                          syn={p: synapses((-6, 12), (15, 22)) for p in parts},
                          bias={p: _log_int(rng, 23, n) * (rng.random(n) < 0.7) for p in parts},
-                         gated=gated, mixing=mixing, theta0=int(_log_int(rng, 23, signed=False)),
+                         gated=gated, mixing=mixing, sigmoid=sigmoid, theta0=int(_log_int(rng, 23, signed=False)),
                          beta=int(rng.integers(0, 2 * DECAY_ONE + 1)))
             if gated:
                 for p in ("m", "a"):
@@ -166,6 +167,8 @@ def qnet_cases(draw, kinds=None):
                         for p in parts},
                    bias={p: _log_int(rng, 23, n_out) * (rng.random(n_out) < 0.7) for p in parts},
                    gated=readout_gated, spiking=False, mixing=draw(st.sampled_from(["dense", "diag"])))
+    if readout_gated and readout.mixing == "diag":
+        readout.sigmoid = draw(st.sampled_from(["lut", "pwl"]))
     if readout_gated:
         readout.mix["m"] = _codes(rng, (n_out, n_out) if readout.mixing == "dense" else (n_out,), density)
         readout.mix_shift["m"] = draw(st.integers(-20, 2))
@@ -329,7 +332,7 @@ def float_cases(draw):
         x = rng.uniform(lo, 1.2, (B, T, n_in)) * scale   # a little beyond the training range: clipped codes
     dtype = next(model.parameters()).dtype
     return model, torch.as_tensor(x, dtype=dtype), torch.as_tensor(x_train, dtype=dtype), \
-        draw(st.sampled_from(["dense", "diag"]))
+        draw(st.sampled_from([{"mixing": "dense"}, {"mixing": "diag"}, target_profile("loihi2")]))
 
 
 def _assert_same_codes(a, b, path="qnet"):
@@ -353,8 +356,8 @@ def _assert_same_codes(a, b, path="qnet"):
 @settings(max_examples=40, **SETTINGS)
 @given(case=float_cases())
 def test_quantized_float_models_sim_equals_torch(case):
-    model, x, x_train, mixing = case
-    qnet, plan, _ = quantize(model, x_train, mixing=mixing)
+    model, x, x_train, profile = case
+    qnet, plan, _ = quantize(model, x_train, **profile)
     x_int = qnet.encode_input(x.numpy())
     qmodel = QuantizedNet(model, plan)
     # the QAT model rebuilds exactly the quantizer's codes and input encoding
@@ -413,8 +416,9 @@ def test_simulate_parallel_equals_simulate(batch, workers):
 # ---------------------------------------------------------------------------------------------- QAT gradients
 @pytest.mark.parametrize("neuron,readout,recurrent,mixing", [
     ("ltc", "ltc", True, "dense"), ("ltc", "const", False, "diag"), ("alif", "ltc", True, "dense"),
-    ("lif", "const", True, "dense"), ("ltc", "membrane", True, "dense")])
+    ("lif", "const", True, "dense"), ("ltc", "membrane", True, "dense"), ("ltc", "ltc", True, "loihi2")])
 def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, mixing):
+    """mixing "loihi2": the chip profile (diagonal mixing, gradients through the piecewise-linear sigmoid)."""
     torch.manual_seed(1)
     cfg = NetConfig((4,), 3, [LayerConfig(16, recurrent=recurrent), LayerConfig(8, recurrent=recurrent)],
                     neuron=neuron, readout=readout, vth=0.3)
@@ -428,7 +432,7 @@ def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, 
                 layer.bias.uniform_(-0.1, 0.3)
     x = torch.rand(8, 12, 4)
     y = torch.randint(0, 3, (8,))
-    _, plan, _ = quantize(model, x, mixing=mixing)
+    _, plan, _ = quantize(model, x, **(target_profile("loihi2") if mixing == "loihi2" else {"mixing": mixing}))
     qmodel = QuantizedNet(model, plan)
     out, _ = qmodel(x)
     assert out.dtype == torch.float32 and out.shape == (8, 12, 3)

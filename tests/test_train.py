@@ -142,6 +142,33 @@ def test_cli_writes_loadable_checkpoint(tmp_path):
     assert evaluate(model, task) == metrics["test_accuracy"]
 
 
+def test_loihi2_qat_cli(tmp_path, capsys):
+    """QAT under the loihi2 chip profile (real training steps): the plan carries the profile, every layer is a
+    Loihi 2 neuron program, and the metrics are the integer network's (sim/ agrees). --target without --quant,
+    or a different one on a QAT checkpoint, is one line and exit 2."""
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.neuron_program import host_reason
+    from ltcsn.sim.simulate import evaluate_qnet
+    from ltcsn.train.run import main
+    base = ["--hidden", "16", "--quiet", "--batch-size", "64"]
+    run(parse_args(["--epochs", "1", "--out", str(tmp_path / "float"), *base]))
+    out = tmp_path / "qat"
+    metrics = run(parse_args(["--quant", "--target", "loihi2", "--init", str(tmp_path / "float" / "ckpt.pt"),
+                              "--epochs", "1", "--out", str(out), *base]))
+    _, ckpt = load_checkpoint(out / "ckpt.pt")
+    assert (ckpt["quant_plan"]["mixing"], ckpt["quant_plan"]["sigmoid"]) == ("diag", "pwl")
+    qnet, _ = load_qnet(str(out / "ckpt.pt"))
+    assert all(host_reason(layer) is None for layer in (*qnet.layers, qnet.readout))
+    assert evaluate_qnet(qnet, get_task("rdigits"), workers=1)[0] == metrics["test_accuracy"]
+    capsys.readouterr()
+    for argv in (["--target", "loihi2"], ["--mixing", "diag"],
+                 ["--quant", "--target", "host", "--init", str(out / "ckpt.pt")],
+                 ["--quant", "--target", "loihi2", "--mixing", "dense"]):
+        assert main([*argv, "--epochs", "1", "--out", str(tmp_path / "x"), *base]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
 def test_same_seed_same_result(tmp_path):
     args = ["--task", "add", "--seq-len", "6", "--epochs", "1", "--hidden", "8", "--quiet", "--batch-size", "256"]
     a = run(parse_args(args + ["--out", str(tmp_path / "a")]))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, SIGMOIDS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
@@ -22,8 +22,40 @@ LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
 STATE_MAX = 2**23 - 1         # 24-bit saturated state
 
 
+# Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
+# loihi2: every update is per-neuron local (diagonal mixing) and a short straight-line integer program
+# (piecewise-linear sigmoid, sim/neuron_program.py); host: dense mixing and the 512-entry LUT (host CPU).
+TARGETS = {"loihi2": {"mixing": "diag", "sigmoid": "pwl"}, "host": {"mixing": "dense", "sigmoid": "lut"}}
+
+
 class QuantizationError(InputError):
     """A network the integer semantics cannot express."""
+
+
+def target_profile(target: str = None, mixing: str = None) -> dict:
+    """{"mixing", "sigmoid"} of a chip profile (TARGETS); no target: today's host form with the given mixing
+    (default dense). A --mixing that contradicts the target is an error, not silently overridden."""
+    if target is None:
+        return {"mixing": mixing or "dense", "sigmoid": "lut"}
+    if target not in TARGETS:
+        raise QuantizationError(f"unknown target {target!r}; expected one of {sorted(TARGETS)}")
+    profile = dict(TARGETS[target])
+    if mixing is not None and mixing != profile["mixing"]:
+        raise QuantizationError(f"--target {target} has {profile['mixing']} mixing; --mixing {mixing} contradicts it")
+    return profile
+
+
+def plan_profile(plan: dict, target: str = None, mixing: str = None, where: str = "the checkpoint") -> dict:
+    """The profile a stored quantization plan uses; a --target / --mixing that differs from it would be ignored,
+    so it is an error."""
+    stored = {"mixing": plan["mixing"], "sigmoid": plan.get("sigmoid", "lut")}
+    if target is not None or mixing is not None:
+        wanted = target_profile(target, mixing)
+        if any(wanted[k] != stored[k] for k in (("mixing", "sigmoid") if target else ("mixing",))):
+            given = " ".join(f"--{k} {v}" for k, v in (("target", target), ("mixing", mixing)) if v)
+            raise QuantizationError(f"{where}'s quantization plan has {stored['mixing']} mixing and the "
+                                    f"{stored['sigmoid']} sigmoid; {given} would be ignored")
+    return stored
 
 
 # ---------------------------------------------------------------- float parts of each layer
@@ -135,19 +167,21 @@ def model_parts(model) -> list:
     return [float_parts(layer) for layer in (*model.layers, model.readout)]
 
 
-def make_plan(model, x_train, mixing: str = "dense") -> dict:
+def make_plan(model, x_train, mixing: str = "dense", sigmoid: str = "lut") -> dict:
     """Choose all exponents of the integer network from the float model and sample inputs [N, T, ...]."""
-    return plan_from_parts(model_parts(model), input_encoding(x_train), mixing)
+    return plan_from_parts(model_parts(model), input_encoding(x_train), mixing, sigmoid)
 
 
-def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense") -> dict:
+def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid: str = "lut") -> dict:
     """Choose all exponents from the float parts of every layer (readout last, as `float_parts` returns
     them) and the input encoding (input_frac, (lo, hi)). `make_plan` on a model comes here; so do float
     networks read from NIR files (export/nir_read.py), so both are quantized by the same code."""
     if mixing not in ("dense", "diag"):
         raise ValueError(f"mixing must be 'dense' or 'diag', not {mixing!r}")
+    if sigmoid not in SIGMOIDS:
+        raise ValueError(f"sigmoid must be one of {SIGMOIDS}, not {sigmoid!r}")
     input_frac, input_range = encoding
-    plan = {"mixing": mixing, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
+    plan = {"mixing": mixing, "sigmoid": sigmoid, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
             "layers": []}
     src_frac = plan["input_frac"]
     for i, p in enumerate(parts):
@@ -194,7 +228,8 @@ def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     kind = p["kind"]
     gated = bool(p["mix"])          # an ungated layer (constant decays) has no mixing: labelled "dense"
     layer = QLtc(kind=kind, n=len(bias["d"]), syn=syn, bias=bias, gated=gated,
-                 spiking=kind != "readout", mixing=plan["mixing"] if gated else "dense", frac_bits=F)
+                 spiking=kind != "readout", mixing=plan["mixing"] if gated else "dense", frac_bits=F,
+                 sigmoid=plan.get("sigmoid", "lut") if gated else "lut")
     for part, w in p["mix"].items():
         layer.mix[part] = weight_codes(_mix_matrix(w, layer.mixing), lp["mix"][part], rnd)
         layer.mix_shift[part] = lp["mix"][part]
@@ -259,9 +294,9 @@ def to_numpy(obj):
 
 
 # ---------------------------------------------------------------- the quantizer
-def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dict = None):
+def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dict = None, sigmoid: str = "lut"):
     """Float model -> (QNet with int64 numpy arrays, plan, report rows). A given plan is reused as is."""
-    plan = plan or make_plan(model, x_train, mixing)
+    plan = plan or make_plan(model, x_train, mixing, sigmoid)
     with torch.no_grad():
         qnet = to_numpy(build_qnet(model, plan))
         report = quantization_report(model, plan)
@@ -270,12 +305,12 @@ def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dic
 
 
 def quantize_parts(parts: list, input_shape, encoding: tuple = (0, (0, 1)), mixing: str = "dense",
-                   plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8):
+                   plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8, sigmoid: str = "lut"):
     """`quantize` for a float network given as float parts (e.g. read from a NIR file) instead of a torch
     module: the same plan, codes and report. encoding: (input_frac, (lo, hi)) of the network input
     (default binary spikes). Returns (QNet with int64 numpy arrays, plan, report rows)."""
     with torch.no_grad():
-        plan = plan or plan_from_parts(parts, encoding, mixing)
+        plan = plan or plan_from_parts(parts, encoding, mixing, sigmoid)
         qnet = to_numpy(build_qnet_from_parts(parts, plan, input_shape, b0, beta))
         report = report_from_parts(parts, plan)
     qnet.task = dict(task or {})

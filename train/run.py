@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ltcsn.train.quantize import make_plan
+from ltcsn.train.quantize import TARGETS, make_plan, plan_profile, target_profile
 from ltcsn.train.checkpoint import load_checkpoint, save_checkpoint
 from ltcsn.train.errors import InputError
 from ltcsn.train.model import READOUTS, LayerConfig, NetConfig, SpikingNet
@@ -60,8 +60,13 @@ def parse_args(argv=None):
     p.add_argument("--init", default=None, help="start from this checkpoint (its network and task)")
     p.add_argument("--quant", action="store_true",
                    help="quantization-aware training of the integer network (docs/fixed_point.md)")
-    p.add_argument("--mixing", default="dense", choices=["dense", "diag"],
-                   help="--quant: LTC membrane/adaptation mixing, dense (host) or diagonal (neuron-local)")
+    p.add_argument("--target", default=None, choices=sorted(TARGETS),
+                   help="--quant: chip profile of the integer network: loihi2 (every layer a per-neuron Loihi 2 "
+                        "neuron program: diagonal mixing, piecewise-linear sigmoid) or host (dense mixing, "
+                        "sigmoid LUT; the default); docs/fixed_point.md")
+    p.add_argument("--mixing", default=None, choices=["dense", "diag"],
+                   help="--quant: LTC membrane/adaptation mixing, dense (host) or diagonal (neuron-local); "
+                        "default: the target's")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.K < 1:
@@ -132,8 +137,14 @@ def run(args) -> dict:
         cfg = build_config(args, task)
         model = SpikingNet(cfg)
     extra, trained = {}, model
+    if not args.quant and (args.target or args.mixing):
+        raise InputError("--target / --mixing choose the integer network: they need --quant")
     if args.quant:
-        plan = init.get("quant_plan") or make_plan(model, task.input_sample(), args.mixing)
+        if init.get("quant_plan"):
+            plan_profile(init["quant_plan"], args.target, args.mixing, where=str(args.init))
+            plan = init["quant_plan"]
+        else:
+            plan = make_plan(model, task.input_sample(), **target_profile(args.target, args.mixing))
         trained, extra = QuantizedNet(model, plan), {"quant_plan": plan}
     tcfg = TrainConfig(algo=args.algo, K=args.K, alpha=args.alpha, lr=args.lr, optimizer=args.optimizer,
                        lr_schedule=args.lr_schedule, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
