@@ -29,7 +29,6 @@ from ltcsn.sim.neuron_program import host_reason
 from ltcsn.sim.qnet import QLif, sends
 
 SYNAPSE_KINDS = ("Dense", "Sparse")
-NEURON_KINDS = ("LIFReset", "LtcNeuronProcess")
 
 
 @dataclass
@@ -86,13 +85,12 @@ class ProcessGraph:
     procs: list
     edges: list
     layer_names: list
-    graded_input: bool
 
     def proc(self, name: str) -> Proc:
         return next(p for p in self.procs if p.name == name)
 
-    def of_layer(self, layer: str, role: str = None) -> list:
-        return [p for p in self.procs if p.layer == layer and (role is None or p.role == role)]
+    def of_layer(self, layer: str) -> list:
+        return [p for p in self.procs if p.layer == layer]
 
     def crossings(self) -> list:
         """Edges between a host and a chip process (each needs an adapter), in graph order."""
@@ -151,7 +149,7 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
     names = layer_names(qnet)
     layers = (*qnet.layers, qnet.readout)
     n_in = int(np.prod(qnet.input_shape))
-    graph = ProcessGraph([], [], names, tuple(qnet.input_range) != (0, 1))
+    graph = ProcessGraph([], [], names)
     add, link = graph.procs.append, graph.edges.append
     add(Proc("input", "RingBuffer", (n_in,), None, "input", "host", "network input, streamed from the host"))
     below, below_port, below_n = "input", "s_out", n_in
@@ -174,8 +172,7 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
                      "custom Python process (stops a window's warm-up spikes); no Nc model", {"hop": hop}))
             link(Edge(neuron, "s_out", gate, "s_in", layer.n, 0))
             recurrent, recurrent_port = gate, "s_out"
-        groups = synapse_groups(layer)
-        for src, shift, q, fed in groups:
+        for src, shift, q, fed in synapse_groups(layer):
             weights, weight_exp = lava_dense_params(q, shift)
             kind = synapse_kind(q, len(fed), 1 if isinstance(layer, QLif) else len(layer.syn))
             bits = payload_bits(qnet, i, src)
@@ -213,9 +210,9 @@ def with_adapters(graph: ProcessGraph) -> ProcessGraph:
     """The graph a Loihi 2 run builds: every host <-> chip connection goes through a lava-loihi embedded_io adapter
     (one per source port and direction, shared by the connections it feeds)."""
     where = {p.name: p.placement for p in graph.procs}
-    procs, edges, made = list(graph.procs), [], {}
+    procs, edges, made, crossings = list(graph.procs), [], {}, graph.crossings()
     for e in graph.edges:
-        if e in graph.crossings():
+        if e in crossings:
             to_chip = where[e.dst] == "chip"
             key = (e.src, e.src_port)
             if key not in made:
@@ -230,7 +227,7 @@ def with_adapters(graph: ProcessGraph) -> ProcessGraph:
             edges.append(Edge(made[key], "out", e.dst, e.dst_port, e.width, e.payload_bits))
         else:
             edges.append(e)
-    return ProcessGraph(procs, edges, graph.layer_names, graph.graded_input)
+    return ProcessGraph(procs, edges, graph.layer_names)
 
 
 def loihi2_missing(graph: ProcessGraph, lava_loihi_installed: bool) -> list:

@@ -1,6 +1,7 @@
 """Lava backend: real Lava runs of LTC, ALIF and LIF networks through the verifier, corruption is located,
 the resource report and the command-line fronts."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -115,7 +116,11 @@ def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "missing: Intel's lava-loihi (not installed" in captured.err
     assert "host     LtcNeuronProcess layer0.neuron: dense mixing" in captured.out
-    assert resources.main([str(trained_ckpt)]) == 0
+    assert resources.main([str(trained_ckpt), "--json", str(tmp_path / "res.json")]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "res.json").read_text())      # --json carries the whole report
+    assert saved["verdict"] in out and saved["layers"][0]["reason"] in out
+    assert {"processes", "host", "traffic", "traffic_per_step", "needs_lava_loihi", "limits"} <= set(saved)
     report = tmp_path / "verify.json"
     assert verify_cli.main([str(trained_ckpt), "--samples", "2", "--json", str(report)]) == 0
     assert "BIT-EXACT" in capsys.readouterr().out and report.stat().st_size > 100
