@@ -88,15 +88,16 @@ def plot_learning_curves(runs: dict, path: Path) -> bool:
         return False
     fig, (acc_ax, mse_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for name, m in sorted(runs.items()):
-        key = f"test_{m['metric']}"
+        # validation score per epoch (train/run.py scores the test set once, at the end; older runs: test)
+        key = next(k for k in (f"val_{m['metric']}", f"test_{m['metric']}") if k in m["history"][0])
         ax = mse_ax if m["metric"] == "mse" else acc_ax
         before = init_epochs(m) or 0     # a continued run is drawn from the epoch its checkpoint had reached
         epochs = [before + h["epoch"] for h in m["history"]]
         ax.plot(epochs, [h[key] for h in m["history"]], "-o", ms=2,
                 label=f"{name} ({m['epochs_done']} ep" + (f" after {before})" if before else ")"))
-        print(f"{name}: test {m['metric']} at epochs {epochs[0]}..{epochs[-1]}: {m['history'][-1][key]:.4f}")
-    acc_ax.set_ylabel("test accuracy")
-    mse_ax.set_ylabel("test MSE")
+        print(f"{name}: {key.split('_')[0]} {m['metric']} at epochs {epochs[0]}..{epochs[-1]}: {m['history'][-1][key]:.4f}")
+    acc_ax.set_ylabel("validation (older runs: test) accuracy")
+    mse_ax.set_ylabel("validation (older runs: test) MSE")
     mse_ax.set_yscale("log")
     for ax in (acc_ax, mse_ax):
         ax.set_xlabel("epoch")

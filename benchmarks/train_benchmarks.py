@@ -5,15 +5,15 @@
     python benchmarks/train_benchmarks.py --only rfmnist-ltc-fptt --epochs 2      # shorter than the config
     python benchmarks/train_benchmarks.py --only dvsgesture-conv-fptt --data-dir /data/tonic
 
-Each run trains in a fresh child process (this script with --child) that calls train/run.py's `run` unchanged,
-so the output folder (default runs/bench/NAME) gets ckpt.pt, metrics.json and curve.png after every epoch: a run
-that is cut off keeps its last finished epoch (continue it with `python train/run.py --init DIR/ckpt.pt ...`).
-Configurations with task options (subsets: n_train / n_test) pass them to `train.tasks.get_task` in the child;
-without task options the child's training is exactly `python train/run.py ARGS` (printed, and listed by --list).
+Each run is `python train/run.py ARGS` in a fresh child process, exactly the command printed (and listed by
+--list); every option, task options (subsets, downsampling) included, is a train/run.py flag. The output folder
+(default runs/bench/NAME) gets last.pt, best.pt, metrics.json and curve.png after every epoch and ckpt.pt at the
+end: a run that is cut off continues with `python train/run.py --resume runs/bench/NAME`.
 The table's command column is the command that produced the row.
 
 Measured per run:
-- float test accuracy (or MSE) of the saved model (train/run.py's last-epoch evaluation on the whole test set);
+- float validation and test accuracy (or MSE) of the saved model (train/run.py: the best epoch by validation,
+  scored once on the whole test set);
 - quantized accuracy: export.quantize.quantize of the checkpoint (its stored QAT plan, if any) evaluated by the
   integer simulator ltcsn.sim.simulate.evaluate_qnet on the test set (--quant-samples limits it);
 - training seconds per epoch: the mean of train/run.py's per-epoch training time (evaluation excluded);
@@ -23,7 +23,7 @@ Measured per run:
 A row is appended only when the run finished all its epochs; rows are never edited or invented.
 """
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
@@ -44,7 +44,6 @@ HEADER = ("| task | network | algorithm | float test accuracy / MSE | quantized 
 class Config:
     task: str
     args: list                      # train/run.py arguments (besides --task, --out, --data-dir, --quiet)
-    task_options: dict = field(default_factory=dict)   # extra get_task options (subsets)
     data: str = ""                  # human description of the data used
     needs_data_dir: bool = False
     note: str = ""
@@ -80,8 +79,8 @@ CONFIGS = {
                                                              "--batch-size", "128", "--lr-schedule", "cosine"],
                                                  data="Fashion-MNIST row-wise, 28 steps, 60,000 / 10,000")
        for K in (1, 4)},
-    "rfmnist-ltc-fptt-10k": Config("rfmnist", ["--hidden", "128", "--epochs", "2", "--batch-size", "64"],
-                                   {"n_train": 10000, "n_test": 2000},
+    "rfmnist-ltc-fptt-10k": Config("rfmnist", ["--hidden", "128", "--epochs", "2", "--batch-size", "64",
+                                               "--n-train", "10000", "--n-test", "2000"],
                                    data="Fashion-MNIST row-wise, 28 steps, fixed subset 10,000 / 2,000"),
     "fmnist-ltc-fptt": Config("fmnist", ["--hidden", "256,256", "--epochs", "30", "--batch-size", "128",
                                          "--optimizer", "adamax"],
@@ -105,7 +104,7 @@ CONFIGS = {
                                                   "--epochs", "30", "--batch-size", "16", "--optimizer", "adamax"],
                                    data="DVS-Gesture, 20 frames, 2x32x32", needs_data_dir=True),
     "nmnist-ltc-fptt": Config("nmnist", ["--hidden", "256", "--seq-len", "10", "--epochs", "10",
-                                         "--batch-size", "128"], {"downsample": 2},
+                                         "--batch-size", "128", "--downsample", "2"],
                               data="N-MNIST, 10 frames, 2x17x17", needs_data_dir=True),
     "shd-ltc-fptt": Config("shd", ["--hidden", "256", "--seq-len", "100", "--epochs", "30",
                                    "--batch-size", "64"], data="SHD, 100 bins x 700 channels",
@@ -139,7 +138,7 @@ def run_args(cfg: Config, out: Path, data_dir=None, epochs=None, threads=None) -
 
 
 def train_command(cfg: Config, out: Path, data_dir=None, epochs=None, threads=None) -> str:
-    """The train/run.py command with the same training (configurations without task options)."""
+    """The train/run.py command the benchmark runs."""
     return "python train/run.py " + shlex.join(run_args(cfg, out, data_dir, epochs, threads))
 
 
@@ -152,24 +151,6 @@ def bench_command(name: str, args) -> str:
         if value != default:
             cmd += [flag, str(value)]
     return shlex.join(cmd)
-
-
-# ---------------------------------------------------------------- child: one training run
-def child(name: str, out: Path, data_dir, epochs, threads) -> int:
-    import functools
-    import ltcsn.train.run as train_run
-    from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task
-
-    cfg = CONFIGS[name]
-    if cfg.task_options:     # the subset options go to get_task; everything else is train/run.py as is
-        train_run.get_task = functools.partial(get_task, **cfg.task_options)
-    try:
-        train_run.run(train_run.parse_args(run_args(cfg, out, data_dir, epochs, threads)))
-    except InputError as e:
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
-        return 2
-    return 0
 
 
 # ---------------------------------------------------------------- parent: run, measure, record
@@ -253,13 +234,9 @@ def bench(name: str, args) -> dict:
         print(f"skip {name}: needs --data-dir (see train/tasks/events.py for the layout)")
         return {"name": name, "status": "skipped"}
     out = Path(args.out_root) / name
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--out-root", str(args.out_root)]
-    for flag, value in (("--data-dir", args.data_dir), ("--epochs", args.epochs), ("--threads", args.threads)):
-        if value is not None:
-            cmd += [flag, str(value)]
+    cmd = [sys.executable, str(ROOT / "train" / "run.py"), *run_args(cfg, out, args.data_dir, args.epochs, args.threads)]
     print(f"== {bench_command(name, args)}", flush=True)
-    if not cfg.task_options:
-        print(f"   (training: {train_command(cfg, out, args.data_dir, args.epochs, args.threads)})", flush=True)
+    print(f"   (training: {train_command(cfg, out, args.data_dir, args.epochs, args.threads)})", flush=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -281,7 +258,8 @@ def bench(name: str, args) -> dict:
     model_cfg = NetConfig.from_dict(ckpt["config"])
     metric = m["metric"]
     score = m[f"test_{metric}"]
-    float_cell = f"{score:.4f}" + (" (MSE)" if metric == "mse" else "")
+    float_cell = f"{score:.4f}" + (" (MSE)" if metric == "mse" else "") + (
+        f" (validation {m[f'val_{metric}']:.4f}, epoch {m['best_epoch']})" if f"val_{metric}" in m else "")
     try:
         quant_cell = quantized_score(out / "ckpt.pt", args.quant_samples) if not args.no_quant else "not run"
     except Exception as e:       # report, never invent
@@ -317,15 +295,11 @@ def main(argv=None) -> int:
     p.add_argument("--quant-samples", type=int, default=None, help="test samples for the integer simulator")
     p.add_argument("--no-quant", action="store_true", help="skip the quantized evaluation")
     p.add_argument("--no-table", action="store_true", help="print the rows, do not write them")
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.child:
-        return child(args.child, Path(args.out_root) / args.child, args.data_dir, args.epochs, args.threads)
     if args.list:
         for name, cfg in CONFIGS.items():
-            opts = f" + get_task options {cfg.task_options}" if cfg.task_options else ""
             print(f"{name:24s} {cfg.data}{' [needs --data-dir]' if cfg.needs_data_dir else ''}\n"
-                  f"{'':24s} {train_command(cfg, Path(args.out_root) / name, args.data_dir)}{opts}")
+                  f"{'':24s} {train_command(cfg, Path(args.out_root) / name, args.data_dir)}")
         return 0
     names = args.only.split(",") if args.only else list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]

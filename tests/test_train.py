@@ -94,10 +94,10 @@ def test_add_task_trains_and_scores_mse():
     task = get_task("add", seq_len=20, n_train=512, n_test=256)
     torch.manual_seed(0)
     net = SpikingNet(NetConfig((2,), 1, [LayerConfig(32)], b0=0.5, beta=0.0))
-    before = evaluate(net, task)
+    before, before_val = evaluate(net, task), evaluate(net, task, split="val")
     hist = fit(net, task, TrainConfig(algo="fptt", K=5, alpha=0.5, epochs=2, batch_size=64), progress=False)
-    assert hist[-1]["test_mse"] < before
-    assert 0 <= hist[-1]["test_mse"] < 1.0
+    assert hist[-1]["val_mse"] < before_val and evaluate(net, task) < before
+    assert 0 <= hist[-1]["val_mse"] < 1.0
 
 
 def test_cosine_schedule_anneals_the_learning_rate():
@@ -140,6 +140,7 @@ def test_cli_writes_loadable_checkpoint(tmp_path):
     assert ckpt["task"]["name"] == "rdigits" and ckpt["train"]["algo"] == "fptt"
     task = get_task(**ckpt["task"])
     assert evaluate(model, task) == metrics["test_accuracy"]
+    assert metrics["val_accuracy"] == max(h["val_accuracy"] for h in metrics["history"])
 
 
 def test_loihi2_qat_cli(tmp_path, capsys):
@@ -200,3 +201,93 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
                 "layers": [{"size": 17}]}, "state_dict": net.state_dict(), "task": {}}, bad)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(bad)
+
+
+def _load(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_killed_run_resumes_bit_identically(tmp_path):
+    """A run killed (SIGKILL) after its 2nd epoch and resumed from last.pt ends with exactly the weights, FPTT
+    state, divergence table, optimizer state and history of an uninterrupted run. Its log (a file, not a
+    terminal) holds plain lines: no progress-bar frames, one line per epoch."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    script = str(Path(__file__).resolve().parents[1] / "train" / "run.py")
+    common = ["--hidden", "16", "--batch-size", "64", "--epochs", "4", "--lr-schedule", "cosine"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run(parse_args(common + ["--out", str(whole), "--quiet"]))
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = subprocess.Popen([sys.executable, script, *common, "--out", str(cut)], stdout=log, stderr=log)
+        last, deadline = cut / "last.pt", time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if last.exists() and _load(last)["resume"]["epoch"] >= 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        proc.wait()
+    stopped = _load(last)["resume"]["epoch"]
+    assert proc.returncode == -signal.SIGKILL and 2 <= stopped < 4 and not (cut / "ckpt.pt").exists()
+    assert not list(cut.glob(".*.tmp"))        # no half-written file left behind
+    text = (tmp_path / "log.txt").read_text()
+    lines = text.splitlines()
+    assert "\r" not in text and lines[0].startswith("training ltc [16] on rdigits (T=8; 1294 train / 143 validation")
+    assert [line.split(":")[0] for line in lines[1:stopped + 1]] == [f"epoch {e}/4" for e in range(1, stopped + 1)]
+    resumed = run(parse_args(["--resume", str(cut), "--quiet"]))
+    a, b = _load(whole / "last.pt"), _load(cut / "last.pt")
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    ra, rb = a["resume"], b["resume"]
+    assert all(torch.equal(x, y) for x, y in zip(ra["fptt"]["w_bar"] + ra["fptt"]["lam"],
+                                                 rb["fptt"]["w_bar"] + rb["fptt"]["lam"]))
+    assert torch.equal(ra["divergence"], rb["divergence"]) and torch.equal(ra["torch_rng"], rb["torch_rng"])
+    assert ra["scheduler"] == rb["scheduler"]
+    for sa, sb in zip(ra["optimizer"]["state"].values(), rb["optimizer"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    drop = lambda hist: [{k: v for k, v in h.items() if k != "epoch_seconds"} for h in hist]
+    assert drop(ra["history"]) == drop(rb["history"]) and len(rb["history"]) == 4
+    assert resumed["test_accuracy"] == json.loads((whole / "metrics.json").read_text())["test_accuracy"]
+    assert resumed["resumed"][0]["from_epoch"] == stopped
+
+
+def test_resume_and_init_refuse_contradicting_flags(tmp_path, capsys):
+    from ltcsn.train.run import main
+    out = tmp_path / "r"
+    run(parse_args(["--epochs", "1", "--hidden", "8", "--quiet", "--out", str(out), "--batch-size", "128"]))
+    assert main(["--init", str(out / "ckpt.pt"), "--hidden", "64", "--task", "add", "--neuron", "lif",
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(s in err for s in ("--hidden [64] (checkpoint: [8])",
+                                                             "--neuron 'lif' (checkpoint: 'ltc')",
+                                                             "--task 'add' (checkpoint: 'rdigits')"))
+    assert main(["--resume", str(out), "--lr", "0.1", "--K", "2"]) == 2
+    assert "contradict it: --K, --lr" in capsys.readouterr().err
+    assert main(["--resume", str(tmp_path / "none")]) == 2 and "no such file" in capsys.readouterr().err
+    # the flags that agree with the checkpoint are accepted; a resumed run may be extended
+    more = run(parse_args(["--resume", str(out), "--epochs", "2", "--hidden", "8", "--quiet"]))
+    assert more["epochs_done"] == 2 and [h["epoch"] for h in more["history"]] == [1, 2]
+
+
+def test_quiet_prints_the_final_line_and_metrics_say_how_the_run_was_made(tmp_path, capsys):
+    args = ["--task", "add", "--seq-len", "6", "--n-train", "256", "--n-val", "64", "--n-test", "64", "--hidden",
+            "8", "--epochs", "2", "--batch-size", "32", "--out", str(tmp_path)]
+    run(parse_args(args))
+    loud = capsys.readouterr()
+    assert [line.split(":")[0] for line in loud.out.splitlines()[1:3]] == ["epoch 1/2", "epoch 2/2"]
+    run(parse_args(args + ["--quiet"]))
+    quiet = capsys.readouterr()
+    assert quiet.out.count("\n") == 1 and quiet.out.startswith("best epoch ") and "test mse" in quiet.out
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["argv"][1:] == args + ["--quiet"]
+    assert m["config"]["args"]["n_train"] == 256 and m["config"]["train"]["batch_size"] == 32
+    assert m["config"]["task"] == {"name": "add", "kind": "regression", "seq_len": 6, "n_train": 256,
+                                   "n_test": 64, "n_val": 64}
+    assert m["sizes"] == {"train": 256, "val": 64, "test": 64} and m["seed"] == 0 and m["device"] == "cpu"
+    assert m["versions"]["torch"] == torch.__version__.split("+")[0] and "git_revision" in m
+    assert m["val_mse"] == min(h["val_mse"] for h in m["history"]) and m["best_epoch"] in (1, 2)
+    assert 0 <= m["test_mse"] < 1 and m["epochs_done"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "ckpt.pt", "curve.png", "last.pt",
+                                                          "metrics.json"]

@@ -183,23 +183,11 @@ def load_frames(dataset, n=None, desc: str = "frames", progress: bool = True):
     return torch.stack(xs), torch.tensor(ys, dtype=torch.int64)
 
 
-class EventTask(TensorTask):
-    """Frames held as uint8 tensors; batches come out as float32."""
-
-    def train_batches(self, batch_size: int, generator: torch.Generator):
-        for x, y in super().train_batches(batch_size, generator):
-            yield x.float(), y
-
-    def test_batches(self, batch_size: int, limit: int = None):
-        for x, y in super().test_batches(batch_size, limit):
-            yield x.float(), y
-
-
 N_CLASSES = {"dvsgesture": 11, "nmnist": 10, "shd": 20}
 
 
 def make_event_task(task: str, data_dir=None, seq_len=None, downsample=None, encoding: str = "binary",
-                    n_train=None, n_test=None, progress: bool = True) -> EventTask:
+                    n_train=None, n_test=None, progress: bool = True, n_val=None) -> TensorTask:
     seq_len = seq_len or DEFAULTS[task]["seq_len"]
     downsample = downsample or DEFAULTS[task]["downsample"]
     to_frames = EventsToFrames(task, seq_len, downsample, encoding)
@@ -216,19 +204,19 @@ def make_event_task(task: str, data_dir=None, seq_len=None, downsample=None, enc
         options["n_train"] = n_train
     if n_test is not None:
         options["n_test"] = n_test
-    return EventTask(task, "classification", n_out, x_tr, y_tr, x_te, y_te, options)
+    return TensorTask(task, "classification", n_out, x_tr, y_tr, x_te, y_te, options, n_val)
 
 
 def make_dvsgesture(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-                    n_test=None, progress: bool = True) -> EventTask:
-    return make_event_task("dvsgesture", data_dir, seq_len, downsample, encoding, n_train, n_test, progress)
+                    n_test=None, progress: bool = True, n_val=None) -> TensorTask:
+    return make_event_task("dvsgesture", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)
 
 
 def make_nmnist(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-                n_test=None, progress: bool = True) -> EventTask:
-    return make_event_task("nmnist", data_dir, seq_len, downsample, encoding, n_train, n_test, progress)
+                n_test=None, progress: bool = True, n_val=None) -> TensorTask:
+    return make_event_task("nmnist", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)
 
 
 def make_shd(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-             n_test=None, progress: bool = True) -> EventTask:
-    return make_event_task("shd", data_dir, seq_len, downsample, encoding, n_train, n_test, progress)
+             n_test=None, progress: bool = True, n_val=None) -> TensorTask:
+    return make_event_task("shd", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)

