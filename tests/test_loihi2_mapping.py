@@ -1,7 +1,6 @@
 """The mapped process graph (hardware/graph.py): the resource report and the Lava processes built from the same
 graph agree (kinds, counts, synapses, connections) and run bit-exact; Loihi 2 placement, host <-> chip traffic,
 and what `--backend loihi2` names as missing."""
-import copy
 import re
 from pathlib import Path
 
@@ -18,16 +17,6 @@ from test_hardware import _qnet
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _loihi2_profile(qnet):
-    """The network with every gated layer on the piecewise-linear sigmoid: its diag-mixing layers become Loihi 2
-    neuron programs (sim/neuron_program.py)."""
-    qnet = copy.deepcopy(qnet)
-    for layer in (*qnet.layers, qnet.readout):
-        if getattr(layer, "gated", False):
-            layer.sigmoid = "pwl"
-    return qnet
-
-
 def _held(lava_proc) -> tuple:
     """(held entries, non-zero entries) of a Lava Dense (ndarray) or Sparse (csr) weights Var."""
     w = lava_proc.weights.init
@@ -37,13 +26,12 @@ def _held(lava_proc) -> tuple:
 
 
 @pytest.mark.parametrize("neuron,recurrent,mixing,readout,hidden", [
-    ("ltc", True, "diag", "ltc", (12,)),            # every layer a neuron program: all on chip
+    ("ltc", True, "loihi2", "ltc", (12,)),          # every layer a neuron program: all on chip
     ("lif", True, "dense", "ltc", (12,)),           # SpikeGate on the host, dense-mixing readout on the host
-    ("alif", False, "diag", "membrane", (10, 6)),   # 24-bit membrane payloads into the readout
+    ("alif", False, "loihi2", "membrane", (10, 6)),  # 24-bit membrane payloads into the readout
 ])
 def test_report_and_lava_graph_agree_and_run_bit_exact(neuron, recurrent, mixing, readout, hidden):
     qnet, _, task = _qnet(neuron, recurrent, mixing, readout, hidden)
-    qnet = _loihi2_profile(qnet)
     x_int = qnet.encode_input(task.x_test[:3].numpy())
     report = resource_report(qnet)
     data, P = input_stream(qnet, x_int)
@@ -70,8 +58,7 @@ def test_report_and_lava_graph_agree_and_run_bit_exact(neuron, recurrent, mixing
 
 
 def test_all_on_chip_network_traffic_and_verdict():
-    qnet, _, _ = _qnet("ltc", True, "diag", "ltc", (12,))
-    qnet = _loihi2_profile(qnet)
+    qnet, _, _ = _qnet("ltc", True, "loihi2", "ltc", (12,))
     rep = resource_report(qnet)
     assert rep["layers_on_chip"] == rep["layers_total"] == 2
     assert rep["verdict"].startswith("fits on one Loihi 2 chip")
@@ -84,30 +71,30 @@ def test_all_on_chip_network_traffic_and_verdict():
         assert row["cores"] == 1 and row["neurons_per_core"] == row["neurons"]
     # the same network with dense mixing: its hidden layer needs the host, and the report says so
     dense, _, _ = _qnet("ltc", True, "dense", "ltc", (12,))
-    rep = resource_report(_loihi2_profile(dense))
+    rep = resource_report(dense)
     assert rep["layers_on_chip"] == 0 and rep["cores"] == 0
     assert rep["verdict"] == ("0 of 2 layers on chip; host part: layer0 (dense mixing reads other neurons' state); "
                               "readout (dense mixing reads other neurons' state)")
 
 
-@pytest.mark.parametrize("mixing", ["dense", "diag"])
+@pytest.mark.parametrize("mixing", ["dense", "loihi2"])
 def test_chip_side_processes_of_the_demo_network_have_nc_models_or_are_named(mixing):
     """The demo network (recurrent LTC + gated readout, rdigits): every chip-side process is a kind lava-loihi
     ships an Nc model for (hardware/loihi2.py gives the sources), or is named in what a Loihi 2 run lacks; every
     host-side process carries its reason. Without lava-loihi the adapters cannot even be created."""
     qnet, _, task = _qnet("ltc", True, mixing, "ltc", (12,))
-    graph = with_adapters(mapped_graph(_loihi2_profile(qnet)))
+    graph = with_adapters(mapped_graph(qnet))
     missing = loihi2_missing(graph, lava_loihi_installed=True)
     for p in graph.procs:
         if p.placement == "chip" and p.kind not in loihi2.STOCK_CHIP_KINDS:
             assert any(m.startswith(f"an Nc model for {p.kind} (") and p.layer in m for m in missing), p.name
         assert p.reason
     chip = {p.kind for p in graph.procs if p.placement == "chip"}
-    assert ("LtcNeuronProcess" in chip and chip <= {"Dense", "Sparse", "LtcNeuronProcess"} if mixing == "diag"
+    assert ("LtcNeuronProcess" in chip and chip <= {"Dense", "Sparse", "LtcNeuronProcess"} if mixing == "loihi2"
             else chip == set())
     kinds = [p.kind for p in graph.procs if p.role == "adapter"]
-    assert kinds == [loihi2.HOST_TO_CHIP, loihi2.CHIP_TO_HOST] if mixing == "diag" else kinds == []
-    if mixing == "diag" and not loihi_available():
+    assert kinds == [loihi2.HOST_TO_CHIP, loihi2.CHIP_TO_HOST] if mixing == "loihi2" else kinds == []
+    if mixing == "loihi2" and not loihi_available():
         assert loihi2_missing(graph, False)[0].startswith("Intel's lava-loihi (not installed")
         data, P = input_stream(qnet, qnet.encode_input(task.x_test[:1].numpy()))
         with pytest.raises(ImportError, match="embedded_io"):
@@ -121,8 +108,7 @@ def test_readme_loihi2_figures_come_from_the_report():
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Running on Loihi 2"):]
     section = section[:section.index("\n## ", 3)]
-    reports = [resource_report(_loihi2_profile(_qnet("ltc", True, "diag", "ltc", (128,), seed=s)[0]))
-               for s in (0, 1)]
+    reports = [resource_report(_qnet("ltc", True, "loihi2", "ltc", (128,), seed=s)[0]) for s in (0, 1)]
     figures = [(r["traffic_per_step"], r["verdict"], r["host"],
                 [(x["layer"], x["kind"], x["placement"], x["neurons"], x["state_words"], x["program_length"],
                   x["cores"]) for x in r["layers"]]) for r in reports]
