@@ -10,7 +10,7 @@ import torch
 
 from ltcsn.export.nir_common import NirError, as_array, tname
 from ltcsn.export.nir_graph import compose, input_shape, structure, unused_note
-from ltcsn.export.nir_producers import decide_dt, producer_of
+from ltcsn.export.nir_producers import V_LEAK_START, decide_dt, producer_of
 from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
@@ -155,6 +155,9 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, produce
                f"read at dt = {dt:g} s: {rule}" if dt is not None else f"dt: {rule}"]
     if prod.warning:
         reading.append(f"warning: {prod.warning}")
+    if prod.starts_at_v_leak and any(np.any(as_array(getattr(n, "v_leak", 0)) != 0) for n in graph.nodes.values()
+                                     if tname(n) in ("LIF", "LI", "CubaLIF")):
+        reading.append(f"warning: {prod.label}: {V_LEAK_START}")
     notes = list(notes)
     if st["unused"]:
         notes.append(unused_note(graph, st["unused"]))

@@ -88,6 +88,9 @@ def main(argv=None) -> int:
     print(f"reads as ({info['origin']}): input {list(qnet.input_shape)} -> {layers}")
     for line in reading_lines(info):
         print(f"  {line}")
+    if info.get("report"):
+        from ltcsn.train.quantize import format_report
+        print(format_report(info["report"]))
     return 0
 
 

@@ -17,6 +17,8 @@ TIMED_FIELDS = {"LIF": ("tau",), "LI": ("tau",), "CubaLIF": ("tau_syn", "tau_mem
 SNNTORCH_DT = 1e-4                      # snntorch/export_nir.py `_extract_snntorch_module`: `dt = 1e-4`
 NORSE_TAU_DT_MAX = 5e-5                 # a written tau below this is norse 1.1.0's tau*dt (see the norse row)
 MATCH_RTOL = 1e-4                       # float32 files: r = tau/dt holds to about 1e-7
+V_LEAK_START = ("its neurons start at v = v_leak; a NIR graph has no initial state and runs from v = 0, so the "
+                "first steps differ")
 
 
 @dataclass(frozen=True)
@@ -24,36 +26,40 @@ class Producer:
     """One tool's NIR conventions. dt: the step its exporter assumes when the graph stores none (None: no rule);
     tau_times_dt: it writes tau*dt instead of tau; cuba_input: "nir" (I += dt/tau_syn (w_in x - I), NIR's
     definition) or "direct" (I = (1 - dt/tau_syn) I + w_in x, the input jumps into the current);
-    warning: a behaviour of the tool that NIR cannot express (printed on every run, never guessed)."""
+    warning: a behaviour of the tool that NIR cannot express (printed on every run, never guessed);
+    starts_at_v_leak: its neurons start at v = v_leak, not 0 (warned when a graph has v_leak != 0)."""
     name: str
     label: str
     dt: float = None
     tau_times_dt: bool = False
     cuba_input: str = "nir"
     warning: str = None
+    starts_at_v_leak: bool = False
     recognised_by: str = ""
     evidence: str = ""
 
 
 PRODUCERS = {p.name: p for p in (
     Producer(
-        "norse", "norse 1.1.0", dt=1e-3, tau_times_dt=True, cuba_input="direct",
+        "norse", "norse 1.1.0", dt=1e-3, tau_times_dt=True, cuba_input="direct", starts_at_v_leak=True,
         recognised_by="r = 1 and w_in = 1 on every neuron and a time constant below 5e-5 s (tau*dt, norse#411)",
         evidence="norse/torch/utils/export_nir.py `to_nir(..., dt=0.001)` and the cells' `dt=0.001`; "
                  "`_extract_norse_module` writes `tau=dt / module.p.tau_mem_inv` = tau*dt (norse issue #411) and "
                  "no w_in for LIFCell; norse/torch/functional/lif.py `lif_feed_forward_step`: "
-                 "`i_new = state.i + input_spikes` (the input jumps into the current), reset to v_reset"),
+                 "`i_new = state.i + input_spikes` (the input jumps into the current), reset to v_reset; "
+                 "norse/torch/module/lif_box.py and lif.py `initial_state`: `v=clone_tensor(self.p.v_leak)`"),
     Producer(
         "snntorch", "snnTorch 1.0.0", dt=SNNTORCH_DT,
-        warning="snnTorch resets by subtracting the threshold by default (Leaky/Synaptic reset_mechanism="
-                "'subtract'); NIR's LIF/CubaLIF reset to v_reset, which is what runs here: a network trained "
-                "with the subtract reset fires differently (snnTorch's Synaptic zero reset also drops the input "
+        warning="snnTorch resets by subtracting the threshold by default (reset_mechanism='subtract'); NIR's "
+                "LIF/CubaLIF reset to v_reset, which is what runs here. Only reset_mechanism='zero' runs as NIR "
+                "does (Synaptic and RLeaky also with reset_delay=False: their delayed zero reset drops the input "
                 "of the step after a spike)",
         recognised_by="r = tau/1e-4 on every LIF/CubaLIF (and w_in = tau_syn/1e-4): its exporter's fixed dt",
         evidence="snntorch/export_nir.py `_extract_snntorch_module`: `dt = 1e-4`, `tau_mem = dt / (1 - beta)`, "
                  "`r = tau_mem / dt`, `w_in = tau_syn / dt` (so dt/tau = 1 - beta, r dt/tau = 1); "
                  "snntorch/_neurons/leaky.py `reset_mechanism=\"subtract\"` default, `_base_sub`; "
-                 "snntorch/_neurons/synaptic.py `_base_zero`"),
+                 "snntorch/_neurons/synaptic.py and rleaky.py `_base_zero` (the whole state, input included, "
+                 "subtracted the step after a spike)"),
     Producer(
         "sinabs", "sinabs",
         recognised_by="IF neurons only (no dt needed: IF integrates per step)",
@@ -165,5 +171,6 @@ def producer_table() -> str:
         rows.append(f"| `{p.name}` ({p.label}) | {'refused: pass --dt' if p.dt is None else f'{p.dt:g} s'} | "
                     f"{'tau*dt written (divided by dt)' if p.tau_times_dt else 'tau'} | "
                     f"{'I = (1-dt/tau_syn) I + w_in x' if p.cuba_input == 'direct' else 'NIR: I += dt/tau_syn (w_in x - I)'} | "
-                    f"{p.warning or '-'} | {p.recognised_by} | {p.evidence} |")
+                    f"{p.warning or ('with v_leak != 0: ' + V_LEAK_START if p.starts_at_v_leak else '-')} | "
+                    f"{p.recognised_by} | {p.evidence} |")
     return "\n".join(rows)

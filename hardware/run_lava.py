@@ -1,6 +1,11 @@
 """Run test samples of a model's task on Lava and print accuracy and speed.
 
     python hardware/run_lava.py model.nir [--samples N] [--backend cpu|loihi2] [--dt S] [--producer NAME]
+    python hardware/run_lava.py GRAPH.nir --inputs X.npz [--out run.npz] [--dt S] [--producer NAME]
+
+--inputs (an .npz of arrays [N, T, ...], or tonic event recordings with --frames / --time-window): the float
+reading, sim/ and Lava's CPU backend (fixed_pt) on your inputs; prints spikes and float-vs-integer agreement per
+layer and whether Lava equals sim/ bit for bit; --out writes outputs and every layer's spikes (.npz).
 
 cpu: Lava's CPU backend (Loihi2SimCfg, fixed_pt), bit-exact to sim/ (proved by sim/verify.py).
 loihi2: builds the graph a Loihi 2 run needs (`hardware.graph.with_adapters`: chip processes, host processes and
@@ -22,24 +27,43 @@ def main(argv=None) -> int:
     p.add_argument("--float", action="store_true",
                    help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    from ltcsn.export.run_inputs import add_input_args, load_with_inputs
     add_reading_args(p)
+    add_input_args(p)
     args = p.parse_args(argv)
+    from ltcsn.files import check_output
     from ltcsn.hardware.graph import loihi2_missing, mapped_graph, with_adapters
     from ltcsn.hardware.lava_net import build_and_run, build_processes, input_stream, loihi_available
     from ltcsn.hardware.loihi2 import CHIP_TO_HOST, HOST_TO_CHIP
     from ltcsn.sim.simulate import predict, window_length
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
+    def load(x_sample):
+        return load_model(args.model, dt=args.dt, producer=args.producer, x_sample=x_sample)
     try:
-        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
-        if not qnet.task.get("name"):
-            raise InputError(f"{args.model}: no task recorded; run it with sim/verify.py (random inputs)")
-        task = get_task(**qnet.task)
+        if args.out and not args.inputs:
+            raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
+        if args.inputs and (args.float or args.backend != "cpu"):
+            raise InputError("--inputs runs Lava's fixed_pt CPU models (compared with sim/ bit for bit); "
+                             "drop --float / --backend loihi2")
+        if args.inputs:
+            if args.out:
+                check_output(args.out, [args.model, args.inputs], "--out")
+            qnet, model, info, x = load_with_inputs(args.model, args.inputs, load, args.key, args.frames,
+                                                    args.time_window)
+        else:
+            qnet, model, info = load(None)
+            if not qnet.task.get("name"):
+                raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
+                                 f"(or on random ones with sim/verify.py)")
+            task = get_task(**qnet.task)
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     for line in reading_lines(info):
         print(line)
+    if args.inputs:
+        return _run_inputs(args, qnet, model, info, x)
     x, y = next(iter(task.test_batches(args.samples)))
     if args.backend == "loihi2":
         graph = with_adapters(mapped_graph(qnet))
@@ -65,6 +89,33 @@ def main(argv=None) -> int:
           f"processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
           f"({run.steps} steps in {run.seconds:.1f} s)")
     return 0
+
+
+def _run_inputs(args, qnet, model, info, x) -> int:
+    """Float reading, sim/ and Lava (fixed_pt, CPU) on the user's inputs: spikes per layer, float-vs-integer
+    agreement, Lava == sim/ on every spike and the readout; --out gets all of it (Lava's on sim/'s clock).
+    Exit status 1 when Lava and sim/ differ."""
+    import numpy as np
+    from ltcsn.export.run_inputs import print_run, run_inputs, write_run
+    from ltcsn.hardware.lava_net import build_and_run
+    from ltcsn.sim.verify import align_stream
+    res = run_inputs(qnet, x, model, info)
+    print_run(res, qnet)
+    run = build_and_run(qnet, res["x_int"], record=True, async_models=False, progress=True)
+    lava = align_stream(qnet, run.records, x.shape[1])
+    lava_spikes = [r["s"] for r in lava[:-1] if "s" in r]
+    lava_out = lava[-1]["u"]
+    same = [np.array_equal(a, b) for a, b in zip(lava_spikes, res["integer_spikes"])]
+    same_out = np.array_equal(lava_out, res["integer_out"])
+    for name, ok, s in zip(res["names"], same, lava_spikes):
+        print(f"{name:24s} Lava spikes {int(s.sum()):8d}  Lava == sim/: {'yes' if ok else 'NO'}")
+    print(f"readout: Lava == sim/: {'yes' if same_out else 'NO'} ({run.steps} Lava steps in {run.seconds:.1f} s, "
+          f"Lava's CPU backend, fixed_pt)")
+    if args.out:
+        write_run(args.out, res, qnet, {"lava_out": lava_out,
+                                        **{f"lava_spikes_{k}": s for k, s in enumerate(lava_spikes)}})
+        print(f"wrote {args.out}")
+    return 0 if all(same) and same_out else 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
-"""Evaluate the integer network of a checkpoint or NIR file on its task's test set with `sim/`.
+"""Evaluate the integer network of a checkpoint or NIR file on its task's test set with `sim/`, or run it on your
+own inputs.
 
     python sim/run.py runs/rdigits-ltc-fptt/ckpt.pt [--samples N] [--target loihi2|host] [--workers N]
     python sim/run.py model.nir [--dt S] [--producer NAME]
+    python sim/run.py GRAPH.nir --inputs X.npz [--key x] [--out run.npz] [--dt S] [--producer NAME]
+    python sim/run.py GRAPH.nir --inputs events/ --frames 20 [--out run.npz]
+
+--inputs: arrays [N, T, ...] (or tonic event recordings made into frames) run through the float reading and the
+integer network; prints spikes and float-vs-integer spike agreement per layer; --out writes outputs and every
+layer's spikes (.npz, `export.run_inputs.write_run`).
 """
 import argparse
 import os
 import sys
 
 from ltcsn.export.load import add_reading_args, load_model, reading_lines
+from ltcsn.export.run_inputs import add_input_args, load_with_inputs, print_run, run_inputs, write_run
 from ltcsn.sim.simulate import evaluate_qnet
 
 
@@ -22,20 +30,41 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
     add_reading_args(p)
+    add_input_args(p)
     args = p.parse_args(argv)
+    from ltcsn.files import check_output
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
+
+    def load(x_sample):
+        return load_model(args.model, args.mixing, dt=args.dt, producer=args.producer, x_sample=x_sample,
+                          target=args.target)
     try:
-        qnet, _, info = load_model(args.model, args.mixing, dt=args.dt, producer=args.producer,
-                                   target=args.target)
-        for line in reading_lines(info):
-            print(line)
-        if not qnet.task.get("name"):
-            raise InputError(f"{args.model}: no task recorded, nothing to evaluate on")
-        task = get_task(**qnet.task)
+        if args.out and not args.inputs:
+            raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
+        if args.inputs:
+            if args.out:
+                check_output(args.out, [args.model, args.inputs], "--out")
+            qnet, model, info, x = load_with_inputs(args.model, args.inputs, load, args.key, args.frames,
+                                                    args.time_window)
+        else:
+            qnet, model, info = load(None)
+            if not qnet.task.get("name"):
+                raise InputError(f"{args.model}: no task recorded, nothing to evaluate on; run it on your own "
+                                 f"inputs with --inputs X.npz")
+            task = get_task(**qnet.task)
     except (InputError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    for line in reading_lines(info):
+        print(line)
+    if args.inputs:
+        res = run_inputs(qnet, x, model, info)
+        print_run(res, qnet)
+        if args.out:
+            write_run(args.out, res, qnet)
+            print(f"wrote {args.out}")
+        return 0
     score, n, secs = evaluate_qnet(qnet, task, args.samples, workers=args.workers)
     print(f"{task.name}: integer {task.metric_name} {score:.4f} on {n} test samples "
           f"({secs:.2f} s, {n * task.seq_len / secs:.0f} sample-steps/s)")

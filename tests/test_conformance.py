@@ -18,6 +18,7 @@ from ltcsn.export.nir_producers import PRODUCERS, producer_table
 from ltcsn.export.nir_read import qnet_from_graph, read_nir
 from ltcsn.hardware import resources
 from ltcsn.sim import verify
+from ltcsn.sim.simulate import simulate
 from ltcsn.train.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,3 +145,248 @@ def test_every_nir_cli_takes_dt_and_prints_the_rule(tmp_path, capsys):
         assert "read at dt = 0.001 s: --dt" in capsys.readouterr().out
     _, info = read_nir(path, dt=1e-3)
     assert reading_lines(info)[:2] == ["producer: unknown producer (not recognised)", "read at dt = 0.001 s: --dt"]
+
+
+# ---------------------------------------------------------------------------------------------- conformance
+# The same random spike trains go to the tool's own model and to the project: the float reading (the float
+# parts that get quantized, run by train/parts_sim.py) agrees spike for spike; the integer network (sim/) agrees
+# on >= 97 % of spike values in every layer. Each network at dt = 1e-3 and 1e-4 (the same time constants, so at
+# 1e-4 the decays are 10x slower). norse is given dt; snnTorch is discrete-time: beta = 1 - dt/tau.
+TAU_MEM, TAU_SYN, B = 5e-3, 2.5e-3, 2
+STEPS = {1e-3: 120, 1e-4: 300}          # 120 ms and 30 ms (6 tau_mem): short, and every layer fires
+INTEGER_MIN_AGREEMENT = 0.97
+
+
+def _spike_trains(dt, n_in, shape=None, seed=0, p=0.3):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(B, STEPS[dt], *(shape or (n_in,)), generator=g) < p).float()
+
+
+def _weights(module, gain, seed):
+    """Mostly excitatory weights, U(-0.2, 1) * gain: gain sets the steady drive against the threshold."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        module.weight.copy_((torch.rand(module.weight.shape, generator=g) - 0.2) * gain)
+        if getattr(module, "bias", None) is not None:
+            module.bias.copy_((torch.rand(module.bias.shape, generator=g) - 0.5) * 0.2 * gain)
+
+
+def _norse_run(net, x, v0=False):
+    """norse's own simulation, one step at a time: (outputs of every spiking cell [B, T, n], last output).
+    v0: LIFBox cells start at v = 0 (NIR's start) instead of norse's v = v_leak."""
+    import norse.torch as norse
+    cells = (norse.LIFBoxCell, norse.LIFCell, norse.IAFCell, norse.LIBoxCell)
+    state = [norse.LIFBoxFeedForwardState(v=torch.zeros(x.shape[0], m.p.v_leak.shape[0]))
+             if v0 and isinstance(m, norse.LIFBoxCell) else None for m in net]
+    spikes, outs = [], []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            h, rec = x[:, t], []
+            for k, m in enumerate(net):
+                if isinstance(m, cells):
+                    h, state[k] = m(h, state[k])
+                    if not isinstance(m, norse.LIBoxCell):
+                        rec.append(h)
+                else:
+                    h = m(h)
+            spikes.append(rec)
+            outs.append(h)
+    return [torch.stack([r[j] for r in spikes], 1).numpy() for j in range(len(spikes[0]))], torch.stack(outs, 1).numpy()
+
+
+def _snntorch_run(net, x):
+    import snntorch as snn
+    from snntorch import utils
+    utils.reset(net)
+    spikes = []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            h, rec = x[:, t], []
+            for m in net:
+                h = m(h)
+                if isinstance(m, (snn.Leaky, snn.Synaptic, snn.RLeaky)):
+                    rec.append(h.reshape(h.shape[0], -1))
+            spikes.append(rec)
+    return [torch.stack([r[j] for r in spikes], 1).numpy() for j in range(len(spikes[0]))], None
+
+
+def _norse_case(kind, dt):
+    import norse.torch as norse
+    n_in, n, th = 4, 6, 0.3
+
+    def lif(v_leak=0.0):
+        return norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 1 / TAU_MEM),
+                                                       v_th=torch.full((n,), th), v_leak=torch.full((n,), v_leak)), dt=dt)
+    fc = torch.nn.Linear(n_in, n, bias=kind == "LIF+bias+v_leak")
+    gain = 4 * th                               # v -> W x: a mean drive of about 2 thresholds
+    if kind == "LIF":
+        net = [fc, lif()]
+    elif kind == "LIF+bias+v_leak":
+        net = [fc, lif(v_leak=0.1)]
+    elif kind == "IF":
+        net = [fc, norse.IAFCell(norse.IAFParameters(v_th=torch.full((n,), 2.0)), dt=dt)]
+    elif kind == "LI":
+        out = torch.nn.Linear(n, 3)
+        _weights(out, 0.5, seed=7)
+        net = [fc, lif(), out, norse.LIBoxCell(norse.LIBoxParameters(tau_mem_inv=torch.full((3,), 1 / TAU_SYN),
+                                                                     v_leak=torch.zeros(3)), dt=dt)]
+    elif kind == "CubaLIF":                     # the current sums about tau_syn/dt inputs
+        gain *= dt / TAU_SYN
+        net = [fc, norse.LIFCell(norse.LIFParameters(
+            tau_mem_inv=torch.full((n,), 1 / TAU_MEM), tau_syn_inv=torch.full((n,), 1 / TAU_SYN),
+            v_th=torch.full((n,), th), v_leak=torch.zeros(n)), dt=dt)]
+    _weights(fc, gain, seed=1)
+    net = norse.SequentialState(*net)
+    return norse.to_nir(net, torch.zeros(1, n_in), dt=dt), _spike_trains(dt, n_in), net, _norse_run
+
+
+def _snntorch_case(kind, dt, reset="zero"):
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+    n_in, n = 4, 6
+    beta, alpha = 1 - dt / TAU_MEM, 1 - dt / TAU_SYN
+    kw = dict(threshold=torch.ones(n), init_hidden=True, reset_mechanism=reset, reset_delay=False)
+    leaky = dict(beta=torch.full((n,), beta), **kw)
+    gain = 4 * dt / TAU_MEM                     # mem -> W x tau/dt: about 2 thresholds
+    shape = None
+    if kind == "LIF":
+        net = [torch.nn.Linear(n_in, n), snn.Leaky(**dict(leaky, reset_delay=True))]
+    elif kind == "CubaLIF":
+        gain *= dt / TAU_SYN
+        net = [torch.nn.Linear(n_in, n, bias=False),
+               snn.Synaptic(alpha=torch.full((n,), alpha), beta=torch.full((n,), beta), **kw)]
+    elif kind == "recurrent":
+        net = [torch.nn.Linear(n_in, n), snn.RLeaky(linear_features=n, **leaky)]
+        _weights(net[1].recurrent, gain, seed=3)
+        with torch.no_grad():
+            net[1].recurrent.weight.sub_(0.6 * gain)        # inhibitory on balance
+    elif kind == "conv+pool+flatten":
+        shape = (1, 6, 6)
+        net = [torch.nn.Conv2d(1, 2, 3), snn.Leaky(**dict(leaky, beta=torch.full((2, 4, 4), beta),
+                                                          threshold=torch.ones(2, 4, 4), reset_delay=True)),
+               torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(8, n),
+               snn.Leaky(**dict(leaky, reset_delay=True))]
+        _weights(net[4], 4 * gain, seed=4)
+    _weights(net[0], gain, seed=2)
+    net = torch.nn.Sequential(*net)
+    x = _spike_trains(dt, n_in, shape)
+    graph = export_to_nir(net, torch.zeros(1, *(shape or (n_in,))), ignore_dims=[0])
+    return graph, x, net, _snntorch_run
+
+
+CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF")] + \
+        [("snntorch", k) for k in ("LIF", "CubaLIF", "recurrent", "conv+pool+flatten")]
+# measured: the float reading agrees spike for spike in every case; the integer one falls below 0.97 in these two,
+# and a float run with only the weights rounded to their 8-bit codes gives the same numbers (0.960; 0.977 and
+# 0.947): 8-bit weight codes, not decays or state widths (issue 15, not done)
+EIGHT_BIT_LIMITED = {("snntorch", "CubaLIF", 1e-3), ("snntorch", "conv+pool+flatten", 1e-4)}
+
+
+@pytest.mark.parametrize("dt", [1e-3, 1e-4])
+@pytest.mark.parametrize("tool,kind", CASES, ids=[f"{t}-{k}" for t, k in CASES])
+def test_conformance(tmp_path, tool, kind, dt, request):
+    if (tool, kind, dt) in EIGHT_BIT_LIMITED:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="integer agreement < 0.97: 8-bit weight codes"))
+    from ltcsn.train.parts_sim import simulate_parts
+    graph, x, net, run = (_norse_case if tool == "norse" else _snntorch_case)(kind, dt)
+    path = tmp_path / "g.nir"
+    nir.write(path, graph)
+    # norse starts v at v_leak, NIR at 0 (warned, shown below): compare from NIR's start
+    want_spikes, want_out = run(net, x, v0=True) if kind == "LIF+bias+v_leak" else run(net, x)
+    # norse's convention is dt = 1e-3 (its default); a norse graph made at 1e-4 needs --dt
+    q, info = read_nir(path, dt=1e-4 if tool == "norse" and dt == 1e-4 else None)
+    assert info["producer"] == (tool if kind != "IF" else "sinabs"), info["reading"]
+    f_out, f_spikes = simulate_parts(info["parts"], x.numpy())
+    _, rec = simulate(q, q.encode_input(x.numpy()), record=True)
+    agreement = []
+    for j, (w, f, r) in enumerate(zip(want_spikes, f_spikes, rec)):
+        assert w.sum() >= 20, f"layer {j}: the tool's model fires only {w.sum()} spikes"
+        assert np.array_equal(f, w), f"layer {j}: float reading differs from {tool} on {(f != w).sum()} values"
+        agreement.append(float((r["s"] == w).mean()))
+    print(f"{tool} {kind} dt={dt:g}: integer spike agreement per layer {agreement}")
+    assert min(agreement) >= INTEGER_MIN_AGREEMENT, agreement
+    if kind == "LI":
+        assert np.allclose(f_out, want_out, atol=1e-5)
+        u = simulate(q, q.encode_input(x.numpy())) / 2.0 ** q.readout.frac_bits
+        assert np.abs(u - want_out).mean() < 0.02 * np.abs(want_out).max()
+    if kind == "LIF+bias+v_leak":          # norse's own start (v = v_leak) is not NIR's: warned, not guessed
+        assert any("start at v = v_leak" in line for line in info["reading"])
+        (own,), _ = run(net, x)
+        assert not np.array_equal(own, want_spikes[0])
+
+
+def test_snntorch_subtract_reset_is_warned_not_guessed(tmp_path):
+    """snnTorch's default reset subtracts the threshold; NIR cannot say so. The graph is read with NIR's reset to
+    v_reset = 0 (what a reset_mechanism="zero" snnTorch model runs) and every reading warns: the float reading equals
+    the zero-reset model spike for spike and differs from the subtract-reset one the graph came from."""
+    from ltcsn.train.parts_sim import simulate_parts
+    graph, x, net_sub, run = _snntorch_case("LIF", 1e-3, reset="subtract")
+    _, _, net_zero, _ = _snntorch_case("LIF", 1e-3, reset="zero")
+    q, info = qnet_from_graph(graph)
+    assert any(line.startswith("warning: snnTorch resets by subtracting the threshold") for line in info["reading"])
+    _, (f,) = simulate_parts(info["parts"], x.numpy())
+    (zero,), _ = run(net_zero, x)
+    (sub,), _ = run(net_sub, x)
+    assert np.array_equal(f, zero)
+    assert (f != sub).sum() > 0
+
+
+# ---------------------------------------------------------------------------------------------- your own inputs
+def test_run_on_your_inputs_sim_and_lava(tmp_path, capsys):
+    """sim/run.py and hardware/run_lava.py --inputs X.npz on a norse export: outputs and every layer's spikes in
+    --out; float-vs-integer agreement printed per layer; Lava == sim/ bit for bit; tonic event files as frames."""
+    from ltcsn.hardware import run_lava
+    from ltcsn.sim import run as sim_run
+    graph, x, net, run = _norse_case("LI", 1e-3)
+    path = tmp_path / "norse.nir"
+    nir.write(path, graph)
+    x = x[:, :40].numpy()
+    np.savez(tmp_path / "x.npz", x=x)
+    out = tmp_path / "run.npz"
+    assert sim_run.main([str(path), "--inputs", str(tmp_path / "x.npz"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "read at dt = 0.001 s: norse 1.1.0 convention" in text
+    assert "1:lif" in text and "float vs integer spike agreement" in text
+    q, info = read_nir(path, x_sample=x)
+    with np.load(out) as f:
+        want, _ = run(net, torch.as_tensor(x))
+        assert list(f["layer_names"]) == ["1:lif", "readout"]
+        assert np.array_equal(f["float_spikes_0"], want[0])
+        assert np.array_equal(f["integer_out"], simulate(q, q.encode_input(x)))
+        sim_spikes = f["integer_spikes_0"]
+    lava_out = tmp_path / "lava.npz"
+    assert run_lava.main([str(path), "--inputs", str(tmp_path / "x.npz"), "--out", str(lava_out)]) == 0
+    assert "readout: Lava == sim/: yes" in capsys.readouterr().out
+    with np.load(lava_out) as f:
+        assert np.array_equal(f["lava_spikes_0"], sim_spikes) and np.array_equal(f["lava_spikes_0"], f["integer_spikes_0"])
+        assert np.array_equal(f["lava_out"], f["integer_out"])
+    # tonic event recordings (x, t, p) made into 20 frames each
+    from tonic.io import make_structured_array
+    events = tmp_path / "events"
+    events.mkdir()
+    rng = np.random.default_rng(0)
+    dtype = np.dtype([("x", int), ("t", int), ("p", int)])
+    for k in range(2):
+        n = 60
+        np.save(events / f"rec{k}.npy", make_structured_array(rng.integers(0, 4, n), np.sort(rng.integers(0, 20000, n)),
+                                                              np.zeros(n, int), dtype=dtype))
+    assert sim_run.main([str(path), "--inputs", str(events), "--frames", "20", "--out", str(out)]) == 0
+    assert "inputs: 2 sequences of 20 steps, shape [4]" in capsys.readouterr().out
+    with np.load(out) as f:
+        assert f["integer_spikes_0"].shape == (2, 20, 6)
+    # bad inputs: one line, exit 2
+    np.savez(tmp_path / "bad.npz", x=np.zeros((2, 5, 3)))
+    assert sim_run.main([str(path), "--inputs", str(tmp_path / "bad.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "inputs of shape [3] per step; the network takes [4]" in err
+    assert sim_run.main([str(path), "--inputs", str(events)]) == 2
+    assert "exactly one of --frames N and --time-window US" in capsys.readouterr().err
+
+
+def test_decay_code_error_is_reported():
+    """dv = dt/tau = 1e-4 / 20 ms = 0.005 -> code 20 (20/4096 = 0.00488): -2.3 % in the quantization report."""
+    q, info = qnet_from_graph(_lif_graph(tau=np.full(2, 2e-2)), dt=1e-4)
+    rows = {r["tensor"]: r for r in info["report"]}
+    assert q.layers[0].dv == 20 and rows["layer0.dv"]["bits"] == 12
+    assert rows["layer0.dv"]["rel_error"] == pytest.approx(20 / 4096 / 0.005 - 1) == pytest.approx(-0.0234375)
+    assert rows["layer0.du"]["rel_error"] == 0.0

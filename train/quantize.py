@@ -318,7 +318,8 @@ def quantize_parts(parts: list, input_shape, encoding: tuple = (0, (0, 1)), mixi
 
 
 def quantization_report(model, plan: dict) -> list:
-    """One row per quantized tensor: name, bits, exponent, fraction clipped, relative RMS error."""
+    """One row per quantized tensor: name, bits, exponent, fraction clipped, relative RMS error; and one per 12-bit
+    decay (LIF du, dv; constant alpha, rho): its worst neuron's signed relative error."""
     return report_from_parts(model_parts(model), plan)
 
 
@@ -338,12 +339,31 @@ def report_from_parts(parts: list, plan: dict) -> list:
             clipped = ((w * 2.0**-e).round().abs() > WEIGHT_MAX).double().mean().item()
             rows.append({"tensor": f"{name}.{tname}", "bits": 8, "exponent": e,
                          "clipped": clipped, "rel_error": err})
+        rows += _decay_rows(name, p)
         if plan["mixing"] == "diag":
             for part, w in p.get("mix", {}).items():
                 w = w.detach().double()
                 off = (w - torch.diag(torch.diagonal(w))).norm() / w.norm().clamp_min(1e-30)
                 rows.append({"tensor": f"{name}.mix.{part}.offdiag_dropped", "bits": 0, "exponent": 0,
                              "clipped": 0.0, "rel_error": off.item()})
+    return rows
+
+
+def _decay_rows(name: str, p: dict) -> list:
+    """The 12-bit decay codes' error: one row per decay (LIF du, dv; constant alpha, rho), the signed relative
+    error (code/4096 - d)/d of its worst neuron (e.g. dv = 0.005 -> 20/4096: -0.0234)."""
+    if p["kind"] == "lif":
+        decays = {"du": (p["du"], (torch.clamp(torch.round(DECAY_ONE * p["du"]) - 1, 0, DECAY_ONE - 1) + 1)),
+                  "dv": (p["dv"], torch.clamp(torch.round(DECAY_ONE * p["dv"]), 0, DECAY_ONE - 1))}
+    else:
+        decays = {k: (p[k], torch.round(DECAY_ONE * p[k])) for k in ("alpha", "rho") if k in p}
+    rows = []
+    for k, (d, code) in decays.items():
+        d = torch.as_tensor(d).detach().double().reshape(-1)
+        rel = (torch.as_tensor(code).double().reshape(-1) / DECAY_ONE - d) / d.clamp_min(1e-30)
+        rel = torch.where(d > 0, rel, torch.zeros_like(rel))
+        worst = rel[rel.abs().argmax()].item() if rel.numel() else 0.0
+        rows.append({"tensor": f"{name}.{k}", "bits": 12, "exponent": -12, "clipped": 0.0, "rel_error": worst})
     return rows
 
 
