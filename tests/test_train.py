@@ -291,3 +291,34 @@ def test_quiet_prints_the_final_line_and_metrics_say_how_the_run_was_made(tmp_pa
     assert 0 <= m["test_mse"] < 1 and m["epochs_done"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "ckpt.pt", "curve.png", "last.pt",
                                                           "metrics.json"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(tmp_path):
+    """torchrun with 2 CPU processes (gloo, DistributedDataParallel, DistributedSampler, 32 samples each of a global
+    batch of 64) ends with the weights of one process training on the same global batches (fp tolerance: the
+    all-reduce sums in another order); the run checks after every epoch that both processes hold bit-identical
+    weights, FPTT W_bar / lambda and divergence table (it stops with an error otherwise). Resuming under torchrun
+    continues the same way. Only rank 0 writes files and logs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = str(Path(__file__).resolve().parents[1] / "train" / "run.py")
+    common = ["--hidden", "16", "--batch-size", "64", "--quiet"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for epochs, extra in (("1", ["--out", str(two)]), ("2", ["--resume", str(two)])):
+        done = subprocess.run(torchrun + common + ["--epochs", epochs] + extra, capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count("best epoch") == 1        # rank 0 alone prints
+        run(parse_args(common + ["--epochs", epochs] + (["--out", str(one)] if epochs == "1" else ["--resume", str(one)])))
+        a, b = _load(one / "last.pt"), _load(two / "last.pt")
+        for key in a["state_dict"]:
+            torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=0, atol=1e-4)
+        ha, hb = a["resume"]["history"], b["resume"]["history"]
+        assert [h["val_accuracy"] for h in ha] == [h["val_accuracy"] for h in hb] and len(hb) == int(epochs)
+        assert b["metrics"]["world_size"] == 2 and a["metrics"]["world_size"] == 1
+    assert sorted(p.name for p in two.iterdir()) == ["best.pt", "ckpt.pt", "curve.png", "last.pt", "metrics.json"]
