@@ -125,3 +125,22 @@ def test_readme_loihi2_figures_come_from_the_report():
     dense = resource_report(_qnet("ltc", True, "dense", "ltc", (128,))[0])["verdict"]
     assert f'"{dense}"' in " ".join(section.split())
     assert "Loihi2HwCfg" in section and "lava-loihi" in section
+
+
+def test_command_line_on_a_loihi2_profile_nir_file(tmp_path, capsys):
+    """A loihi2-profile network written to NIR and read back: the report places every layer on chip, and
+    `run_lava.py --backend loihi2` builds the graph, prints every process with its placement and stops with one
+    line naming what is missing (exit 2, no traceback)."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.hardware import resources, run_lava
+    qnet, _, _ = _qnet("ltc", True, "loihi2", "ltc", (12,))
+    path = write_nir(tmp_path / "m.nir", qnet_to_nir(qnet))
+    assert resources.main([str(path), "--json", str(tmp_path / "r.json")]) == 0
+    assert "fits on one Loihi 2 chip" in capsys.readouterr().out
+    assert run_lava.main([str(path), "--backend", "loihi2", "--samples", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert "chip     LtcNeuronProcess layer0.neuron" in out and "boundary PyToNxAdapter" in out
+    assert err.count("\n") == 1 and err.startswith("error: --backend loihi2 cannot run here; missing: ")
+    assert "an Nc model for LtcNeuronProcess (layer0, readout)" in err
+    if not loihi_available():
+        assert "Intel's lava-loihi (not installed" in err
