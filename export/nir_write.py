@@ -116,7 +116,8 @@ def _semantics(layer) -> dict:
                              "v = 0 where s",
                 "rounding": "trunc12 rounds toward zero; synapses shl(q@x, shift), floor for negative shifts",
                 "overflow": "u wraps to 24 bits, v saturates to 24 bits, a_in int32"}
-    eq = {"ltc": "ltc_step: input-dependent decays alpha = LUT[z_m], rho = LUT[z_a]; adaptive threshold "
+    sig = "PWL" if layer.sigmoid == "pwl" else "LUT"    # the gate sigmoid (docs/fixed_point.md)
+    eq = {"ltc": f"ltc_step: input-dependent decays alpha = {sig}[z_m], rho = {sig}[z_a]; adaptive threshold "
                  "theta0 + rshr(beta*b, 12); hard reset",
           "alif": "ltc_step with constant per-neuron alpha, rho codes; adaptive threshold; hard reset",
           "readout": "readout: u = sat24(rshr((4096-alpha)*u + alpha*d, 12)), no spikes"}[layer.kind]

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltcsn.sim.qnet import DECAY_BITS, DECAY_ONE, PWL_CAP, PWL_SEGMENTS, STATE_BITS, QLif, QLtc
-
-STATE_MAX = (1 << (STATE_BITS - 1)) - 1    # sat(x, 24) clamps to [-STATE_MAX, STATE_MAX]
+from ltcsn.sim.qnet import DECAY_BITS, DECAY_ONE, PWL_CAP, PWL_SEGMENTS, STATE_MAX, QLif, QLtc
 
 # instruction kinds: dst = f(args); a str arg names a register or parameter, an int is an immediate
 OPS = {

@@ -15,7 +15,8 @@ LUT_HALF = 256      # ... with 256 entries on each side of z = 0: z in [-16, 16)
 # the largest F at which the LUT index clip implies sat(z, 24): (2^23 - 1) >> (F - 4) still reaches LUT_HALF - 1
 LUT_SAT_IMPLIED_MAX_F = 23 - int(np.log2(LUT_HALF)) + LUT_STEP_BITS
 WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
-STATE_BITS = 24     # LTC / ALIF / readout states, gate pre-activations: saturated 24-bit words
+STATE_BITS = 24     # LTC / ALIF / readout states, gate pre-activations: saturated 24-bit words ...
+STATE_MAX = (1 << (STATE_BITS - 1)) - 1   # ... sat(x, 24) clips to [-STATE_MAX, STATE_MAX]
 # The piecewise-linear sigmoid of the loihi2 profile (docs/fixed_point.md, "The loihi2 profile"): for a = |z| on
 # scale 2^-F, h(a) = min(PWL_CAP, min_k(offset_k + (a >> (shift_k + F - 12)))), the 12-bit code 4096 * sigmoid;
 # slopes 2^-shift_k (1/4, 1/8, 1/32), breakpoints |z| = 1, 2.33, 5 (Amin, Curtis and Hayes-Gill 1997, "PLAN").

@@ -12,14 +12,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, SIGMOIDS, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
 LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
 LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
 LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
-STATE_MAX = 2**23 - 1         # 24-bit saturated state
 
 
 # Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
