@@ -213,6 +213,23 @@ def _lif_params(layer, tag: str) -> dict:
                 bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
 
 
+def _atrlif_params(layer, tag: str) -> dict:
+    """Parameters of Lava's own ATRLIF process (lava.proc.atrlif) for a QAtrlif layer. fixed_pt: its model takes
+    the decays as fractions delta = code / 4096 (exact in float64: delta * 4096 gives the code back), theta_0 and
+    theta_step as the 12-bit mantissas it shifts << 6. floating_pt: the same neuron in the integer network's units
+    (decays with the +1 offset of i, thresholds << 6, bias mant << exp, a_in unshifted)."""
+    codes = {name: int(getattr(layer, attr)) for name, attr in
+             (("delta_i", "du"), ("delta_v", "dv"), ("delta_theta", "dtheta"), ("delta_r", "dr"))}
+    if tag == "fixed_pt":
+        return dict(**{k: c / 4096 for k, c in codes.items()}, theta_0=int(layer.vth), theta=int(layer.vth) * 64,
+                    theta_step=int(layer.theta_step), bias_mant=np.asarray(layer.bias_mant),
+                    bias_exp=int(layer.bias_exp))
+    codes["delta_i"] += 1
+    return dict(**{k: c / 4096 for k, c in codes.items()}, theta_0=float(layer.vth * 64),
+                theta=float(layer.vth * 64), theta_step=float(layer.theta_step * 64),
+                bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
+
+
 def _async_cfg(cfg_class, tag: str):
     """A fixed_pt run config whose selected models are wrapped by Lava's PyLoihiModelToPyAsyncModel: each process
     runs its steps without the per-step phase handshake (same outputs; channels still order the data)."""

@@ -4,7 +4,8 @@
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
 Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
 """
-from ltcsn.sim.qnet import (DECAY_BITS, DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS, QLif, QLtc)
+from ltcsn.sim.qnet import (DECAY_BITS, DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS,
+                             QAtrlif, QLif, QLtc)
 
 
 def synaptic_input(ops, synapses, sources: dict):
@@ -77,25 +78,46 @@ def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     return (u if layer.output == "u" else s), (u, s, b)
 
 
-def lif_neuron_step(ops, layer: QLif, a_in, state):
-    """Lava's PyLifModelBitAcc: state (i, v, s) [B, n]; a_in the summed synaptic input (int32).
-    Returns (spikes, new state)."""
-    i, v, _ = state
+def _lava_current_voltage(ops, layer: QLif, a_in, i, v):
+    """The i and v updates shared by Lava's LIF and ATRLIF fixed-point models (a_in int32, shifted << 6)."""
     a_in = ops.wrap32(a_in)
     i = ops.wrap_once24(ops.wrap32(ops.wrap32(ops.trunc12(i * (DECAY_ONE - (layer.du + 1))))
                                    + ops.wrap32(a_in * 64)))
     bias = layer.bias_mant * (1 << layer.bias_exp)
     v = ops.sat(ops.wrap32(ops.wrap32(ops.trunc12(v * (DECAY_ONE - layer.dv))) + i + bias), 24)
+    return i, v
+
+
+def lif_neuron_step(ops, layer: QLif, a_in, state):
+    """Lava's PyLifModelBitAcc: state (i, v, s) [B, n]; a_in the summed synaptic input (int32).
+    Returns (spikes, new state)."""
+    i, v = _lava_current_voltage(ops, layer, a_in, state[0], state[1])
     s = ops.spike(v, layer.vth * 64, layer.frac_bits)
     v = v * (1 - s)
     return s, (i, v, s)
+
+
+def atrlif_neuron_step(ops, layer: QAtrlif, a_in, state):
+    """Lava's PyATRLIFModelFixed (lava/proc/atrlif/models.py): state (i, v, s, theta, r) [B, n]; a_in int32.
+    theta decays toward theta_0 = vth << 6, r toward 0 (trunc12 products, int32 wraps); a spike where
+    wrap32(v - r) >= theta, after which r += 2 theta and theta += theta_step << 6 (v is not reset).
+    Returns (spikes, new state)."""
+    i, v = _lava_current_voltage(ops, layer, a_in, state[0], state[1])
+    theta0 = layer.vth * 64
+    theta = ops.wrap32(ops.wrap32(ops.trunc12(ops.wrap32(state[3] - theta0) * (DECAY_ONE - layer.dtheta))) + theta0)
+    r = ops.wrap32(ops.trunc12(state[4] * (DECAY_ONE - layer.dr)))
+    s = 1 - ops.spike(theta, ops.wrap32(v - r), layer.frac_bits)      # v - r >= theta  ==  not (theta > v - r)
+    r = ops.wrap32(r + ops.wrap32(2 * theta) * s)
+    theta = ops.wrap32(theta + layer.theta_step * 64 * s)
+    return s, (i, v, s, theta, r)
 
 
 def layer_step(ops, layer, x, state, lut):
     """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes."""
     if isinstance(layer, QLif):
         a_in = synaptic_input(ops, layer.syn, {"input": ops.operand(x), "self": ops.operand(state[2])})
-        return lif_neuron_step(ops, layer, a_in, state)
+        step = atrlif_neuron_step if isinstance(layer, QAtrlif) else lif_neuron_step
+        return step(ops, layer, a_in, state)
     sources = {"input": ops.operand(x), "self": ops.operand(state[1]) if layer.spiking else None}
     acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
     return ltc_neuron_step(ops, layer, acc, state, lut)
@@ -105,6 +127,9 @@ def init_state(ops, layer, batch: int):
     n = layer.n
     if isinstance(layer, QLtc) and not layer.spiking:
         return (ops.zeros(batch, n),)
+    if isinstance(layer, QAtrlif):      # i, v, s, theta = theta_0 (vth << 6), r
+        return (ops.zeros(batch, n), ops.zeros(batch, n), ops.zeros(batch, n),
+                ops.zeros(batch, n) + layer.vth * 64, ops.zeros(batch, n))
     return (ops.zeros(batch, n), ops.zeros(batch, n), ops.zeros(batch, n))
 
 

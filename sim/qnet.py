@@ -82,6 +82,18 @@ class QLif:
 
 
 @dataclass
+class QAtrlif(QLif):
+    """Lava's ATRLIF layer (lava.proc.atrlif, PyATRLIFModelFixed): a QLif whose threshold adapts and which is
+    refractory instead of reset. du, dv, dtheta, dr: 12-bit decay codes (du with LIF's +1 offset); vth: the
+    12-bit base threshold mantissa theta_0 (theta >= vth << 6 on 2^-frac_bits); theta_step: 12-bit mantissa of the
+    threshold increase per spike (<< 6). State (i, v, s, theta, r)."""
+    dtheta: int = 0
+    dr: int = 0
+    theta_step: int = 0
+    kind: str = "atrlif"
+
+
+@dataclass
 class QNet:
     """Integer network. Input: x_int = clip(round(x * 2^input_frac), *input_range) per element."""
     input_shape: tuple

@@ -9,7 +9,8 @@ from tqdm.auto import tqdm
 from ltcsn.sim.integer import init_state, layer_step
 from ltcsn.sim.ops import NumpyOps
 
-STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"), "readout": ("u",)}
+STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"),
+               "atrlif": ("i", "v", "s", "theta", "r"), "readout": ("u",)}
 
 
 def state_names(layer) -> tuple:
@@ -87,7 +88,8 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     """The clock of the Lava mapping (hardware/), step for step: samples run one after another as windows of
     P = T + H steps (input zero-padded, H = number of layers incl. the readout), every synapse delays by one
     step, and the layer at hop h (layer index + 1) starts each window at window step h from zero state:
-    LTC / ALIF / readout layers hold at zero before it; LIF layers are reset there (Lava's LIFReset) and their
+    LTC / ALIF / readout layers hold at zero before it; LIF layers are reset there (Lava's LIFReset; ATRLIF
+    layers: their Vars are set to the initial state between runs, hardware/lava_net.py) and their
     recurrent synapses receive no spikes sent before it (hardware's SpikeGate).
     Layer at hop h, window step w then equals the same layer of `simulate` at step w - h (0 <= w - h < T).
 
@@ -112,10 +114,10 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
         sent = [stream[:, tau]]
         for i, layer in enumerate(layers):
             hop = i + 1
-            if layer.kind == "lif":
-                if w == hop:
-                    state[i] = (0 * state[i][0], 0 * state[i][1], state[i][2])
-                gated = state[i] if (w - 1) % P >= hop else (*state[i][:2], 0 * state[i][2])
+            if layer.kind in ("lif", "atrlif"):
+                if w == hop:    # every state variable but s back to its initial value
+                    state[i] = (*init_state(ops, layer, 1)[:2], state[i][2], *init_state(ops, layer, 1)[3:])
+                gated = state[i] if (w - 1) % P >= hop else (*state[i][:2], 0 * state[i][2], *state[i][3:])
                 out, state[i] = layer_step(ops, layer, delivered[i], gated, qnet.lut)
             elif w < hop:
                 state[i] = init_state(ops, layer, 1)
