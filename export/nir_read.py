@@ -15,7 +15,7 @@ from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts
 from ltcsn.sim.neuron_program import host_reason, neuron_program
-from ltcsn.sim.qnet import SIGMOIDS, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 
 NIR_TYPES = {"Input", "Output", "Affine", "Linear", "Scale", "Delay", "Threshold", "I", "IF", "LI", "LIF",
              "CubaLI", "CubaLIF", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "NIRGraph"}
@@ -178,7 +178,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         readout = i == n_layers - 1
         if readout != (kind == "readout"):
             raise NirError(f"{where}: node '{name}' of kind {kind!r} at position {i} of {n_layers}")
-        want = {"lif": "CubaLIF", "readout": "LI"}.get(kind, "LIF")
+        want = {"lif": "CubaLIF", "atrlif": "CubaLIF", "readout": "LI"}.get(kind, "LIF")
         if tname(node) != want:
             raise NirError(f"{where}: node '{name}' of kind {kind!r} is a {tname(node)}, expected {want}")
         output = m.get("output", "s")
@@ -280,13 +280,16 @@ def _q_layer(name, m, syns, src_frac, where):
     kind = m["kind"]
     n = int(m["n"])
     F_ = int(_need(m, "frac_bits", name, where))
-    if kind == "lif":
+    if kind in ("lif", "atrlif"):
         target = F_ - 6
         syn = [_q_synapse(sm, sname, tuple(as_array(sn.weight).shape), src_frac, target, src, where, sn.weight)
                for src, sname, sm, sn in syns]
-        return QLif(n=n, syn=syn, du=int(_need(m, "du", name, where)), dv=int(_need(m, "dv", name, where)),
-                    vth=int(_need(m, "vth", name, where)), bias_mant=_arr(m, "bias_mant", n, name, where),
-                    bias_exp=int(_need(m, "bias_exp", name, where)), frac_bits=F_)
+        codes = dict(n=n, syn=syn, du=int(_need(m, "du", name, where)), dv=int(_need(m, "dv", name, where)),
+                     vth=int(_need(m, "vth", name, where)), bias_mant=_arr(m, "bias_mant", n, name, where),
+                     bias_exp=int(_need(m, "bias_exp", name, where)), frac_bits=F_)
+        if kind == "lif":
+            return QLif(**codes)
+        return QAtrlif(**codes, **{k: int(_need(m, k, name, where)) for k in ("dtheta", "dr", "theta_step")})
     target = F_
     bias = {part: _arr(m["bias"], part, n, name, where) for part in _need(m, "bias", name, where)}
     if "d" not in bias:
@@ -352,19 +355,21 @@ def _f_layer(name, m, syns, src_frac, where):
     n = int(m["n"])
     fl = _need(m, "float", name, where)
     lp = {"syn": {"d": {}}, "mix": {}, "src_frac": src_frac}
-    if kind == "lif":
+    if kind in ("lif", "atrlif"):
         lp["frac_bits"] = int(_need(m, "frac_bits", name, where))
     d = {}
     for src, sname, sm, sn in syns:
         d[src] = torch.from_numpy(np.array(sn.weight))
         lp["syn"]["d"][src] = int(_need(sm, "exponent", sname, where))
-    if kind == "lif":
-        # du, dv were float32 scalars (sigmoids of the model's logits), stored exactly as float64
-        p = {"kind": "lif", "syn": {"d": d},
+    if kind in ("lif", "atrlif"):
+        # du, dv (dtheta, dr) were float32 scalars (sigmoids of the model's logits), stored exactly as float64
+        p = {"kind": kind, "syn": {"d": d},
              "bias": {"v": torch.from_numpy(_arr(fl, "bias_v", n, name, where, np.float32))},
-             "du": torch.tensor(np.float32(_need(fl, "du", name, where))),
-             "dv": torch.tensor(np.float32(_need(fl, "dv", name, where))),
+             **{k: torch.tensor(np.float32(_need(fl, k, name, where)))
+                for k in ("du", "dv", *(("dtheta", "dr") if kind == "atrlif" else ()))},
              "vth": float(_need(fl, "vth", name, where))}
+        if kind == "atrlif":
+            p["theta_step"] = float(_need(fl, "theta_step", name, where))
         return p, lp
     affine = syns[0][3]
     p = {"kind": kind, "syn": {"d": d}, "bias": {"d": torch.from_numpy(np.array(affine.bias))}, "mix": {}}

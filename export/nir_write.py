@@ -16,7 +16,7 @@ from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPE
 from ltcsn.train.quantize import DECAY_ONE, model_parts
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.ops import NumpyOps
-from ltcsn.sim.qnet import QLif, QLtc, QNet, sends
+from ltcsn.sim.qnet import QAtrlif, QLif, QLtc, QNet, sends
 from ltcsn.files import atomic_output
 from ltcsn.train.errors import InputError
 
@@ -110,6 +110,13 @@ def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
 
 
 def _semantics(layer) -> dict:
+    if isinstance(layer, QAtrlif):
+        return {"equations": "atrlif_step (docs/fixed_point.md; Lava's lava.proc.atrlif PyATRLIFModelFixed): LIF's "
+                             "u, v updates; theta = wrap32(trunc12((theta - (vth<<6))*(4096-dtheta)) + (vth<<6)); "
+                             "r = wrap32(trunc12(r*(4096-dr))); s = wrap32(v - r) >= theta; then r += 2*theta, "
+                             "theta += theta_step<<6 where s; no reset of v",
+                "rounding": "trunc12 rounds toward zero; synapses shl(q@x, shift), floor for negative shifts",
+                "overflow": "u wraps to 24 bits, v saturates to 24 bits, theta and r wrap to 32 bits, a_in int32"}
     if isinstance(layer, QLif):
         return {"equations": "lif_step (docs/fixed_point.md): u = wrap24(trunc12(u*(4096-(du+1))) + (a_in<<6)); "
                              "v = sat24(trunc12(v*(4096-dv)) + u + (bias_mant<<bias_exp)); s = v > (vth<<6); "
@@ -194,15 +201,23 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         meta = {"schema_version": SCHEMA_VERSION, "role": "neuron", "layer": i, "kind": layer.kind,
                 "n": int(layer.n), "frac_bits": int(F_), **_semantics(layer)}
         if is_lif:
+            atrlif = isinstance(layer, QAtrlif)
             if parts is None:
                 meta.update({"du": int(layer.du), "dv": int(layer.dv), "vth": int(layer.vth),
                              "bias_mant": codes(layer.bias_mant), "bias_exp": int(layer.bias_exp),
-                             "bits": {"du": 12, "dv": 12, "vth": 17, "bias_mant": 13, "bias_exp": 3, "u": 24,
-                                      "v": 24}})
+                             "bits": {"du": 12, "dv": 12, "vth": 12 if atrlif else 17, "bias_mant": 13,
+                                      "bias_exp": 3, "u": 24, "v": 24}})
+                if atrlif:
+                    meta.update({"dtheta": int(layer.dtheta), "dr": int(layer.dr),
+                                 "theta_step": int(layer.theta_step)})
+                    meta["bits"].update({"dtheta": 12, "dr": 12, "theta_step": 12, "theta": 32, "r": 32})
             else:
                 meta["float"] = {"du": float(as_array(fp["du"])), "dv": float(as_array(fp["dv"])),
                                  "vth": float(fp["vth"]),
                                  "bias_v": as_array(fp["bias"]["v"], np.float32) * np.ones(layer.n, np.float32)}
+                if atrlif:
+                    meta["float"].update({"dtheta": float(as_array(fp["dtheta"])), "dr": float(as_array(fp["dr"])),
+                                          "theta_step": float(fp["theta_step"])})
         else:
             meta.update({"gated": bool(layer.gated), "spiking": bool(layer.spiking), "mixing": layer.mixing,
                          "sigmoid": layer.sigmoid, "output": sends(layer)})

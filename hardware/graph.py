@@ -8,8 +8,10 @@ Mapping (docs/fixed_point.md):
   part's rows empty (parts that do not share a shift) or at most half of its entries are non-zero (an unrolled
   convolution), a Lava `Sparse` (only the non-zero entries held); both hold 2q with weight_exp = shift - 1
   (`sim.lava_fixed.lava_dense_params`);
-- LIF layers are Lava's `LIFReset` (recurrent ones with a `SpikeGate` on the recurrent path); LTC / ALIF /
-  readout layers are `LtcNeuronProcess` (custom, hardware/lava_procs);
+- LIF layers are Lava's `LIFReset`, ATRLIF layers Lava's own `ATRLIF` (lava.proc.atrlif, no reset: the run sets
+  its Vars to the initial state at each window's hop of the layer, `hardware.lava_net.build_and_run`); recurrent
+  ones have a `SpikeGate` on the recurrent path; LTC / ALIF / readout layers are `LtcNeuronProcess` (custom,
+  hardware/lava_procs);
 - the input comes from a host `RingBuffer` source, the output goes to a host `RingBuffer` sink (with recording:
   a sink on every layer's output and `Read` probes on its state);
 - placement: LIF layers on chip (LIFReset, hardware/loihi2.py); an LTC / ALIF / readout layer on chip when its
@@ -26,7 +28,7 @@ import numpy as np
 from ltcsn.hardware import loihi2
 from ltcsn.sim.lava_fixed import lava_dense_params
 from ltcsn.sim.neuron_program import host_reason
-from ltcsn.sim.qnet import QLif, sends
+from ltcsn.sim.qnet import QAtrlif, QLif, sends
 
 SYNAPSE_KINDS = ("Dense", "Sparse")
 
@@ -157,8 +159,8 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
         hop = i + 1
         neuron = f"{name}.neuron"
         if isinstance(layer, QLif):
-            add(Proc(neuron, "LIFReset", (layer.n,), name, "neuron", "chip", _chip("LIFReset"),
-                     {"layer": layer, "hop": hop}))
+            kind = "ATRLIF" if isinstance(layer, QAtrlif) else "LIFReset"
+            add(Proc(neuron, kind, (layer.n,), name, "neuron", "chip", _chip(kind), {"layer": layer, "hop": hop}))
         else:
             reason = host_reason(layer)
             add(Proc(neuron, "LtcNeuronProcess", (layer.n,), name, "neuron", "host" if reason else "chip",
@@ -197,7 +199,8 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
                      "host", "network output, read by the host" if is_last else "recording for sim/verify.py"))
             link(Edge(neuron, out_port, sink, "a_in", layer.n, out_bits))
         if record and not is_last:
-            state = (("u", "v") if isinstance(layer, QLif) else ("s", "b") if sends(layer) == "u" else ("u", "b"))
+            state = (("i", "v", "theta", "r") if isinstance(layer, QAtrlif) else ("u", "v") if isinstance(layer, QLif)
+                     else ("s", "b") if sends(layer) == "u" else ("u", "b"))
             for var in state:
                 add(Proc(f"{name}.read.{var}", "Read", (layer.n,), name, "record", "host",
                          "recording for sim/verify.py"))

@@ -67,6 +67,7 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
     left out (with their connections).
     """
     ensure_lava()
+    from lava.proc.atrlif.process import ATRLIF
     from lava.proc.dense.process import Dense
     from lava.proc.io.sink import Read, RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -98,6 +99,8 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
             layer, hop = p.params["layer"], p.params["hop"]
             made[p.name] = LIFReset(shape=p.shape, **_lif_params(layer, tag), reset_interval=window,
                                     reset_offset=(hop + 1) % window, name=p.name)
+        elif p.kind == "ATRLIF":
+            made[p.name] = ATRLIF(shape=p.shape, **_atrlif_params(p.params["layer"], tag), name=p.name)
         elif p.kind == "LtcNeuronProcess":
             made[p.name] = LtcNeuronProcess(p.params["layer"], p.params["lut"], hop=p.params["hop"],
                                             window=window, name=p.name)
@@ -144,7 +147,9 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     async_models: wrap the models with PyLoihiModelToPyAsyncModel (2-3x faster, same outputs, measured by
     benchmarks/lava_vs_sim.py). Recording needs the synchronous models (Lava's Read probes work only there).
     Synchronous runs proceed in chunks of chunk_samples windows (a progress bar with progress=True); the async
-    models support one run() call only, so an async run is one chunk.
+    models support one run() call only, so an async run is one chunk. A network with ATRLIF layers runs
+    synchronously, pausing at window step `hop` of each ATRLIF layer in every window to set its Vars (i, v, theta,
+    r) to the initial state, as `sim.simulate.simulate_stream` resets it (Lava's ATRLIF has no reset).
     """
     ensure_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -160,7 +165,15 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     source = made["input"]
     sinks = [p for p in graph.procs if p.role in ("output", "record") and p.kind == "RingBuffer"]
 
-    use_async = async_models and not record and backend == "cpu"
+    resets = {}     # step -> [(ATRLIF process, {Var: initial value})], set after that many steps have run
+    for p in graph.procs:
+        if p.kind == "ATRLIF":
+            theta = _atrlif_params(p.params["layer"], tag)["theta"]
+            initial = {"i": np.zeros(p.shape), "v": np.zeros(p.shape), "r": np.zeros(p.shape),
+                       "theta": np.full(p.shape, theta)}
+            for k in range(B):
+                resets.setdefault(k * P + p.params["hop"], []).append((made[p.name], initial))
+    use_async = async_models and not record and backend == "cpu" and not resets
     if backend == "loihi2":
         from lava.magma.core.run_configs import Loihi2HwCfg
         run_cfg = Loihi2HwCfg(select_tag=tag)
@@ -168,13 +181,19 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
         run_cfg = _async_cfg(Loihi2SimCfg, tag) if use_async else Loihi2SimCfg(select_tag=tag)
     if use_async:
         chunk_samples = B
+    cuts = sorted(set(range(chunk_samples * P, steps, chunk_samples * P)) | set(resets) | {steps})
     t0 = time.perf_counter()
     try:
         with tqdm(total=B, desc=f"lava {backend}", unit="sample", disable=not progress, leave=False) as bar:
-            for start in range(0, B, chunk_samples):
-                n = min(chunk_samples, B - start)
-                source.run(condition=RunSteps(num_steps=n * P), run_cfg=run_cfg)
-                bar.update(n)
+            done = 0
+            for cut in cuts:
+                if cut > done:
+                    source.run(condition=RunSteps(num_steps=cut - done), run_cfg=run_cfg)
+                    done = cut
+                    bar.update(done // P - bar.n)
+                for neuron, initial in resets.get(cut, []):
+                    for var, value in initial.items():
+                        getattr(neuron, var).set(value)
         seconds = time.perf_counter() - t0
         read = {p.name: made[p.name].data.get() for p in sinks + [p for p in graph.procs if p.kind == "Read"]}
     finally:
@@ -197,6 +216,8 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             rec = {"u" if layer.kind == "readout" or sends(layer) == "u" else "s": window(spikes)}
             if layer.kind == "lif":
                 rec.update(i=window(reads["u"]), v=window(reads["v"]))
+            elif layer.kind == "atrlif":
+                rec.update({k: window(reads[k]) for k in ("i", "v", "theta", "r")})
             elif layer.kind != "readout":
                 rec.update({k: window(r) for k, r in reads.items()})
             records.append({k: rec[k] for k in state_names(layer)})

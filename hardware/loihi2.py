@@ -29,6 +29,9 @@ STOCK_CHIP_KINDS = {
 UNCONFIRMED_CHIP_KINDS = {
     "LIFReset": "a LIF subclass (lava.proc.lif.process) with a periodic state reset; no public source shows its Nc "
                 "model: needs lava-loihi to confirm",
+    "ATRLIF": "lava.proc.atrlif (lava-nc 0.10.0) ships CPU models only (models.py: PyATRLIFModelFloat, "
+              "PyATRLIFModelFixed, 'bit-by-bit mimicking the fixed-point computation behavior of Loihi 2'); no "
+              "public source shows its Nc model: needs lava-loihi to confirm",
 }
 # The chip boundary: C processes on the chip's embedded CPUs, shipped by lava-loihi as lava.proc.embedded_io (the
 # open lava-nc 0.10.0 wheel imports them only under loihi2=True, networks/gradedvecnetwork.py, and does not ship

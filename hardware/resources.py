@@ -20,16 +20,17 @@ import numpy as np
 from ltcsn.hardware import loihi2
 from ltcsn.hardware.graph import SYNAPSE_KINDS, loihi2_missing, mapped_graph, with_adapters
 from ltcsn.sim.neuron_program import host_reason, neuron_program
-from ltcsn.sim.qnet import QLif
+from ltcsn.sim.qnet import QAtrlif, QLif
 
 LIF_STATE_WORDS = 2     # Lava LIF: u, v (24-bit each; lava/proc/lif/process.py)
+ATRLIF_STATE_WORDS = 4  # Lava ATRLIF: i, v (24-bit), theta, r (int32 in its fixed-point model; lava/proc/atrlif)
 
 
 def _program(layer) -> tuple:
     """(state words per neuron, neuron-program length) of a layer: Lava's LIF has no program (a stock neuron);
     a layer that needs the host has neither (None, None)."""
     if isinstance(layer, QLif):
-        return LIF_STATE_WORDS, None
+        return (ATRLIF_STATE_WORDS if isinstance(layer, QAtrlif) else LIF_STATE_WORDS), None
     if host_reason(layer) is not None:
         return None, None
     program = neuron_program(layer)
@@ -67,8 +68,9 @@ def layer_row(graph, name: str, input_max: int) -> dict:
     if fan_in > loihi2.MAX_FAN_IN:
         errors.append(f"{name}: fan-in {fan_in} exceeds {loihi2.MAX_FAN_IN}")
     if isinstance(layer, QLif):
-        if layer.vth >= 2**17:
-            errors.append(f"{name}: threshold mantissa {layer.vth} exceeds 17 bits")
+        vth_bits = 12 if isinstance(layer, QAtrlif) else 17     # ATRLIF: theta_0 and theta_step 12-bit
+        if layer.vth >= 2**vth_bits or getattr(layer, "theta_step", 0) >= 2**vth_bits:
+            errors.append(f"{name}: threshold mantissa {layer.vth} exceeds {vth_bits} bits")
         if np.abs(layer.bias_mant).max(initial=0) > 4095 or not 0 <= layer.bias_exp <= 7:
             errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
     cores = max(math.ceil(layer.n / loihi2.NEURONS_PER_CORE), math.ceil(held / loihi2.SYNAPSES_PER_CORE)) \

@@ -105,3 +105,84 @@ def test_atrlif_step_equals_lava_atrlif(lava, case):
     sim_rec = run_sim_atrlif(layer, a_in)
     assert_same(lava_rec, sim_rec, f"ATRLIF {name} {layer}")
     assert lava_rec["s"].any() and not lava_rec["s"].all(), "every or no step spikes: a weak comparison"
+
+
+# ---------------------------------------------------------------------------------------- the whole pipeline
+@pytest.fixture(scope="module")
+def trained():
+    """An ATRLIF network (recurrent layer + feed-forward layer + constant-decay readout) trained with FPTT on a
+    slice of rdigits, then a few steps of quantization-aware FPTT. Returns (model, plan, task, losses)."""
+    import torch
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.quantize import make_plan
+    from ltcsn.train.quantized import QuantizedNet
+    from ltcsn.train.tasks import TensorTask, get_task
+    from ltcsn.train.trainer import TrainConfig, fit
+    full = get_task("rdigits")
+    task = TensorTask("rdigits", "classification", 10, full.x_train[:256], full.y_train[:256],
+                      full.x_test[:128], full.y_test[:128], {})
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig(full.input_shape, 10, [LayerConfig(24), LayerConfig(16, recurrent=False)],
+                                 neuron="atrlif", readout="const"))
+
+    def loss(net):
+        with torch.no_grad():
+            return task.loss(net(task.x_test)[0][:, -1], task.y_test).item()
+
+    losses = [loss(model)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # small tensors: one thread is faster on a busy 2-core machine
+    try:
+        fit(model, task, TrainConfig(algo="fptt", K=4, epochs=2, batch_size=32, lr=1e-2), progress=False)
+        losses.append(loss(model))
+        plan = make_plan(model, task.x_train)
+        qmodel = QuantizedNet(model, plan)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        qtask = TensorTask("rdigits", "classification", 10, task.x_train[:64], task.y_train[:64], task.x_test[:32],
+                           task.y_test[:32], {})
+        fit(qmodel, qtask, TrainConfig(algo="fptt", K=4, epochs=1, batch_size=32, lr=1e-3), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    return model, plan, task, losses, moved
+
+
+def test_training_steps_learn_every_atrlif_parameter(trained):
+    model, _, _, losses, moved = trained
+    assert losses[1] < losses[0] - 0.1, losses
+    for name in ("du_logit", "dv_logit", "dtheta_logit", "dr_logit", "bias", "fc_x.weight"):
+        assert f"layers.0.{name}" in moved, f"QAT did not update layers.0.{name}"
+    assert "layers.0.fc_r.weight" in moved
+
+
+def test_quantized_torch_sim_and_lava_atrlif_bit_exact_through_nir(tmp_path, lava, trained):
+    """The trained network quantized (its QAT plan), written to NIR (integer and float files) and read back: the
+    same QNet; then sim/verify.py's stages: quantized torch == sim/ == sim/ on the Lava clock == Lava, whose
+    ATRLIF layers are Lava's own `ATRLIF` process (3 samples: the Vars are reset at every window)."""
+    from ltcsn.export.nir_read import read_nir
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.sim.verify import verify
+    from ltcsn.train.quantize import quantize
+    model, plan, task, _, _ = trained
+    qnet, _, _ = quantize(model, task.x_train, plan=plan)
+    assert [type(layer).__name__ for layer in qnet.layers] == ["QAtrlif", "QAtrlif"]
+    x_int = qnet.encode_input(task.x_test[:3].numpy())
+    for quantized in (True, False):
+        path = tmp_path / f"model-{quantized}.nir"
+        write_nir(path, qnet_to_nir(qnet, model, quantized=quantized))
+        q2, info = read_nir(path)
+        assert info["quantized_file"] == quantized
+        assert all(type(a) is type(b) and a.kind == b.kind for a, b in zip(qnet.layers, q2.layers))
+        for a, b in zip(qnet.layers, q2.layers):
+            for f in ("du", "dv", "dtheta", "dr", "vth", "theta_step", "bias_exp", "frac_bits"):
+                assert int(getattr(a, f)) == int(getattr(b, f)), f
+            assert np.array_equal(a.bias_mant, b.bias_mant)
+            assert all(np.array_equal(sa.q, sb.q) and sa.shift == sb.shift for sa, sb in zip(a.syn, b.syn))
+    report = verify(q2, x_int, lava=True)
+    for pair in report["pairs"]:
+        assert pair["mismatches"] == 0, pair["first"]["message"]
+    assert [p["pair"] for p in report["pairs"]][-1] == "sim-lava-clock vs lava"
+    rec = report["_sim_records"]
+    for r in rec[:-1]:
+        assert r["s"].sum() > 0 and (r["theta"] > r["theta"].min()).any() and r["r"].any(), \
+            "spikes, threshold adaptation and refractoriness must all occur"

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ltcsn.train.neurons import adaptive_step, leaky_readout_step, lif_step
+from ltcsn.train.neurons import adaptive_step, atrlif_step, leaky_readout_step, lif_step
 
-NEURONS = ("ltc", "alif", "lif")
+NEURONS = ("ltc", "alif", "lif", "atrlif")
 
 
 def _logit(p: float) -> float:
@@ -24,17 +24,19 @@ class DenseSpikingLayer(nn.Module):
     LTC:  d = W_x x + W_r s + c_x;  alpha = sig(W_m [d; u] + c_m);  rho = sig(W_a [d; b] + c_a).
     ALIF: the same with alpha = sig(tau_m), rho = sig(tau_a) learned per neuron.
     LIF:  Lava's discrete LIF: scalar learned decays du, dv, threshold vth, per-neuron bias on v.
-    State: LTC/ALIF (u, s, b); LIF (i, v, s). Shapes [B, n].
+    ATRLIF: Lava's ATRLIF (lava.proc.atrlif): LIF's learned du, dv and bias plus learned threshold and refractory
+    decays dtheta, dr; base threshold vth, threshold step theta_step; no reset.
+    State: LTC/ALIF (u, s, b); LIF (i, v, s); ATRLIF (i, v, s, theta, r). Shapes [B, n].
     """
 
     def __init__(self, n_in: int, n: int, neuron: str = "ltc", recurrent: bool = True,
-                 b0: float = 0.1, beta: float = 1.8, vth: float = 1.0):
+                 b0: float = 0.1, beta: float = 1.8, vth: float = 1.0, theta_step: float = 0.75):
         super().__init__()
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron type {neuron!r}; expected one of {NEURONS}")
         self.n, self.neuron, self.recurrent = n, neuron, recurrent
-        self.b0, self.beta, self.vth = b0, beta, vth
-        is_lif = neuron == "lif"
+        self.b0, self.beta, self.vth, self.theta_step = b0, beta, vth, theta_step
+        is_lif = neuron in ("lif", "atrlif")
         self.fc_x = nn.Linear(n_in, n, bias=not is_lif)
         nn.init.xavier_uniform_(self.fc_x.weight)
         if not is_lif:
@@ -54,9 +56,14 @@ class DenseSpikingLayer(nn.Module):
             self.du_logit = nn.Parameter(torch.tensor(_logit(0.2)))
             self.dv_logit = nn.Parameter(torch.tensor(_logit(0.1)))
             self.bias = nn.Parameter(torch.zeros(n))
+        if neuron == "atrlif":      # Lava's ATRLIF defaults: delta_theta = delta_r = 0.2
+            self.dtheta_logit = nn.Parameter(torch.tensor(_logit(0.2)))
+            self.dr_logit = nn.Parameter(torch.tensor(_logit(0.2)))
 
     def init_state(self, batch: int, device=None):
         z = torch.zeros(batch, self.n, device=device)
+        if self.neuron == "atrlif":     # i, v, s, theta = vth, r
+            return (z, z.clone(), z.clone(), z + self.vth, z.clone())
         return (z, z.clone(), z.clone())
 
     def current(self, x, s_prev):
@@ -67,6 +74,12 @@ class DenseSpikingLayer(nn.Module):
         return d
 
     def step(self, x, state):
+        if self.neuron == "atrlif":
+            i, v, s, theta, r = state
+            i, v, theta, r, s = atrlif_step(self.current(x, s), i, v, theta, r, torch.sigmoid(self.du_logit),
+                                            torch.sigmoid(self.dv_logit), torch.sigmoid(self.dtheta_logit),
+                                            torch.sigmoid(self.dr_logit), self.vth, self.theta_step, self.bias)
+            return s, (i, v, s, theta, r)
         if self.neuron == "lif":
             i, v, s = state
             i, v, s = lif_step(self.current(x, s), i, v, torch.sigmoid(self.du_logit),

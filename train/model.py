@@ -26,11 +26,12 @@ class NetConfig:
     input_shape: tuple           # (D,) for vectors, (C, H, W) for frames
     n_out: int
     layers: list = field(default_factory=list)   # of LayerConfig
-    neuron: str = "ltc"          # "ltc" | "alif" | "lif" (dense layers; conv layers are LTC)
+    neuron: str = "ltc"          # "ltc" | "alif" | "lif" | "atrlif" (dense layers; conv layers are LTC)
     readout: str = "ltc"         # "ltc" (gated) | "const" (constant decay) | "membrane" (W_o u_L + c_o)
     b0: float = 0.1              # base threshold
     beta: float = 1.8            # adaptation strength (0 = fixed threshold b0)
-    vth: float = 1.0             # LIF threshold
+    vth: float = 1.0             # LIF threshold; ATRLIF base threshold theta_0
+    theta_step: float = 0.75     # ATRLIF threshold increase per spike (Lava's default ratio 3.75 / 5)
 
     def __post_init__(self):
         self.input_shape = tuple(int(v) for v in self.input_shape)
@@ -39,7 +40,8 @@ class NetConfig:
             raise ValueError(f"unknown neuron type {self.neuron!r}; expected one of {NEURONS}")
         if self.readout not in READOUTS:
             raise ValueError(f"unknown readout {self.readout!r}; expected one of {READOUTS}")
-        if self.readout == "membrane" and (not self.layers or self.neuron == "lif" and self.layers[-1].kind == "dense"):
+        lava_neuron_last = self.layers and self.neuron in ("lif", "atrlif") and self.layers[-1].kind == "dense"
+        if self.readout == "membrane" and (not self.layers or lava_neuron_last):
             raise ValueError("the membrane readout reads the last LTC / ALIF layer's membrane u; this network has none")
         for lc in self.layers:
             if lc.kind not in ("dense", "conv"):
@@ -74,7 +76,7 @@ class SpikingNet(nn.Module):
                 shape = layer.out_shape
             else:
                 layer = DenseSpikingLayer(math.prod(shape), lc.size, cfg.neuron, lc.recurrent,
-                                          cfg.b0, cfg.beta, cfg.vth)
+                                          cfg.b0, cfg.beta, cfg.vth, cfg.theta_step)
                 shape = (lc.size,)
             layers.append(layer)
         self.layers = nn.ModuleList(layers)

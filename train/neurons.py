@@ -72,6 +72,25 @@ def lif_step(a_in, i, v, du, dv, vth, bias):
     return i, v, s
 
 
+def atrlif_step(a_in, i, v, theta, r, di, dv, dtheta, dr, theta0, theta_step, bias):
+    """One step of the ATRLIF neuron in the discrete form of Lava's `lava.proc.atrlif.ATRLIF`: adaptive
+    threshold and refractoriness instead of a reset.
+
+    i = (1-di) i + a_in;  v = (1-dv) v + i + bias;  theta = (1-dtheta)(theta - theta0) + theta0;  r = (1-dr) r;
+    s = H(v - r - theta) (Lava: v - r >= theta);  then r += 2 theta s;  theta += theta_step s  (v is not reset).
+    di, dv, dtheta, dr in (0, 1): decay fractions (scalars); theta0, theta_step: base threshold and its increase
+    per spike; bias per neuron on v. Returns (i, v, theta, r, s).
+    """
+    i = (1 - di) * i + a_in
+    v = (1 - dv) * v + i + bias
+    theta = (1 - dtheta) * (theta - theta0) + theta0
+    r = (1 - dr) * r
+    s = spike(v - r - theta)
+    r = r + 2 * theta * s
+    theta = theta + theta_step * s
+    return i, v, theta, r, s
+
+
 def leaky_readout_step(x, u, alpha):
     """Non-spiking leaky integrator: u = (1 - alpha) u + alpha x. Returns u (the output)."""
     return (1 - alpha) * u + alpha * x

@@ -12,13 +12,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import (DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QAtrlif, QLif, QLtc, QNet, QSynapse,
+                             sigmoid_lut)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
 LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
 LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
 LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
+ATRLIF_THETA_MAX = 2**12 - 1  # ATRLIF's theta_0 and theta_step: 12-bit unsigned mantissas (lava.proc.atrlif)
+LAVA_NEURONS = ("lif", "atrlif")  # Lava's own neurons: one synaptic part, a_in << 6, bias on v
 
 
 # Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
@@ -85,9 +88,13 @@ def float_parts(layer) -> dict:
     sources = {"input": layer.fc_x.weight}
     if layer.recurrent:
         sources["self"] = layer.fc_r.weight
-    if layer.neuron == "lif":
-        return {"kind": "lif", "syn": {"d": sources}, "bias": {"v": layer.bias},
-                "du": torch.sigmoid(layer.du_logit), "dv": torch.sigmoid(layer.dv_logit), "vth": layer.vth}
+    if layer.neuron in LAVA_NEURONS:
+        parts = {"kind": layer.neuron, "syn": {"d": sources}, "bias": {"v": layer.bias},
+                 "du": torch.sigmoid(layer.du_logit), "dv": torch.sigmoid(layer.dv_logit), "vth": layer.vth}
+        if layer.neuron == "atrlif":
+            parts.update(dtheta=torch.sigmoid(layer.dtheta_logit), dr=torch.sigmoid(layer.dr_logit),
+                         theta_step=layer.theta_step)
+        return parts
     c_x = layer.fc_x.bias
     parts = {"kind": layer.neuron, "syn": {"d": sources}, "bias": {"d": c_x}, "mix": {}}
     if layer.neuron == "alif":
@@ -192,10 +199,14 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                       for part, srcs in p["syn"].items()},
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
-        if p["kind"] == "lif":
+        if p["kind"] in LAVA_NEURONS:
             # a_in on 2^-(F-6) with a zero shift for the input synapse, while v keeps 8x headroom over vth
+            # (ATRLIF: and theta_0, theta_step fit their 12-bit mantissas on 2^-(F-6))
             e_in = lp["syn"]["d"]["input"]
             headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
+            if p["kind"] == "atrlif":
+                top = max(p["vth"], p["theta_step"], 1e-9)
+                headroom = min(headroom, 6 + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
             lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
         plan["layers"].append(lp)
         src_frac = 0  # every layer above the first receives binary spikes (or, membrane readout, u)
@@ -205,24 +216,30 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
 # ---------------------------------------------------------------- codes under a plan
 def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     F = lp.get("frac_bits", FRAC_BITS)
-    target = F - 6 if p["kind"] == "lif" else F  # LIF adds a_in << 6
+    target = F - 6 if p["kind"] in LAVA_NEURONS else F  # Lava's LIF / ATRLIF add a_in << 6
     syn = {}
     for part, srcs in p["syn"].items():
         syn[part] = [QSynapse(weight_codes(w, lp["syn"][part][src], rnd),
                               lp["syn"][part][src] - (lp["src_frac"] if src == "input" else 0) + target, src,
                               wide=src == "input" and p.get("reads") == "u")
                      for src, w in srcs.items()]
-    if p["kind"] == "lif":
+    if p["kind"] in LAVA_NEURONS:
         scaled = p["bias"]["v"] * 2.0**F
         bias_exp = 0
         while bias_exp < LIF_BIAS_EXP_MAX and scaled.detach().abs().max().item() / 2**bias_exp > LIF_BIAS_MANT_MAX:
             bias_exp += 1
-        return QLif(n=len(p["bias"]["v"]), syn=syn["d"],
-                    du=torch.clamp(rnd(DECAY_ONE * p["du"]) - 1, 0, DECAY_ONE - 1),
-                    dv=torch.clamp(rnd(DECAY_ONE * p["dv"]), 0, DECAY_ONE - 1),
-                    vth=int(min(round(p["vth"] * 2.0 ** (F - 6)), LIF_VTH_MAX)),
-                    bias_mant=torch.clamp(rnd(scaled / 2**bias_exp), -LIF_BIAS_MANT_MAX - 1, LIF_BIAS_MANT_MAX),
-                    bias_exp=bias_exp, frac_bits=F)
+        vth_max = ATRLIF_THETA_MAX if p["kind"] == "atrlif" else LIF_VTH_MAX
+        codes = dict(n=len(p["bias"]["v"]), syn=syn["d"],
+                     du=torch.clamp(rnd(DECAY_ONE * p["du"]) - 1, 0, DECAY_ONE - 1),
+                     dv=torch.clamp(rnd(DECAY_ONE * p["dv"]), 0, DECAY_ONE - 1),
+                     vth=int(min(round(p["vth"] * 2.0 ** (F - 6)), vth_max)),
+                     bias_mant=torch.clamp(rnd(scaled / 2**bias_exp), -LIF_BIAS_MANT_MAX - 1, LIF_BIAS_MANT_MAX),
+                     bias_exp=bias_exp, frac_bits=F)
+        if p["kind"] == "lif":
+            return QLif(**codes)
+        return QAtrlif(**codes, dtheta=torch.clamp(rnd(DECAY_ONE * p["dtheta"]), 0, DECAY_ONE - 1),
+                       dr=torch.clamp(rnd(DECAY_ONE * p["dr"]), 0, DECAY_ONE - 1),
+                       theta_step=int(min(round(p["theta_step"] * 2.0 ** (F - 6)), ATRLIF_THETA_MAX)))
     bias = {part: torch.clamp(rnd(c * 2.0**F), -STATE_MAX, STATE_MAX) for part, c in p["bias"].items()}
     kind = p["kind"]
     gated = bool(p["mix"])          # an ungated layer (constant decays) has no mixing: labelled "dense"

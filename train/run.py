@@ -62,7 +62,7 @@ def conv_spec(text: str) -> list:
 def make_parser() -> ArgumentParser:
     p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", default="rdigits", choices=sorted(TASKS))
-    p.add_argument("--neuron", default="ltc", choices=["ltc", "alif", "lif"])
+    p.add_argument("--neuron", default="ltc", choices=["ltc", "alif", "lif", "atrlif"])
     p.add_argument("--algo", default="fptt", choices=["fptt", "bptt"])
     p.add_argument("--K", type=int_range(1), default=1, help="FPTT: time steps per update (1..T)")
     p.add_argument("--alpha", type=float_range(0), default=0.1, help="FPTT regulariser strength")
