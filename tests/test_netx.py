@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ltcsn.sim.compare import first_divergence
-from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from ltcsn.sim.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +144,9 @@ def test_refusals_name_the_layer(tmp_path):
         QSynapse(np.ones((7, 5), np.int64), -1, "input")]}), qnet.layers[1]]})
     with pytest.raises(NetxError, match=r"^layer0 \(lif\): its input synapse shifts"):
         write_netx(right_shift, path, hidden_only=True)
+    atrlif = QNet(**{**qnet.__dict__, "layers": [QAtrlif(**{**qnet.layers[0].__dict__, "kind": "atrlif"})]})
+    with pytest.raises(NetxError, match=r"^layer0 \(atrlif\): netx has no ATRLIF neuron"):
+        write_netx(atrlif, path, hidden_only=True)
     ltc = QNet(**{**qnet.__dict__, "layers": [QLtc(kind="ltc", n=7, syn={}, bias={}, gated=True)]})
     with pytest.raises(NetxError, match=r"^layer0 \(ltc\): netx has no LTC neuron"):
         write_netx(ltc, path, hidden_only=True)

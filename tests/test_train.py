@@ -108,7 +108,7 @@ def test_cosine_schedule_anneals_the_learning_rate():
         assert [h["lr"] for h in hist] == pytest.approx(expected, rel=1e-3)
 
 
-@pytest.mark.parametrize("neuron,recurrent", [("ltc", False), ("alif", True), ("lif", False)])
+@pytest.mark.parametrize("neuron,recurrent", [("ltc", False), ("alif", True), ("lif", False), ("atrlif", True)])
 def test_layer_types_forward_backward(neuron, recurrent):
     net = _net(neuron, recurrent, hidden=(12, 6))
     x = torch.rand(4, 5, 8)
