@@ -22,7 +22,7 @@ def _head(path: Path) -> bytes:
 
 def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
     from ltcsn.train.quantize import format_report
-    from ltcsn.sim.qnet import QLif
+    from ltcsn.sim.qnet import QAtrlif, QLif
     lines = [f"wrote {out} ({'quantized' if quantized else 'float'} network, dt = {dt:g} s, "
              f"input {list(qnet.input_shape)} frac {qnet.input_frac} range {list(qnet.input_range)})"]
     neurons = synapses = 0
@@ -33,7 +33,10 @@ def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
         n_mix = 0 if isinstance(layer, QLif) else sum(int(np.size(q)) for q in layer.mix.values())
         nz = sum(int(np.count_nonzero(s.q)) for s in syns)
         rec = any(s.source == "self" for s in syns)
-        if isinstance(layer, QLif):
+        if isinstance(layer, QAtrlif):
+            detail = (f"du {layer.du} dv {layer.dv} dtheta {layer.dtheta} dr {layer.dr} (12 bit), theta_0 {layer.vth} "
+                      f"step {layer.theta_step} (12 bit), bias 13+3 bit, F = {layer.frac_bits}")
+        elif isinstance(layer, QLif):
             detail = (f"du {layer.du} dv {layer.dv} (12 bit), vth {layer.vth} (17 bit), "
                       f"bias 13+3 bit, F = {layer.frac_bits}")
         else:

@@ -50,6 +50,7 @@ class LavaRun:
     seconds: float = 0.0
     steps: int = 0
     processes: int = 0
+    async_models: bool = False      # whether the models ran wrapped as async (ATRLIF networks and recording: never)
 
     @property
     def ms_per_step(self) -> float:
@@ -221,7 +222,8 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
             elif layer.kind != "readout":
                 rec.update({k: window(r) for k, r in reads.items()})
             records.append({k: rec[k] for k in state_names(layer)})
-    return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(made))
+    return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(made),
+                   async_models=use_async)
 
 
 def _lif_params(layer, tag: str) -> dict:
