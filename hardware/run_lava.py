@@ -16,6 +16,8 @@ no release ships, such as the LTC neuron programs) and exit status 2.
 import argparse
 import sys
 
+import numpy as np
+
 
 
 def main(argv=None) -> int:
@@ -53,10 +55,10 @@ def main(argv=None) -> int:
                                                     args.time_window)
         else:
             qnet, model, info = load(None)
-            if not qnet.task.get("name"):
+            if not qnet.task.get("name") and args.backend != "loihi2":
                 raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
                                  f"(or on random ones with sim/verify.py)")
-            task = get_task(**qnet.task)
+            task = get_task(**qnet.task) if qnet.task.get("name") else None
     except InputError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
@@ -64,10 +66,14 @@ def main(argv=None) -> int:
         print(line)
     if args.inputs:
         return _run_inputs(args, qnet, model, info, x)
-    x, y = next(iter(task.test_batches(args.samples)))
+    if task is not None:
+        x, y = next(iter(task.test_batches(args.samples)))
+        x_int = qnet.encode_input(x.numpy())
+    else:   # --backend loihi2 on a graph without a task: its process graph, built on one silent step
+        x_int = np.zeros((1, 1, *qnet.input_shape), dtype=np.int64)
     if args.backend == "loihi2":
         graph = with_adapters(mapped_graph(qnet))
-        data, P = input_stream(qnet, qnet.encode_input(x.numpy()))
+        data, P = input_stream(qnet, x_int)
         built = build_processes(graph, data, data.shape[1], P, skip=(HOST_TO_CHIP, CHIP_TO_HOST))
         print(f"Loihi 2 graph: {len(graph.procs)} processes ({len(built)} built with open Lava; the "
               f"{len(graph.procs) - len(built)} embedded_io adapters need lava-loihi)")
@@ -78,8 +84,11 @@ def main(argv=None) -> int:
             print(f"error: --backend loihi2 cannot run here; missing: {'; '.join(missing)} (use --backend cpu)",
                   file=sys.stderr)
             return 2
+        if task is None:
+            print(f"error: {args.model}: no task recorded; nothing to score on Loihi 2", file=sys.stderr)
+            return 2
     tag = "floating_pt" if args.float else "fixed_pt"
-    run = build_and_run(qnet, qnet.encode_input(x.numpy()), backend=args.backend, async_models=not args.sync,
+    run = build_and_run(qnet, x_int, backend=args.backend, async_models=not args.sync,
                         progress=True, tag=tag)
     last = window_length(qnet, task.seq_len) - 1        # the readout's last input step of each window
     pred = predict(qnet, run.outs[:, :last + 1])
@@ -95,7 +104,6 @@ def _run_inputs(args, qnet, model, info, x) -> int:
     """Float reading, sim/ and Lava (fixed_pt, CPU) on the user's inputs: spikes per layer, float-vs-integer
     agreement, Lava == sim/ on every spike and the readout; --out gets all of it (Lava's on sim/'s clock).
     Exit status 1 when Lava and sim/ differ."""
-    import numpy as np
     from ltcsn.export.run_inputs import print_run, run_inputs, write_run
     from ltcsn.hardware.lava_net import build_and_run
     from ltcsn.sim.verify import align_stream

@@ -144,3 +144,14 @@ def test_command_line_on_a_loihi2_profile_nir_file(tmp_path, capsys):
     assert "an Nc model for LtcNeuronProcess (layer0, readout)" in err
     if not loihi_available():
         assert "Intel's lava-loihi (not installed" in err
+
+
+@pytest.mark.skipif(not Path("/work/shared/nir_graphs").is_dir(), reason="third-party NIR graphs not available")
+def test_loihi2_backend_on_a_third_party_graph_without_task(capsys):
+    """A NIR file written by another tool (no task recorded): --backend loihi2 still builds and prints its graph
+    and names what is missing; LIF layers are LIFReset, whose Nc model no public source shows."""
+    from ltcsn.hardware import run_lava
+    assert run_lava.main(["/work/shared/nir_graphs/two_lif_neurons.nir", "--dt", "1e-4", "--backend", "loihi2"]) == 2
+    out, err = capsys.readouterr()
+    assert "chip     LIFReset         layer0.neuron" in out and "chip     Dense            layer0.dense" in out
+    assert err.count("\n") == 1 and "an Nc model for LIFReset (layer0, layer1)" in err
