@@ -131,9 +131,9 @@ def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
         assert capsys.readouterr().err.startswith("error: ")
 
 
-@pytest.mark.parametrize("neuron,recurrent", [("ltc", True), ("lif", True), ("alif", False)])
+@pytest.mark.parametrize("neuron,recurrent", [("ltc", True), ("lif", True), ("alif", False), ("atrlif", True)])
 def test_floating_pt_models_run_the_dequantized_network(neuron, recurrent):
-    """Lava's floating_pt models (float Dense / LIFReset, our float LTC model) compute the integer network
+    """Lava's floating_pt models (float Dense / LIFReset / ATRLIF, our float LTC model) compute the integer network
     without rounding: sim/'s FloatOps backend on the same clock (float64, so compared with a tolerance)."""
     from ltcsn.sim.ops import FloatOps
     qnet, _, task = _qnet(neuron, recurrent)
