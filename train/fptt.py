@@ -33,17 +33,17 @@ class FpttRegularizer:
 
     @torch.no_grad()
     def add_grad(self):
-        """p.grad += -lam + alpha (p - W_bar)."""
-        diff = torch._foreach_sub(self.params, self.w_bar)
-        torch._foreach_mul_(diff, self.alpha)
-        torch._foreach_sub_(diff, self.lam)
-        torch._foreach_add_([p.grad for p in self.params], diff)
+        """p.grad += -lam + alpha (p - W_bar) (in place: no temporaries, one pass per term)."""
+        grads = [p.grad for p in self.params]
+        torch._foreach_add_(grads, self.params, alpha=self.alpha)
+        torch._foreach_add_(grads, self.w_bar, alpha=-self.alpha)
+        torch._foreach_sub_(grads, self.lam)
 
     @torch.no_grad()
     def update(self):
         """Update lam and W_bar after an optimizer step."""
-        diff = torch._foreach_sub(self.params, self.w_bar)
-        torch._foreach_add_(self.lam, diff, alpha=-self.alpha)
+        torch._foreach_add_(self.lam, self.params, alpha=-self.alpha)
+        torch._foreach_add_(self.lam, self.w_bar, alpha=self.alpha)
         torch._foreach_mul_(self.w_bar, 1.0 - self.beta)
         torch._foreach_add_(self.w_bar, self.params, alpha=self.beta)
         if self.alpha > 0:  # with alpha = 0, lam stays 0 and the term vanishes
