@@ -1,6 +1,6 @@
 """Integer network (NIR file or checkpoint) -> lava-dl netx HDF5, for the layers netx runs exactly.
 
-    python hardware/to_netx.py model.nir -o net.net [--hidden-only]
+    python hardware/to_netx.py model.nir -o net.net [--hidden-only] [--dt S] [--producer NAME]
 
 netx (lava-dl 0.6.0, `lava.lib.dl.netx.hdf5.Network`) builds each dense layer as Lava's Dense (or a recurrent
 pair) into Lava's LIF, with `du = iDecay - 1`, `dv = vDecay`, `vth = vThMant` and `bias_mant = bias` at the fixed
@@ -114,13 +114,16 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--out", required=True, help="netx HDF5 file to write (e.g. net.net)")
     p.add_argument("--hidden-only", action="store_true",
                    help="write the spiking layers only (netx has no leaky-integrator readout)")
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.export.load import load_qnet
     check_output(args.out, inputs=[args.model], option="-o")
     try:
-        qnet, _ = load_qnet(args.model)
+        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
     except OSError as e:
         raise InputError(f"{args.model}: {e}") from None
+    for line in reading_lines(info):
+        print(line)
     layers = write_netx(qnet, args.out, args.hidden_only)
     kinds = ", ".join(f"{e['type']} {e['shape'][0]}" for e in layers)
     print(f"wrote {args.out}: {len(layers)} netx layers ({kinds}); "
