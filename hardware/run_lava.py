@@ -94,8 +94,8 @@ def main(argv=None) -> int:
     pred = predict(qnet, run.outs[:, :last + 1])
     y = y.numpy()
     score = float((pred == y).mean()) if task.kind == "classification" else float(((pred - y) ** 2).mean())
-    print(f"{task.name} on Lava ({args.backend}, {tag}, {'async' if run.async_models else 'sync'} models, {run.processes} "
-          f"processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
+    print(f"{task.name} on Lava ({args.backend}, {tag}, {'async' if run.async_models else 'sync'} models, "
+          f"{run.processes} processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
           f"({run.steps} steps in {run.seconds:.1f} s)")
     return 0
 
