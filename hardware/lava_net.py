@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ltcsn.hardware.graph import mapped_graph, with_adapters
 from ltcsn.hardware.loihi2 import ADAPTER_MODULE
-from ltcsn.sim.qnet import QLif, sends
+from ltcsn.sim.qnet import DECAY_ONE, QLif, sends
 from ltcsn.sim.simulate import state_names, window_length
 
 LAVA_FORK_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
@@ -244,11 +244,11 @@ def _atrlif_params(layer, tag: str) -> dict:
     codes = {name: int(getattr(layer, attr)) for name, attr in
              (("delta_i", "du"), ("delta_v", "dv"), ("delta_theta", "dtheta"), ("delta_r", "dr"))}
     if tag == "fixed_pt":
-        return dict(**{k: c / 4096 for k, c in codes.items()}, theta_0=int(layer.vth), theta=int(layer.vth) * 64,
+        return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=int(layer.vth), theta=int(layer.vth) * 64,
                     theta_step=int(layer.theta_step), bias_mant=np.asarray(layer.bias_mant),
                     bias_exp=int(layer.bias_exp))
     codes["delta_i"] += 1
-    return dict(**{k: c / 4096 for k, c in codes.items()}, theta_0=float(layer.vth * 64),
+    return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=float(layer.vth * 64),
                 theta=float(layer.vth * 64), theta_step=float(layer.theta_step * 64),
                 bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
 

@@ -20,7 +20,7 @@ import numpy as np
 from ltcsn.hardware import loihi2
 from ltcsn.hardware.graph import SYNAPSE_KINDS, loihi2_missing, mapped_graph, with_adapters
 from ltcsn.sim.neuron_program import host_reason, neuron_program
-from ltcsn.sim.qnet import QAtrlif, QLif
+from ltcsn.sim.qnet import ATRLIF_THETA_BITS, QAtrlif, QLif
 
 LIF_STATE_WORDS = 2     # Lava LIF: u, v (24-bit each; lava/proc/lif/process.py)
 ATRLIF_STATE_WORDS = 4  # Lava ATRLIF: i, v (24-bit), theta, r (int32 in its fixed-point model; lava/proc/atrlif)
@@ -68,7 +68,7 @@ def layer_row(graph, name: str, input_max: int) -> dict:
     if fan_in > loihi2.MAX_FAN_IN:
         errors.append(f"{name}: fan-in {fan_in} exceeds {loihi2.MAX_FAN_IN}")
     if isinstance(layer, QLif):
-        vth_bits = 12 if isinstance(layer, QAtrlif) else 17     # ATRLIF: theta_0 and theta_step 12-bit
+        vth_bits = ATRLIF_THETA_BITS if isinstance(layer, QAtrlif) else 17     # ATRLIF: theta_0 and theta_step
         if layer.vth >= 2**vth_bits or getattr(layer, "theta_step", 0) >= 2**vth_bits:
             errors.append(f"{name}: threshold mantissa {layer.vth} exceeds {vth_bits} bits")
         if np.abs(layer.bias_mant).max(initial=0) > 4095 or not 0 <= layer.bias_exp <= 7:

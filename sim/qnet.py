@@ -23,6 +23,7 @@ STATE_MAX = (1 << (STATE_BITS - 1)) - 1   # ... sat(x, 24) clips to [-STATE_MAX,
 # z >= 0: min(h, DECAY_ONE - 1); z < 0: DECAY_ONE - h, which is 0 (a closed gate) for z <= -5.
 PWL_SEGMENTS = ((2048, 2), (2560, 3), (3456, 5))
 PWL_CAP = DECAY_ONE
+ATRLIF_THETA_BITS = 12  # Lava ATRLIF's theta_0 and theta_step: 12-bit unsigned mantissas (lava/proc/atrlif/models.py)
 SIGMOIDS = ("lut", "pwl")   # the gate sigmoid of a layer: the 512-entry table (host) or the PWL (loihi2)
 
 

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import (DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QAtrlif, QLif, QLtc, QNet, QSynapse,
-                             sigmoid_lut)
+from ltcsn.sim.qnet import (ATRLIF_THETA_BITS, DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QAtrlif, QLif,
+                             QLtc, QNet, QSynapse, sigmoid_lut)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
 LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
 LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
 LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
-ATRLIF_THETA_MAX = 2**12 - 1  # ATRLIF's theta_0 and theta_step: 12-bit unsigned mantissas (lava.proc.atrlif)
+ATRLIF_THETA_MAX = 2**ATRLIF_THETA_BITS - 1  # ATRLIF's theta_0 and theta_step mantissas
 LAVA_NEURONS = ("lif", "atrlif")  # Lava's own neurons: one synaptic part, a_in << 6, bias on v
 
 
