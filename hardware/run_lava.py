@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=100, help="test samples (default 100)")
     p.add_argument("--backend", default="cpu", choices=["cpu", "loihi2"])
     p.add_argument("--sync", action="store_true", help="Lava's synchronous models (default: async, same outputs)")
+    p.add_argument("--json", default=None, help="write the result (score, samples, ms/step, backend) here as JSON")
     p.add_argument("--float", action="store_true",
                    help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
@@ -45,6 +46,10 @@ def main(argv=None) -> int:
     try:
         if args.out and not args.inputs:
             raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
+        if args.json:
+            if args.inputs:
+                raise InputError("--json reports the test-set run; with --inputs, --out writes the run")
+            check_output(args.json, [args.model], "--json")
         if args.inputs and (args.float or args.backend != "cpu"):
             raise InputError("--inputs runs Lava's fixed_pt CPU models (compared with sim/ bit for bit); "
                              "drop --float / --backend loihi2")
@@ -97,6 +102,13 @@ def main(argv=None) -> int:
     print(f"{task.name} on Lava ({args.backend}, {tag}, {'async' if run.async_models else 'sync'} models, "
           f"{run.processes} processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
           f"({run.steps} steps in {run.seconds:.1f} s)")
+    if args.json:
+        from ltcsn.files import write_json
+        write_json(args.json, {"model": args.model, "task": qnet.task, "metric": task.metric_name,
+                               task.metric_name: score, "samples": int(len(y)), "backend": args.backend,
+                               "models": tag, "async": bool(run.async_models), "processes": run.processes,
+                               "steps": run.steps, "seconds": run.seconds, "ms_per_step": run.ms_per_step})
+        print(f"wrote {args.json}")
     return 0
 
 

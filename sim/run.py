@@ -5,6 +5,10 @@ own inputs.
     python sim/run.py model.nir [--dt S] [--producer NAME]
     python sim/run.py GRAPH.nir --inputs X.npz [--key x] [--out run.npz] [--dt S] [--producer NAME]
     python sim/run.py GRAPH.nir --inputs events/ --frames 20 [--out run.npz]
+    python sim/run.py ckpt.pt --samples 256 --json sim.json --plot sample.png
+
+--json: the test-set evaluation as JSON (task, metric, score, samples, seconds). --plot: one test sample as a figure
+(`sim.plot.plot_sample`): spike rasters and state traces, float network vs integer network overlaid.
 
 --inputs: arrays [N, T, ...] (or tonic event recordings made into frames) run through the float reading and the
 integer network; prints spikes and float-vs-integer spike agreement per layer; --out writes outputs and every
@@ -29,6 +33,8 @@ def main(argv=None) -> int:
                    help="checkpoints without a QAT plan: LTC mixing mode (default: the target's)")
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
+    p.add_argument("--json", default=None, help="write the test-set evaluation here as JSON")
+    p.add_argument("--plot", default=None, help="write a PNG of one test sample: spikes and states, float vs integer")
     add_reading_args(p)
     add_input_args(p)
     args = p.parse_args(argv)
@@ -42,6 +48,11 @@ def main(argv=None) -> int:
     try:
         if args.out and not args.inputs:
             raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
+        if args.inputs and (args.json or args.plot):
+            raise InputError("--json / --plot report the test-set evaluation; with --inputs, --out writes the run")
+        for option, path in (("--json", args.json), ("--plot", args.plot)):
+            if path:
+                check_output(path, [args.model], option)
         if args.inputs:
             if args.out:
                 check_output(args.out, [args.model, args.inputs], "--out")
@@ -68,6 +79,17 @@ def main(argv=None) -> int:
     score, n, secs = evaluate_qnet(qnet, task, args.samples, workers=args.workers)
     print(f"{task.name}: integer {task.metric_name} {score:.4f} on {n} test samples "
           f"({secs:.2f} s, {n * task.seq_len / secs:.0f} sample-steps/s)")
+    if args.json:
+        from ltcsn.files import write_json
+        write_json(args.json, {"model": args.model, "task": qnet.task, "metric": task.metric_name,
+                               f"integer_{task.metric_name}": score, "samples": n, "seconds": secs,
+                               "sample_steps_per_second": n * task.seq_len / secs, "reading": reading_lines(info)})
+        print(f"wrote {args.json}")
+    if args.plot:
+        from ltcsn.sim.plot import plot_sample
+        x, y = next(iter(task.test_batches(1)))
+        plot_sample(qnet, model, x.numpy(), args.plot, title=f"{args.model}: {task.name} test sample 0 (label {y[0].tolist()})")
+        print(f"wrote {args.plot}")
     return 0
 
 

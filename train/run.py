@@ -215,11 +215,15 @@ def git_revision() -> str:
         return None
 
 
-def plot_curve(history, metric_name: str, path: Path, qat_from: int = None):
-    """Train loss and validation score per epoch; epochs of quantization-aware training shaded."""
+def plot_curve(history, metric_name: str, path: Path, before: list = (), qat: bool = False):
+    """Train loss and validation score per epoch. `before`: the history of the --init checkpoint's run, drawn
+    first (its epochs counted on); with qat the epochs of this (quantization-aware) run are shaded."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    key = f"val_{metric_name}"
+    before = [h for h in before if key in h and "train_loss" in h]     # older runs scored the test set instead
+    history = [*before, *({**h, "epoch": len(before) + h["epoch"]} for h in history)]
     epochs = [h["epoch"] for h in history]
     fig, ax1 = plt.subplots(figsize=(6, 4))
     ax1.plot(epochs, [h["train_loss"] for h in history], "C0-o", ms=3, label="train loss")
@@ -228,8 +232,9 @@ def plot_curve(history, metric_name: str, path: Path, qat_from: int = None):
     ax2 = ax1.twinx()
     ax2.plot(epochs, [h[f"val_{metric_name}"] for h in history], "C1-s", ms=3, label=f"validation {metric_name}")
     ax2.set_ylabel(f"validation {metric_name}", color="C1")
-    if qat_from is not None:
-        ax1.axvspan(qat_from - 0.5, epochs[-1] + 0.5, color="C2", alpha=0.12, label="quantization-aware (QAT)")
+    if qat:
+        ax1.axvspan(len(before) + 0.5, epochs[-1] + 0.5, color="C2", alpha=0.15,
+                    label=f"quantization-aware (QAT) epochs {len(before) + 1}-{epochs[-1]}")
     handles = [h for ax in (ax1, ax2) for h in ax.get_legend_handles_labels()[0]]
     ax1.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8)
     fig.suptitle(path.parent.name)
@@ -324,6 +329,7 @@ def run(args) -> dict:
         metrics = {"quantized": args.quant}
         if args.init:
             metrics["init"] = str(args.init)
+            metrics["init_history"] = init.get("metrics", {}).get("history", [])
         if args.quant:
             metrics[f"val_{name}_before_qat"] = evaluate(trained, task, device=device, split="val")
             say(f"quantized validation {name} before QAT: {metrics[f'val_{name}_before_qat']:.4f}")
@@ -333,7 +339,7 @@ def run(args) -> dict:
         "seed": args.seed, "device": str(device), "world_size": trainer.world, "versions": versions(),
         "git_revision": git_revision(), "task": task.describe(), "metric": name,
         "sizes": {"train": len(task.train_set), "val": len(task.val_set), "test": len(task.test_set)}})
-    qat_from = (1 if args.quant else None)
+    before = metrics.get("init_history", [])
     t0 = time.perf_counter() - metrics.get("train_seconds", 0.0)
 
     def save(tr: Trainer):
@@ -347,7 +353,7 @@ def run(args) -> dict:
         save_checkpoint(out / "last.pt", model, task, tcfg.to_dict(), metrics,
                         {**extra, "resume": tr.state_dict(), "args": run_args})
         write_json(out / "metrics.json", metrics, quiet_replace=True)
-        plot_curve(tr.history, name, out / "curve.png", qat_from)
+        plot_curve(tr.history, name, out / "curve.png", before, args.quant)
 
     K = tcfg.K if tcfg.algo == "fptt" else task.seq_len
     say(f"training {'quantized ' if args.quant else ''}{cfg.neuron} {[lc.size for lc in cfg.layers]} on {task.name} "

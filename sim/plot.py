@@ -1,0 +1,73 @@
+"""One sample as a picture: spike rasters and state traces of the float network and the integer network overlaid.
+
+    plot_sample(qnet, model, x, "sample.png")        # x [1, T, *input_shape] float; model: the float network or None
+
+Rows: per spiking layer a raster (float spikes as dots, integer spikes as rings; a dot without a ring or a ring
+without a dot is a spike only one of them made) and the layer's non-spike state variables (LTC / ALIF: membrane u
+and adaptation b; LIF: current i and voltage v) of its first `neurons` neurons; then the readout's output u.
+Integer states are drawn as values (code * 2^-frac_bits, the scale docs/fixed_point.md gives them).
+"""
+import numpy as np
+
+from ltcsn.sim.simulate import simulate, state_names
+
+
+def float_states(model, x) -> list:
+    """Run the float network step by step (its `init_state` / `step`): one dict per layer (readout last) mapping
+    each state variable name to its values [T, n] for sample 0. None without a float model."""
+    import torch
+    layers = (*model.layers, model.readout)
+    rec = [dict() for _ in layers]
+    with torch.no_grad():
+        xt = torch.as_tensor(x[:1], dtype=torch.float32)
+        state = model.init_state(1)
+        for t in range(xt.shape[1]):
+            _, state, _ = model.step(xt[:, t], state)
+            for r, st in zip(rec, state):
+                for k, v in enumerate(st):
+                    r.setdefault(k, []).append(v[0].flatten().double().numpy())
+    return [{k: np.stack(v) for k, v in r.items()} for r in rec]
+
+
+def plot_sample(qnet, model, x, path, neurons: int = 4, title: str = ""):
+    """Write the figure of sample 0 of x [N, T, *input_shape] to path (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ltcsn.files import atomic_output
+    x = np.asarray(x, dtype=np.float64)[:1]
+    _, rec = simulate(qnet, qnet.encode_input(x), record=True)
+    fl = float_states(model, x) if model is not None else None
+    layers = (*qnet.layers, qnet.readout)
+    rows = []
+    for i, layer in enumerate(layers):
+        names = state_names(layer)
+        scale = 2.0 ** -getattr(layer, "frac_bits", 0)
+        for k, name in enumerate(names):
+            integer = rec[i][name][0]
+            floats = fl[i][k] if fl is not None else None
+            rows.append((i, layer.kind, name, integer if name == "s" else integer * scale, floats))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.6 * len(rows) + 0.6), sharex=True, squeeze=False)
+    for ax, (i, kind, name, integer, floats) in zip(axes[:, 0], rows):
+        where = "readout" if i == len(layers) - 1 else f"layer {i} ({kind})"
+        if name == "s":
+            t, n = np.nonzero(integer)
+            ax.scatter(t, n, s=18, facecolors="none", edgecolors="C1", linewidths=0.8, label="integer")
+            if floats is not None:
+                t, n = np.nonzero(floats)
+                ax.scatter(t, n, s=4, color="C0", label="float")
+            ax.set_ylabel(f"{where}\nspikes (neuron)", fontsize=7)
+        else:
+            for j in range(min(neurons, integer.shape[1])):
+                ax.plot(integer[:, j], color=f"C{j}", ls="--", lw=1, label="integer" if j == 0 else None)
+                if floats is not None:
+                    ax.plot(floats[:, j], color=f"C{j}", lw=0.8, alpha=0.7, label="float" if j == 0 else None)
+            ax.set_ylabel(f"{where}\n{name}", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper right")
+    axes[-1, 0].set_xlabel("time step")
+    fig.suptitle(title or "one sample: float (solid / dots) vs integer (dashed / rings)", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path, quiet_replace=True) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

@@ -1,0 +1,58 @@
+"""What a user gets to read and look at (issue 16): --json of sim/run.py and hardware/run_lava.py, the sample
+figure of sim/run.py --plot and the QAT-marked training curve; each file written and read back."""
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+from ltcsn.train.run import parse_args, run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def qat_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    base = ["--hidden", "8", "--batch-size", "128", "--quiet"]
+    run(parse_args(base + ["--epochs", "1", "--out", str(root / "float")]))
+    run(parse_args(base + ["--epochs", "1", "--quant", "--init", str(root / "float" / "ckpt.pt"),
+                           "--out", str(root / "qat")]))
+    return root / "qat"
+
+
+def _png(path: Path) -> bool:
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_sim_run_json_and_plot(qat_run, tmp_path):
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.run import main
+    from ltcsn.sim.simulate import evaluate_qnet
+    from ltcsn.train.tasks import get_task
+    ckpt = str(qat_run / "ckpt.pt")
+    assert main([ckpt, "--samples", "32", "--workers", "1", "--json", str(tmp_path / "sim.json"),
+                 "--plot", str(tmp_path / "sample.png")]) == 0
+    report = json.loads((tmp_path / "sim.json").read_text())
+    qnet, _ = load_qnet(ckpt)
+    score, n, _ = evaluate_qnet(qnet, get_task(**qnet.task), 32)
+    assert report["integer_accuracy"] == score and report["samples"] == n == 32 and report["metric"] == "accuracy"
+    assert _png(tmp_path / "sample.png")
+    assert main([ckpt, "--json", ckpt]) == 2              # an input is never an output
+
+
+def test_run_lava_json(qat_run, tmp_path):
+    out = tmp_path / "lava.json"
+    done = subprocess.run([sys.executable, str(REPO / "hardware" / "run_lava.py"), str(qat_run / "ckpt.pt"),
+                           "--samples", "2", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["samples"] == 2 and report["backend"] == "cpu" and report["models"] == "fixed_pt"
+    assert 0 <= report["accuracy"] <= 1 and report["ms_per_step"] > 0 and report["steps"] > 0
+
+
+def test_qat_curve_marks_the_qat_epochs(qat_run):
+    m = json.loads((qat_run / "metrics.json").read_text())
+    assert len(m["init_history"]) == 1 and len(m["history"]) == 1 and m["quantized"]
+    assert _png(qat_run / "curve.png")
