@@ -22,6 +22,7 @@ LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
 LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
 ATRLIF_THETA_MAX = 2**ATRLIF_THETA_BITS - 1  # ATRLIF's theta_0 and theta_step mantissas
 LAVA_NEURONS = ("lif", "atrlif")  # Lava's own neurons: one synaptic part, a_in << 6, bias on v
+LIF_V_HEADROOM_BITS = 1       # a LIF layer's 24-bit v holds +-2 vth (2^1 vth) at its F
 
 
 # Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
@@ -200,11 +201,15 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
         if p["kind"] in LAVA_NEURONS:
-            # a_in on 2^-(F-6) with a zero shift for the input synapse, while v keeps 8x headroom over vth
-            # (ATRLIF: and theta_0, theta_step fit their 12-bit mantissas on 2^-(F-6))
+            # a_in on 2^-(F-6) with a zero shift for the input synapse, as far as v's headroom over vth allows:
+            # LIF 2x (v resets on crossing vth; below -2 vth it saturates; a negative input shift would floor
+            # every step's input, which at slow decays, small weights, shifts spike times), ATRLIF 8x (its
+            # threshold rises with its spikes; theta_0, theta_step fit their 12-bit mantissas on 2^-(F-6))
             e_in = lp["syn"]["d"]["input"]
-            headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
-            if p["kind"] == "atrlif":
+            if p["kind"] == "lif":
+                headroom = STATE_BITS - 1 - LIF_V_HEADROOM_BITS - math.ceil(math.log2(max(p["vth"], 2.0**-20)))
+            else:
+                headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
                 top = max(p["vth"], p["theta_step"], 1e-9)
                 headroom = min(headroom, 6 + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
             lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
