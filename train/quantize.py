@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import (ATRLIF_THETA_BITS, DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_MAX, WEIGHT_MAX, QAtrlif, QLif,
-                             QLtc, QNet, QSynapse, sigmoid_lut)
+from ltcsn.sim.qnet import (ATRLIF_THETA_BITS, DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_BITS, STATE_MAX, WEIGHT_MAX,
+                             QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
