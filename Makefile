@@ -7,10 +7,11 @@ RUN := runs/demo
 setup:
 	bash scripts/setup_env.sh
 
-# train (FPTT, LTC, rdigits) -> quantization-aware fine-tuning under the Loihi 2 chip profile (--target loihi2:
-# per-neuron programs, docs/fixed_point.md) -> NIR -> resource report -> Lava -> verify
+# train (FPTT, LTC, rdigits) -> quantization-aware fine-tuning, both under the Loihi 2 chip profile (--target
+# loihi2: neuron-local gate mixing, then per-neuron integer programs; docs/fixed_point.md) -> NIR -> resource
+# report -> Lava -> verify
 demo: setup
-	$(PY) train/run.py --out $(RUN)/float
+	$(PY) train/run.py --target loihi2 --out $(RUN)/float
 	$(PY) train/run.py --quant --target loihi2 --init $(RUN)/float/ckpt.pt --epochs 8 --lr 1e-3 --lr-schedule cosine --out $(RUN)/qat
 	$(PY) export/to_nir.py $(RUN)/qat/ckpt.pt --target loihi2 -o $(RUN)/model.nir
 	$(PY) hardware/resources.py $(RUN)/model.nir --json $(RUN)/resources.json

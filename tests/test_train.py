@@ -144,15 +144,20 @@ def test_cli_writes_loadable_checkpoint(tmp_path):
 
 
 def test_loihi2_qat_cli(tmp_path, capsys):
-    """QAT under the loihi2 chip profile (real training steps): the plan carries the profile, every layer is a
-    Loihi 2 neuron program, and the metrics are the integer network's (sim/ agrees). --target without --quant,
-    or a different one on a QAT checkpoint, is one line and exit 2."""
+    """--target loihi2: the float network is trained with diagonal gate mixing, QAT under the profile (real training
+    steps) keeps it; the plan carries the profile, every layer is a Loihi 2 neuron program, and the metrics are the
+    integer network's (sim/ agrees). A --target / --mixing that would be ignored or contradicts: one line, exit 2."""
     from ltcsn.export.load import load_qnet
     from ltcsn.sim.neuron_program import host_reason
     from ltcsn.sim.simulate import evaluate_qnet
+    from ltcsn.train.quantize import quantization_report, make_plan
     from ltcsn.train.run import main
     base = ["--hidden", "16", "--quiet", "--batch-size", "64"]
-    run(parse_args(["--epochs", "1", "--out", str(tmp_path / "float"), *base]))
+    run(parse_args(["--epochs", "1", "--target", "loihi2", "--out", str(tmp_path / "float"), *base]))
+    model, _ = load_checkpoint(tmp_path / "float" / "ckpt.pt")
+    assert model.cfg.mixing == "diag" and model.layers[0].mixing == "diag" and model.readout.mixing == "diag"
+    rows = quantization_report(model, make_plan(model, get_task("rdigits").input_sample(), "diag"))
+    assert [r["rel_error"] for r in rows if r["tensor"].endswith("offdiag_dropped")] == [0.0] * 3
     out = tmp_path / "qat"
     metrics = run(parse_args(["--quant", "--target", "loihi2", "--init", str(tmp_path / "float" / "ckpt.pt"),
                               "--epochs", "1", "--out", str(out), *base]))
@@ -162,12 +167,32 @@ def test_loihi2_qat_cli(tmp_path, capsys):
     assert all(host_reason(layer) is None for layer in (*qnet.layers, qnet.readout))
     assert evaluate_qnet(qnet, get_task("rdigits"), workers=1)[0] == metrics["test_accuracy"]
     capsys.readouterr()
-    for argv in (["--target", "loihi2"], ["--mixing", "diag"],
+    for argv in (["--init", str(tmp_path / "float" / "ckpt.pt"), "--target", "host"],
+                 ["--init", str(tmp_path / "float" / "ckpt.pt"), "--mixing", "dense"],
                  ["--quant", "--target", "host", "--init", str(out / "ckpt.pt")],
                  ["--quant", "--target", "loihi2", "--mixing", "dense"]):
         assert main([*argv, "--epochs", "1", "--out", str(tmp_path / "x"), *base]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_diag_mixing_gates_read_only_their_own_state():
+    """A diag-mixing layer's gates equal the dense computation with the state half of W made diagonal, and the
+    off-diagonal state weights get no gradient."""
+    torch.manual_seed(0)
+    diag = SpikingNet(NetConfig((5,), 3, [LayerConfig(6)], mixing="diag"))
+    dense = SpikingNet(NetConfig((5,), 3, [LayerConfig(6)]))
+    dense.load_state_dict(diag.state_dict())
+    with torch.no_grad():
+        for gate in (dense.layers[0].gate_m, dense.layers[0].gate_a, dense.readout.gate):
+            n = gate.weight.shape[0]
+            gate.weight[:, n:] = torch.diag(torch.diagonal(gate.weight[:, n:]))
+    x = torch.rand(4, 7, 5)
+    out = diag(x)[0]
+    assert torch.allclose(out, dense(x)[0], atol=1e-6)
+    out.sum().backward()
+    w = diag.layers[0].gate_m.weight.grad[:, 6:]
+    assert (w - torch.diag(torch.diagonal(w))).abs().max() == 0 and torch.diagonal(w).abs().sum() > 0
 
 
 def test_same_seed_same_result(tmp_path):

@@ -18,6 +18,18 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+MIXINGS = ("dense", "diag")
+
+
+def gate_input(gate: nn.Linear, d, state, mixing: str):
+    """Gate pre-activation W [d; state] + c ([B, n]). mixing "diag": only the diagonal of the state half of W
+    (each neuron's gate reads its own u / b: the loihi2 profile's neuron-local form, docs/fixed_point.md)."""
+    n = d.shape[-1]
+    if mixing == "dense":
+        return gate(torch.cat([d, state], -1))
+    return F.linear(d, gate.weight[:, :n], gate.bias) + state * torch.diagonal(gate.weight[:, n:])
+
+
 class DenseSpikingLayer(nn.Module):
     """Dense LTC / ALIF / LIF layer, recurrent or feed-forward.
 
@@ -30,11 +42,14 @@ class DenseSpikingLayer(nn.Module):
     """
 
     def __init__(self, n_in: int, n: int, neuron: str = "ltc", recurrent: bool = True,
-                 b0: float = 0.1, beta: float = 1.8, vth: float = 1.0, theta_step: float = 0.75):
+                 b0: float = 0.1, beta: float = 1.8, vth: float = 1.0, theta_step: float = 0.75,
+                 mixing: str = "dense"):
         super().__init__()
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron type {neuron!r}; expected one of {NEURONS}")
-        self.n, self.neuron, self.recurrent = n, neuron, recurrent
+        if mixing not in MIXINGS:
+            raise ValueError(f"unknown mixing {mixing!r}; expected one of {MIXINGS}")
+        self.n, self.neuron, self.recurrent, self.mixing = n, neuron, recurrent, mixing
         self.b0, self.beta, self.vth, self.theta_step = b0, beta, vth, theta_step
         is_lif = neuron in ("lif", "atrlif")
         self.fc_x = nn.Linear(n_in, n, bias=not is_lif)
@@ -88,8 +103,8 @@ class DenseSpikingLayer(nn.Module):
         u, s, b = state
         d = self.current(x, s)
         if self.neuron == "ltc":
-            alpha = torch.sigmoid(self.gate_m(torch.cat([d, u], -1)))
-            rho = torch.sigmoid(self.gate_a(torch.cat([d, b], -1)))
+            alpha = torch.sigmoid(gate_input(self.gate_m, d, u, self.mixing))
+            rho = torch.sigmoid(gate_input(self.gate_a, d, b, self.mixing))
         else:
             alpha, rho = torch.sigmoid(self.tau_m), torch.sigmoid(self.tau_a)
         u, s, b = adaptive_step(d, u, s, b, alpha, rho, self.b0, self.beta)
@@ -141,9 +156,9 @@ class Readout(nn.Module):
     graded payloads; docs/fixed_point.md). State (u,) [B, n_out]; output u.
     """
 
-    def __init__(self, n_in: int, n_out: int, kind: str = "ltc"):
+    def __init__(self, n_in: int, n_out: int, kind: str = "ltc", mixing: str = "dense"):
         super().__init__()
-        self.n_out, self.kind, self.gated = n_out, kind, kind == "ltc"
+        self.n_out, self.kind, self.gated, self.mixing = n_out, kind, kind == "ltc", mixing
         self.fc = nn.Linear(n_in, n_out)
         nn.init.xavier_uniform_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
@@ -160,6 +175,6 @@ class Readout(nn.Module):
         d = self.fc(x)
         if self.kind == "membrane":
             return d, (d,)
-        alpha = torch.sigmoid(self.gate(torch.cat([d, u], -1)) if self.gated else self.tau)
+        alpha = torch.sigmoid(gate_input(self.gate, d, u, self.mixing) if self.gated else self.tau)
         u = leaky_readout_step(d, u, alpha)
         return u, (u,)

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from ltcsn.train.layers import NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
+from ltcsn.train.layers import MIXINGS, NEURONS, ConvLtcLayer, DenseSpikingLayer, Readout
 
 READOUTS = ("ltc", "const", "membrane")
 
@@ -32,6 +32,7 @@ class NetConfig:
     beta: float = 1.8            # adaptation strength (0 = fixed threshold b0)
     vth: float = 1.0             # LIF threshold; ATRLIF base threshold theta_0
     theta_step: float = 0.75     # ATRLIF threshold increase per spike (Lava's default ratio 3.75 / 5)
+    mixing: str = "dense"        # LTC gates: "dense" [d; u] mixing, or "diag" (own u / b only: the loihi2 form)
 
     def __post_init__(self):
         self.input_shape = tuple(int(v) for v in self.input_shape)
@@ -46,6 +47,11 @@ class NetConfig:
         for lc in self.layers:
             if lc.kind not in ("dense", "conv"):
                 raise ValueError(f"unknown layer kind {lc.kind!r}")
+        if self.mixing not in MIXINGS:
+            raise ValueError(f"unknown mixing {self.mixing!r}; expected one of {MIXINGS}")
+        if self.mixing == "diag" and any(lc.kind == "conv" for lc in self.layers):
+            raise ValueError("diag mixing in the float model is for dense layers (conv layers: dense mixing, "
+                             "the quantizer's diag keeps each channel's centre tap)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -76,11 +82,11 @@ class SpikingNet(nn.Module):
                 shape = layer.out_shape
             else:
                 layer = DenseSpikingLayer(math.prod(shape), lc.size, cfg.neuron, lc.recurrent,
-                                          cfg.b0, cfg.beta, cfg.vth, cfg.theta_step)
+                                          cfg.b0, cfg.beta, cfg.vth, cfg.theta_step, cfg.mixing)
                 shape = (lc.size,)
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
-        self.readout = Readout(math.prod(shape), cfg.n_out, cfg.readout)
+        self.readout = Readout(math.prod(shape), cfg.n_out, cfg.readout, cfg.mixing)
 
     def init_state(self, batch: int, device=None):
         return [m.init_state(batch, device) for m in (*self.layers, self.readout)]

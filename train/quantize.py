@@ -82,7 +82,7 @@ def float_parts(layer) -> dict:
             w_md, w_mu = layer.gate.weight[:, :n], layer.gate.weight[:, n:]
             parts["syn"]["m"] = {"input": w_md @ w_o}
             parts["bias"]["m"] = layer.gate.bias + w_md @ c_o
-            parts["mix"]["m"] = w_mu
+            parts["mix"]["m"] = _trained_mix(w_mu, layer.mixing)
         else:
             parts["alpha"] = torch.sigmoid(layer.tau)
         return parts
@@ -106,8 +106,14 @@ def float_parts(layer) -> dict:
         w_gd, w_gs = gate.weight[:, :n], gate.weight[:, n:]
         parts["syn"][part] = {src: w_gd @ w for src, w in sources.items()}
         parts["bias"][part] = gate.bias + w_gd @ c_x
-        parts["mix"][part] = w_gs
+        parts["mix"][part] = _trained_mix(w_gs, layer.mixing)
     return parts
+
+
+def _trained_mix(w, mixing: str):
+    """The mixing matrix the float layer computes with: w, or its diagonal part when it was trained with diag
+    mixing (the off-diagonal parameters are unused)."""
+    return w if mixing == "dense" else torch.diag(torch.diagonal(w))
 
 
 def unrolled(linear_map, in_shape):

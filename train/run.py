@@ -111,11 +111,12 @@ def make_parser() -> ArgumentParser:
     p.add_argument("--quant", action="store_true",
                    help="quantization-aware training of the integer network (docs/fixed_point.md)")
     p.add_argument("--target", default=None, choices=sorted(TARGETS),
-                   help="--quant: chip profile of the integer network: loihi2 (every layer a per-neuron Loihi 2 "
-                        "neuron program: diagonal mixing, piecewise-linear sigmoid) or host (dense mixing, "
-                        "sigmoid LUT; the default); docs/fixed_point.md")
+                   help="chip profile: loihi2 (every layer a per-neuron Loihi 2 neuron program: diagonal mixing, "
+                        "piecewise-linear sigmoid) or host (dense mixing, sigmoid LUT; the default); "
+                        "docs/fixed_point.md. A new network is built with the profile's mixing (float training "
+                        "too); --quant also quantizes under it")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
-                   help="--quant: LTC membrane/adaptation mixing, dense (host) or diagonal (neuron-local); "
+                   help="LTC membrane/adaptation mixing, dense (host) or diagonal (neuron-local); "
                         "default: the target's")
     p.add_argument("--quiet", action="store_true", help="only warnings and the final line")
     return p
@@ -152,7 +153,8 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 def build_config(args, task) -> NetConfig:
     layers = [LayerConfig(c, kind="conv", pool=pool) for c, pool in args.conv]
     layers += [LayerConfig(h, recurrent=not args.feedforward) for h in args.hidden]
-    cfg = NetConfig(task.input_shape, task.n_out, layers, neuron=args.neuron, readout=args.readout)
+    cfg = NetConfig(task.input_shape, task.n_out, layers, neuron=args.neuron, readout=args.readout,
+                    mixing=target_profile(args.target, args.mixing)["mixing"])
     if args.threshold is not None:
         cfg.b0 = args.threshold
     if args.no_adapt:
@@ -303,8 +305,12 @@ def run(args) -> dict:
             cfg = build_config(args, task)
             model = SpikingNet(cfg)
     extra, trained = {}, model
-    if not args.quant and (args.target or args.mixing):
-        raise InputError("--target / --mixing choose the integer network: they need --quant")
+    if (args.init or args.resume) and not args.quant and (args.target or args.mixing):
+        wanted = target_profile(args.target, args.mixing)["mixing"]
+        if wanted != cfg.mixing:
+            raise InputError(f"--init {args.resume or args.init}: its float network has {cfg.mixing} mixing; "
+                             f"{'--target ' + args.target if args.target else '--mixing ' + args.mixing} "
+                             f"would be ignored without --quant")
     if args.quant:
         if init.get("quant_plan"):
             plan_profile(init["quant_plan"], args.target, args.mixing, where=str(args.resume or args.init))
