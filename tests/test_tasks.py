@@ -281,6 +281,24 @@ def test_nmnist_read_by_tonic_class(tmp_path):
     assert torch.equal(get_task(**small.describe()).x_train, small.x_train)
 
 
+def test_event_frames_are_built_once_through_tonic_disk_cache(tmp_path, monkeypatch):
+    """tonic.DiskCachedDataset keeps the frames: a second build of the same task reads them (building frames is
+    made impossible for it) and gets the same tensors; other options get their own cache folder."""
+    from ltcsn.train.tasks import events
+    write_nmnist(tmp_path)
+    first = get_task("nmnist", data_dir=str(tmp_path), seq_len=4, n_train=9, n_test=5)
+    cache = tmp_path / "ltcsn-frames" / "nmnist-T4-down1-binary"
+    assert len(list((cache / "train").glob("*.hdf5"))) == 9 and len(list((cache / "test").glob("*.hdf5"))) == 5
+
+    def no_frames(self, events):
+        raise AssertionError("frames rebuilt instead of read from the cache")
+    monkeypatch.setattr(events.EventsToFrames, "__call__", no_frames)
+    again = get_task("nmnist", data_dir=str(tmp_path), seq_len=4, n_train=9, n_test=5)
+    assert torch.equal(again.x_train, first.x_train) and torch.equal(again.x_test, first.x_test)
+    with pytest.raises(AssertionError, match="rebuilt"):
+        get_task("nmnist", data_dir=str(tmp_path), seq_len=5, n_train=9, n_test=5, cache_dir=str(tmp_path / "c2"))
+
+
 def test_shd_read_by_tonic_class(tmp_path):
     recs = write_shd(tmp_path)
     task = get_task("shd", data_dir=str(tmp_path), seq_len=8)

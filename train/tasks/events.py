@@ -19,12 +19,17 @@ Each recording becomes `seq_len` frames with tonic.transforms.ToFrame(n_time_bin
 between the recording's first and last event), after an optional tonic.transforms.Downsample by the integer
 `downsample` factor (DVS: both spatial axes; SHD: the 700 channels). `encoding` "binary" (default) gives 1 where
 a pixel / channel had at least one event in the bin (spike input), "count" the event count (clipped at 255).
-The frames of the whole (sub)set are converted once when the task is built and held in memory as uint8;
-batches are float32. Memory: N x T x C x H x W bytes (full N-MNIST at T = 10, 34 x 34: 1.6 GB; use
-downsample = 2 or n_train / n_test subsets to shrink it).
+Frames are built once: tonic.DiskCachedDataset keeps every recording's frames in HDF5 files under
+`cache_dir` (default DIR/ltcsn-frames; train/run.py --cache-dir), in a folder named by task, seq_len, downsample
+and encoding, so a later run with the same options reads them instead of rebuilding them (delete the folder when the
+recordings change). Where that folder cannot be created, frames are built without a cache (a warning says so).
+The frames of the whole (sub)set are held in memory as uint8 while training; batches are float32. Memory:
+N x T x C x H x W bytes (full N-MNIST at T = 10, 34 x 34: 1.6 GB; use downsample = 2 or n_train / n_test subsets to
+shrink it).
 Options n_train / n_test take a fixed random subset (seed 0) of the recordings.
 """
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +175,22 @@ def _subset_indices(n_all: int, n) -> np.ndarray:
     return np.sort(np.random.default_rng(0).permutation(n_all)[:n])
 
 
+def frames_cache(dataset, cache_dir: Path, split: str):
+    """The dataset behind tonic's DiskCachedDataset in cache_dir/split (frames built once), or the dataset itself
+    (with a warning) when that folder cannot be created."""
+    import sys
+    from tonic import DiskCachedDataset
+    folder = Path(cache_dir) / split
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"{folder} is not writable")
+    except OSError as e:
+        print(f"warning: frame cache {folder} unusable ({e}); building frames without a cache", file=sys.stderr)
+        return dataset
+    return DiskCachedDataset(dataset, cache_path=str(folder))
+
+
 def load_frames(dataset, n=None, desc: str = "frames", progress: bool = True):
     """Convert (a fixed subset of) a tonic dataset whose transform makes frames -> (uint8 [N, T, ...], int64 [N])."""
     idx = _subset_indices(len(dataset), n)
@@ -187,12 +208,15 @@ N_CLASSES = {"dvsgesture": 11, "nmnist": 10, "shd": 20}
 
 
 def make_event_task(task: str, data_dir=None, seq_len=None, downsample=None, encoding: str = "binary",
-                    n_train=None, n_test=None, progress: bool = True, n_val=None) -> TensorTask:
+                    n_train=None, n_test=None, progress: bool = True, n_val=None, cache_dir=None) -> TensorTask:
     seq_len = seq_len or DEFAULTS[task]["seq_len"]
     downsample = downsample or DEFAULTS[task]["downsample"]
     to_frames = EventsToFrames(task, seq_len, downsample, encoding)
     train = open_dataset(task, data_dir, True, to_frames)
     test = open_dataset(task, data_dir, False, to_frames)
+    cache = Path(cache_dir or Path(data_dir).expanduser() / "ltcsn-frames") / \
+        f"{task}-T{seq_len}-down{downsample}-{encoding}"
+    train, test = frames_cache(train, cache, "train"), frames_cache(test, cache, "test")
     x_tr, y_tr = load_frames(train, n_train, f"{task} train", progress)
     x_te, y_te = load_frames(test, n_test, f"{task} test", progress)
     n_out = N_CLASSES[task]
@@ -208,15 +232,18 @@ def make_event_task(task: str, data_dir=None, seq_len=None, downsample=None, enc
 
 
 def make_dvsgesture(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-                    n_test=None, progress: bool = True, n_val=None) -> TensorTask:
-    return make_event_task("dvsgesture", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)
+                    n_test=None, progress: bool = True, n_val=None, cache_dir=None) -> TensorTask:
+    return make_event_task("dvsgesture", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val,
+                           cache_dir)
 
 
 def make_nmnist(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-                n_test=None, progress: bool = True, n_val=None) -> TensorTask:
-    return make_event_task("nmnist", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)
+                n_test=None, progress: bool = True, n_val=None, cache_dir=None) -> TensorTask:
+    return make_event_task("nmnist", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val,
+                           cache_dir)
 
 
 def make_shd(data_dir=None, seq_len=None, downsample=None, encoding: str = "binary", n_train=None,
-             n_test=None, progress: bool = True, n_val=None) -> TensorTask:
-    return make_event_task("shd", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val)
+             n_test=None, progress: bool = True, n_val=None, cache_dir=None) -> TensorTask:
+    return make_event_task("shd", data_dir, seq_len, downsample, encoding, n_train, n_test, progress, n_val,
+                           cache_dir)
