@@ -396,3 +396,38 @@ def test_decay_code_error_is_reported():
     assert q.layers[0].dv == 20 and rows["layer0.dv"]["bits"] == 12
     assert rows["layer0.dv"]["rel_error"] == pytest.approx(20 / 4096 / 0.005 - 1) == pytest.approx(-0.0234375)
     assert rows["layer0.du"]["rel_error"] == 0.0
+
+
+def test_run_on_your_inputs_checkpoint_and_own_file(tmp_path, capsys):
+    """A checkpoint runs its float model next to the integer network; our quantized NIR file has only the integer
+    network, and the run says so."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.sim import run as sim_run
+    from ltcsn.train.checkpoint import save_checkpoint
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.quantize import quantize
+    from ltcsn.train.tasks import get_task
+    task = get_task("rdigits")
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((8,), 10, [LayerConfig(12)], neuron="lif", readout="const"))
+    with torch.no_grad():
+        model.layers[0].fc_x.weight.mul_(3.0)
+    ckpt = tmp_path / "ckpt.pt"
+    save_checkpoint(ckpt, model, task, {}, {}, None)
+    x = (np.random.default_rng(1).random((2, 30, 8)) < 0.3).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    out = tmp_path / "run.npz"
+    assert sim_run.main([str(ckpt), "--inputs", str(tmp_path / "x.npz"), "--out", str(out)]) == 0
+    assert "layer0:lif" in capsys.readouterr().out
+    with np.load(out) as f, torch.no_grad():
+        _, _, spikes = model(torch.as_tensor(x), record=True)
+        assert np.array_equal(f["float_spikes_0"], spikes[0].numpy()) and spikes[0].sum() > 10
+        assert np.mean(f["integer_spikes_0"] == f["float_spikes_0"]) >= 0.9
+    qnet, _, _ = quantize(model, task.input_sample(), "dense", task=dict(name="rdigits"))
+    nir_path = write_nir(tmp_path / "q.nir", qnet_to_nir(qnet))
+    assert sim_run.main([str(nir_path), "--inputs", str(tmp_path / "x.npz"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "read at dt = 0.001 s: stored in the graph" in text
+    assert "float reading: not available: a quantized NIR file holds only the integer network" in text
+    with np.load(out) as f:
+        assert "float_out" not in f and f["integer_spikes_0"].shape == (2, 30, 12)
