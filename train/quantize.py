@@ -23,6 +23,7 @@ LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
 ATRLIF_THETA_MAX = 2**ATRLIF_THETA_BITS - 1  # ATRLIF's theta_0 and theta_step mantissas
 LAVA_NEURONS = ("lif", "atrlif")  # Lava's own neurons: one synaptic part, a_in << 6, bias on v
 LIF_V_HEADROOM_BITS = 1       # a LIF layer's 24-bit v holds +-2 vth (2^1 vth) at its F
+ATRLIF_V_HEADROOM_BITS = 3    # an ATRLIF layer's v holds 8 theta_0 (its threshold rises with its spikes)
 
 
 # Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
@@ -215,7 +216,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
             if p["kind"] == "lif":
                 headroom = STATE_BITS - 1 - LIF_V_HEADROOM_BITS - math.ceil(math.log2(max(p["vth"], 2.0**-20)))
             else:
-                headroom = 23 - 3 - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
+                headroom = STATE_BITS - 1 - ATRLIF_V_HEADROOM_BITS - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
                 top = max(p["vth"], p["theta_step"], 1e-9)
                 headroom = min(headroom, 6 + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
             lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
