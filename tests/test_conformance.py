@@ -274,6 +274,18 @@ def _snntorch_case(kind, dt, reset="zero"):
     return graph, x, net, _snntorch_run
 
 
+def _weights_rounded(parts, plan):
+    """The float parts with every synaptic weight replaced by its 8-bit code times 2^exponent (nothing else
+    quantized): how much of the integer reading's difference the weight codes alone make."""
+    from ltcsn.train.quantize import weight_codes
+    out = []
+    for p, lp in zip(parts, plan["layers"]):
+        p = dict(p, syn={part: {src: weight_codes(w.double(), lp["syn"][part][src]) * 2.0 ** lp["syn"][part][src]
+                                for src, w in srcs.items()} for part, srcs in p["syn"].items()})
+        out.append(p)
+    return out
+
+
 CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF")] + \
         [("snntorch", k) for k in ("LIF", "CubaLIF", "recurrent", "conv+pool+flatten")]
 # measured: the float reading agrees spike for spike in every case; the integer one falls below 0.97 in these two,
@@ -306,8 +318,10 @@ def test_conformance(tmp_path, tool, kind, dt, request):
         same_step.append(float((r["s"] * w).sum() / max(r["s"].sum(), w.sum())))
         # sparse layers agree on most values trivially: the spike counts must agree too
         assert abs(r["s"].sum() - w.sum()) <= 0.1 * w.sum() + 2, (j, r["s"].sum(), w.sum())
+    _, w_spikes = simulate_parts(_weights_rounded(info["parts"], info["plan"]), x.numpy())
     print(f"{tool} {kind} dt={dt:g}: integer spike agreement per layer {agreement}, spikes at the same step "
-          f"{same_step}")
+          f"{same_step}; float with 8-bit weights: agreement {[float((f == w).mean()) for f, w in zip(w_spikes, want_spikes)]}"
+          f", same step {[float((f * w).sum() / max(f.sum(), w.sum())) for f, w in zip(w_spikes, want_spikes)]}")
     assert min(agreement) >= INTEGER_MIN_AGREEMENT, agreement
     if kind == "CubaLIF":      # slow decays, small weights: F high enough that no step's input is floored
         assert all(s.shift >= 0 for s in q.layers[0].syn)
