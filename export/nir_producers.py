@@ -62,7 +62,8 @@ PRODUCERS = {p.name: p for p in (
                  "subtracted the step after a spike)"),
     Producer(
         "sinabs", "sinabs",
-        recognised_by="IF neurons only (no dt needed: IF integrates per step)",
+        recognised_by="IF neurons only (as sinabs writes them; norse's IAFCell too): IF reads the same for every "
+                      "producer and needs no dt",
         evidence="sinabs/nir.py `iaf_from_nir` / to_nir: IAF <-> nir.IF (v += r I per step); the NIR paper's "
                  "cnn_sinabs.nir holds only IF neurons"),
     Producer(
