@@ -1,6 +1,7 @@
 """One sample as a picture: spike rasters and state traces of the float network and the integer network overlaid.
 
     plot_sample(qnet, model, x, "sample.png")        # x [1, T, *input_shape] float; model: the float network or None
+    plot_divergence(records_a, records_b, first, ("sim", "lava"), "divergence.png")   # sim/verify.py --plot
 
 Rows: per spiking layer a raster (float spikes as dots, integer spikes as rings; a dot without a ring or a ring
 without a dot is a spike only one of them made) and the layer's non-spike state variables (LTC / ALIF: membrane u
@@ -67,6 +68,40 @@ def plot_sample(qnet, model, x, path, neurons: int = 4, title: str = ""):
         ax.legend(fontsize=6, loc="upper right")
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title or "one sample: float (solid / dots) vs integer (dashed / rings)", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path, quiet_replace=True) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def plot_divergence(records_a, records_b, first: dict, names, path, neighbours: int = 3):
+    """The first divergence of two records (`sim.compare.first_divergence`'s dict): the diverging variable of
+    that sample over all steps for both stages, the step marked, and the same variable of the nearest neurons."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ltcsn.files import atomic_output
+    layer, var, b, n, t = first["layer"], first["var"], first["batch"], first["neuron"], first["step"]
+    if t is None:
+        raise ValueError(f"a structural mismatch has no trace to draw: {first['message']}")
+    a = np.asarray(records_a[layer][var])[b].reshape(np.asarray(records_a[layer][var]).shape[1], -1)
+    c = np.asarray(records_b[layer][var])[b].reshape(a.shape[0], -1)
+    around = [j for j in range(max(0, n - neighbours), min(a.shape[1], n + neighbours + 1))]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    top.plot(a[:, n], "C0-", lw=1.2, label=names[0])
+    top.plot(c[:, n], "C1--", lw=1.2, label=names[1])
+    top.axvline(t, color="C3", lw=0.8)
+    top.annotate(f"step {t}: {names[0]} {a[t, n]:g}, {names[1]} {c[t, n]:g}", (t, a[t, n]), fontsize=7,
+                 xytext=(5, 5), textcoords="offset points")
+    top.set_ylabel(f"{first['layer_name']} {var}\nneuron {n}, sample {b}", fontsize=8)
+    top.legend(fontsize=7)
+    for j in around:
+        bottom.plot(c[:, j] - a[:, j], lw=1, label=f"neuron {j}")
+    bottom.axvline(t, color="C3", lw=0.8)
+    bottom.set_ylabel(f"{names[1]} - {names[0]}", fontsize=8)
+    bottom.set_xlabel("time step")
+    bottom.legend(fontsize=6, ncol=2)
+    fig.suptitle(first["message"], fontsize=7)
     fig.tight_layout()
     with atomic_output(path, quiet_replace=True) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

@@ -53,15 +53,18 @@ def verify(qnet, x_int, lava: bool = True) -> dict:
     outs, sim_rec = simulate(qnet, x_int, record=True)
     _, torch_rec = simulate_torch(qnet, x_int)
     report = {"samples": int(x_int.shape[0]), "steps": int(T), "pairs": []}
+    records = [(torch_rec, sim_rec)]
     report["pairs"].append(compare_records(("quantized-torch", "sim"), torch_rec, sim_rec, qnet))
     _, stream_rec = simulate_stream(qnet, x_int, record=True)
-    report["pairs"].append(compare_records(("sim", "sim-lava-clock"), sim_rec,
-                                           align_stream(qnet, stream_rec, T), qnet))
+    records.append((sim_rec, align_stream(qnet, stream_rec, T)))
+    report["pairs"].append(compare_records(("sim", "sim-lava-clock"), *records[-1], qnet))
     if lava:
         from ltcsn.hardware.lava_net import build_and_run
         run = build_and_run(qnet, x_int, record=True)
-        report["pairs"].append(compare_records(("sim-lava-clock", "lava"), stream_rec, run.records, qnet))
+        records.append((stream_rec, run.records))
+        report["pairs"].append(compare_records(("sim-lava-clock", "lava"), *records[-1], qnet))
         report["lava_ms_per_step"] = run.ms_per_step
+    report["_pair_records"] = records
     report["bit_exact"] = all(p["mismatches"] == 0 for p in report["pairs"])
     report["_outs"], report["_sim_records"] = outs, sim_rec
     return report
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
     p.add_argument("--ckpt", default=None, help="float checkpoint, for float vs integer agreement")
     p.add_argument("--no-lava", action="store_true", help="skip the Lava stage")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (graphs without a task)")
+    p.add_argument("--plot", default=None,
+                   help="where there is a divergence: write a PNG of the first one (both stages' traces)")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
     add_reading_args(p)
     args = p.parse_args(argv)
@@ -140,6 +145,15 @@ def main(argv=None) -> int:
     if model is not None and task is not None:
         report["float"] = float_agreement(model, qnet, x, y, report["_outs"], report["_sim_records"], task)
     print_report(report)
+    if args.plot:
+        from ltcsn.sim.plot import plot_divergence
+        diverged = [(p, recs) for p, recs in zip(report["pairs"], report["_pair_records"]) if p["first"] is not None]
+        if diverged:
+            (pair, (rec_a, rec_b)), names = diverged[0], diverged[0][0]["pair"].split(" vs ")
+            plot_divergence(rec_a, rec_b, pair["first"], names, args.plot)
+            print(f"wrote {args.plot} (the first divergence, {pair['pair']})")
+        else:
+            print(f"no divergence: {args.plot} not written")
     if args.json:
         out = {k: v for k, v in report.items() if not k.startswith("_")}
         with open(args.json, "w") as f:

@@ -56,3 +56,26 @@ def test_qat_curve_marks_the_qat_epochs(qat_run):
     m = json.loads((qat_run / "metrics.json").read_text())
     assert len(m["init_history"]) == 1 and len(m["history"]) == 1 and m["quantized"]
     assert _png(qat_run / "curve.png")
+
+
+def test_verify_plot_draws_the_first_divergence(qat_run, tmp_path, capsys):
+    """Bit-exact stages: --plot says so and writes nothing; a record with one changed value: the figure of its
+    first divergence is written."""
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.compare import first_divergence
+    from ltcsn.sim.plot import plot_divergence
+    from ltcsn.sim.simulate import simulate
+    from ltcsn.sim.verify import main
+    from ltcsn.train.tasks import get_task
+    fig = tmp_path / "div.png"
+    assert main([str(qat_run / "ckpt.pt"), "--samples", "2", "--no-lava", "--plot", str(fig)]) == 0
+    assert "no divergence" in capsys.readouterr().out and not fig.exists()
+    qnet, _ = load_qnet(str(qat_run / "ckpt.pt"))
+    x = next(iter(get_task(**qnet.task).test_batches(2)))[0].numpy()
+    _, rec = simulate(qnet, qnet.encode_input(x), record=True)
+    changed = [{k: v.copy() for k, v in layer.items()} for layer in rec]
+    changed[0]["u"][1, 5, 3] += 1
+    first = first_divergence(rec, changed, names=("sim", "changed"))
+    assert (first["step"], first["batch"], first["neuron"], first["var"]) == (5, 1, 3, "u")
+    plot_divergence(rec, changed, first, ("sim", "changed"), fig)
+    assert _png(fig)
