@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     p.add_argument("--dt", type=float, default=1e-3, help="time step in s recorded in the file (default 1e-3)")
     p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
     p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
+    p.add_argument("--plot", default=None,
+                   help="write a PNG histogram of every weight tensor's rounding error (in quantization steps)")
     args = p.parse_args(argv)
     from ltcsn.export.nir_write import qnet_to_nir, write_nir
     from ltcsn.train.quantize import plan_profile, quantize, target_profile
@@ -92,12 +94,19 @@ def main(argv=None) -> int:
         profile = target_profile(args.target, args.mixing)
         qnet, plan, report = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
                                       sigmoid=profile["sigmoid"])
+        if args.plot:
+            from ltcsn.files import check_output
+            check_output(args.plot, [ckpt_path, out], "--plot")
         graph = qnet_to_nir(qnet, model, dt=args.dt, quantized=not args.float_)
         write_nir(out, graph)
     except (InputError, ValueError) as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
     print(_summary(qnet, report, not args.float_, args.dt, out))
+    if args.plot:
+        from ltcsn.train.quantize import quantization_errors
+        plot_quantization_errors(quantization_errors(model, plan), args.plot, f"{ckpt_path}: 8-bit weight codes")
+        print(f"wrote {args.plot}")
     if not args.no_eval:
         from ltcsn.sim.simulate import evaluate_qnet
         from ltcsn.train.trainer import evaluate
@@ -110,6 +119,33 @@ def main(argv=None) -> int:
         except (OSError, RuntimeError, AttributeError) as e:   # no test data available
             print(f"(no test-set evaluation: {type(e).__name__}: {e})")
     return 0
+
+
+def plot_quantization_errors(errors: dict, path, title: str = ""):
+    """One histogram per weight tensor of (code * 2^e - w) / 2^e: rounding error in quantization steps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from ltcsn.files import atomic_output
+    cols = min(3, len(errors))
+    rows = -(-len(errors) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), squeeze=False)
+    for ax, (name, err) in zip(axes.flat, errors.items()):
+        err = np.asarray(err).ravel()
+        ax.hist(err, bins=np.linspace(-0.5, 0.5, 41) if np.abs(err).max() <= 0.5 else 40, color="C0")
+        outside = int((np.abs(err) > 0.5).sum())
+        ax.set_title(f"{name} ({err.size} w" + (f", {outside} clipped)" if outside else ")"), fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(errors):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("rounding error (steps)", fontsize=7)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path, quiet_replace=True) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
 
 
 if __name__ == "__main__":

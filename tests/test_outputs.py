@@ -79,3 +79,20 @@ def test_verify_plot_draws_the_first_divergence(qat_run, tmp_path, capsys):
     assert (first["step"], first["batch"], first["neuron"], first["var"]) == (5, 1, 3, "u")
     plot_divergence(rec, changed, first, ("sim", "changed"), fig)
     assert _png(fig)
+
+
+def test_to_nir_plots_the_quantization_error_histogram(qat_run, tmp_path):
+    import numpy as np
+    from ltcsn.export.to_nir import main
+    from ltcsn.train.checkpoint import load_checkpoint
+    from ltcsn.train.quantize import quantization_errors, quantization_report
+    fig = tmp_path / "qerr.png"
+    assert main([str(qat_run / "ckpt.pt"), "-o", str(tmp_path / "m.nir"), "--no-eval", "--plot", str(fig)]) == 0
+    assert _png(fig) and (tmp_path / "m.nir").is_file()
+    model, ckpt = load_checkpoint(qat_run / "ckpt.pt")
+    errors = quantization_errors(model, ckpt["quant_plan"])
+    rows = {r["tensor"]: r for r in quantization_report(model, ckpt["quant_plan"])}
+    for name, err in errors.items():      # the histogram's data agrees with the printed report
+        assert name in rows and (np.abs(err) > 0.5).mean() <= rows[name]["clipped"] + 1e-12
+        if rows[name]["clipped"] == 0:
+            assert np.abs(err).max() <= 0.5

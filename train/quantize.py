@@ -351,9 +351,9 @@ def quantization_report(model, plan: dict) -> list:
     return report_from_parts(model_parts(model), plan)
 
 
-def report_from_parts(parts: list, plan: dict) -> list:
-    """`quantization_report` from the float parts of every layer (readout last)."""
-    rows = []
+def weight_tensors(parts: list, plan: dict):
+    """Every 8-bit weight tensor of the plan: (layer index, "layerK.part.src" name, float weights (float64),
+    exponent e); its codes are weight_codes(w, e), their values codes * 2^e."""
     for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
         name = "readout" if i == len(parts) - 1 else f"layer{i}"
         tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
@@ -361,12 +361,26 @@ def report_from_parts(parts: list, plan: dict) -> list:
         tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part])
                     for part, w in p.get("mix", {}).items()]
         for tname, w, e in tensors:
-            w = w.detach().double()
+            yield i, f"{name}.{tname}", w.detach().double(), e
+
+
+def quantization_errors(model, plan: dict) -> dict:
+    """{tensor name: (code * 2^e - w) / 2^e}: each weight's rounding error in quantization steps (within
+    +-0.5 unless clipped at the 8-bit range), float64 numpy."""
+    return {name: ((weight_codes(w, e) * 2.0**e - w) * 2.0**-e).numpy()
+            for _, name, w, e in weight_tensors(model_parts(model), plan)}
+
+
+def report_from_parts(parts: list, plan: dict) -> list:
+    """`quantization_report` from the float parts of every layer (readout last)."""
+    rows, tensors = [], list(weight_tensors(parts, plan))
+    for i, p in enumerate(parts):
+        name = "readout" if i == len(parts) - 1 else f"layer{i}"
+        for _, tname, w, e in (t for t in tensors if t[0] == i):
             q = weight_codes(w, e)
             err = ((q * 2.0**e - w).norm() / w.norm().clamp_min(1e-30)).item()
             clipped = ((w * 2.0**-e).round().abs() > WEIGHT_MAX).double().mean().item()
-            rows.append({"tensor": f"{name}.{tname}", "bits": 8, "exponent": e,
-                         "clipped": clipped, "rel_error": err})
+            rows.append({"tensor": tname, "bits": 8, "exponent": e, "clipped": clipped, "rel_error": err})
         rows += _decay_rows(name, p)
         if plan["mixing"] == "diag":
             for part, w in p.get("mix", {}).items():
