@@ -12,7 +12,7 @@ setup:
 # report -> Lava -> verify
 demo: setup
 	$(PY) train/run.py --target loihi2 --out $(RUN)/float
-	$(PY) train/run.py --quant --target loihi2 --init $(RUN)/float/ckpt.pt --epochs 8 --lr 1e-3 --lr-schedule cosine --out $(RUN)/qat
+	$(PY) train/run.py --quant --target loihi2 --init $(RUN)/float/ckpt.pt --epochs 8 --lr 3e-4 --lr-schedule cosine --out $(RUN)/qat
 	$(PY) export/to_nir.py $(RUN)/qat/ckpt.pt --target loihi2 -o $(RUN)/model.nir
 	$(PY) hardware/resources.py $(RUN)/model.nir --json $(RUN)/resources.json
 	$(PY) hardware/run_lava.py $(RUN)/model.nir --samples 360
