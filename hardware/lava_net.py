@@ -185,7 +185,8 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     cuts = sorted(set(range(chunk_samples * P, steps, chunk_samples * P)) | set(resets) | {steps})
     t0 = time.perf_counter()
     try:
-        with tqdm(total=B, desc=f"lava {backend}", unit="sample", disable=not progress, leave=False) as bar:
+        with tqdm(total=B, desc=f"lava {backend}", unit="sample", disable=None if progress else True,
+                  leave=False) as bar:     # None: on a terminal only
             done = 0
             for cut in cuts:
                 if cut > done:

@@ -141,7 +141,8 @@ def evaluate_qnet(qnet, task, samples: int = None, batch_size: int = 256, worker
     t0, score, count = time.perf_counter(), 0.0, 0
     batch_size *= max(workers, 1)
     n_batches = -(-min(samples or len(task.x_test), len(task.x_test)) // batch_size)
-    for x, y in tqdm(task.test_batches(batch_size, samples), total=n_batches, desc="sim", leave=False):
+    for x, y in tqdm(task.test_batches(batch_size, samples), total=n_batches, desc="sim", leave=False,
+                     disable=None):     # None: a bar on a terminal only, never frames in a log file
         pred = predict(qnet, simulate_parallel(qnet, qnet.encode_input(x.numpy()), workers))
         y = y.numpy()
         score += float((pred == y).sum()) if task.kind == "classification" else float(((pred - y) ** 2).mean(-1).sum())

@@ -26,7 +26,7 @@ def _png(path: Path) -> bool:
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
 
 
-def test_sim_run_json_and_plot(qat_run, tmp_path):
+def test_sim_run_json_and_plot(qat_run, tmp_path, capsys):
     from ltcsn.export.load import load_qnet
     from ltcsn.sim.run import main
     from ltcsn.sim.simulate import evaluate_qnet
@@ -34,6 +34,8 @@ def test_sim_run_json_and_plot(qat_run, tmp_path):
     ckpt = str(qat_run / "ckpt.pt")
     assert main([ckpt, "--samples", "32", "--workers", "1", "--json", str(tmp_path / "sim.json"),
                  "--plot", str(tmp_path / "sample.png")]) == 0
+    printed = capsys.readouterr()
+    assert "\r" not in printed.out + printed.err       # not a terminal: no progress-bar frames
     report = json.loads((tmp_path / "sim.json").read_text())
     qnet, _ = load_qnet(ckpt)
     score, n, _ = evaluate_qnet(qnet, get_task(**qnet.task), 32)

@@ -197,7 +197,7 @@ def load_frames(dataset, n=None, desc: str = "frames", progress: bool = True):
     if len(idx) == 0:
         raise InputError(f"{desc}: the dataset holds no recordings")
     xs, ys = [], []
-    for i in tqdm(idx, desc=desc, leave=False, disable=not progress):
+    for i in tqdm(idx, desc=desc, leave=False, disable=None if progress else True):   # None: on a terminal only
         x, y = dataset[int(i)]
         xs.append(torch.from_numpy(np.ascontiguousarray(x)))
         ys.append(int(np.asarray(y).reshape(-1)[0]))
