@@ -164,6 +164,9 @@ def decide_dt(graph, stored, dt, producer: Producer, where: str) -> tuple:
                    f"files: --dt 1e-4), or --producer NAME ({', '.join(p for p in PRODUCERS if p != 'unknown')})")
 
 
+CUBA_INPUT_TEXT = {"direct": "I = (1-dt/tau_syn) I + w_in x", "nir": "NIR: I += dt/tau_syn (w_in x - I)"}
+
+
 def producer_table() -> str:
     """The table as Markdown (docs/nir_schema.md holds a copy; tests/test_conformance.py checks it is current)."""
     rows = ["| producer | dt without a stored one | tau | CubaLIF input | warning | recognised by | evidence |",
@@ -171,7 +174,7 @@ def producer_table() -> str:
     for p in PRODUCERS.values():
         rows.append(f"| `{p.name}` ({p.label}) | {'refused: pass --dt' if p.dt is None else f'{p.dt:g} s'} | "
                     f"{'tau*dt written (divided by dt)' if p.tau_times_dt else 'tau'} | "
-                    f"{'I = (1-dt/tau_syn) I + w_in x' if p.cuba_input == 'direct' else 'NIR: I += dt/tau_syn (w_in x - I)'} | "
+                    f"{CUBA_INPUT_TEXT[p.cuba_input]} | "
                     f"{p.warning or ('with v_leak != 0: ' + V_LEAK_START if p.starts_at_v_leak else '-')} | "
                     f"{p.recognised_by} | {p.evidence} |")
     return "\n".join(rows)

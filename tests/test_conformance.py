@@ -137,7 +137,8 @@ def test_loops_and_unused_nodes_are_named():
 def test_every_nir_cli_takes_dt_and_prints_the_rule(tmp_path, capsys):
     path = tmp_path / "lif.nir"
     nir.write(path, _lif_graph())
-    for main, extra in ((nir_io.main, ["--quiet"]), (resources.main, []), (verify.main, ["--no-lava", "--samples", "2"])):
+    clis = ((nir_io.main, ["--quiet"]), (resources.main, []), (verify.main, ["--no-lava", "--samples", "2"]))
+    for main, extra in clis:
         assert main([str(path), *extra]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and "pass --dt SECONDS" in err and err.count("\n") == 1
@@ -215,8 +216,9 @@ def _norse_case(kind, dt):
     n_in, n, th = 4, 6, 0.3
 
     def lif(v_leak=0.0):
-        return norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 1 / TAU_MEM),
-                                                       v_th=torch.full((n,), th), v_leak=torch.full((n,), v_leak)), dt=dt)
+        p = norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 1 / TAU_MEM), v_th=torch.full((n,), th),
+                                   v_leak=torch.full((n,), v_leak))
+        return norse.LIFBoxCell(p, dt=dt)
     fc = torch.nn.Linear(n_in, n, bias=kind == "LIF+bias+v_leak")
     gain = 4 * th                               # v -> W x: a mean drive of about 2 thresholds
     if kind == "LIF":
@@ -319,9 +321,10 @@ def test_conformance(tmp_path, tool, kind, dt, request):
         # sparse layers agree on most values trivially: the spike counts must agree too
         assert abs(r["s"].sum() - w.sum()) <= 0.1 * w.sum() + 2, (j, r["s"].sum(), w.sum())
     _, w_spikes = simulate_parts(_weights_rounded(info["parts"], info["plan"]), x.numpy())
+    w_agree = [float((f == w).mean()) for f, w in zip(w_spikes, want_spikes)]
+    w_same = [float((f * w).sum() / max(f.sum(), w.sum())) for f, w in zip(w_spikes, want_spikes)]
     print(f"{tool} {kind} dt={dt:g}: integer spike agreement per layer {agreement}, spikes at the same step "
-          f"{same_step}; float with 8-bit weights: agreement {[float((f == w).mean()) for f, w in zip(w_spikes, want_spikes)]}"
-          f", same step {[float((f * w).sum() / max(f.sum(), w.sum())) for f, w in zip(w_spikes, want_spikes)]}")
+          f"{same_step}; float with 8-bit weights: agreement {w_agree}, same step {w_same}")
     assert min(agreement) >= INTEGER_MIN_AGREEMENT, agreement
     if kind == "CubaLIF":      # slow decays, small weights: F high enough that no step's input is floored
         assert all(s.shift >= 0 for s in q.layers[0].syn)
@@ -378,7 +381,8 @@ def test_run_on_your_inputs_sim_and_lava(tmp_path, capsys):
     assert run_lava.main([str(path), "--inputs", str(tmp_path / "x.npz"), "--out", str(lava_out)]) == 0
     assert "readout: Lava == sim/: yes" in capsys.readouterr().out
     with np.load(lava_out) as f:
-        assert np.array_equal(f["lava_spikes_0"], sim_spikes) and np.array_equal(f["lava_spikes_0"], f["integer_spikes_0"])
+        assert np.array_equal(f["lava_spikes_0"], sim_spikes)
+        assert np.array_equal(f["lava_spikes_0"], f["integer_spikes_0"])
         assert np.array_equal(f["lava_out"], f["integer_out"])
     # tonic event recordings (x, t, p) made into 20 frames each
     from tonic.io import make_structured_array
