@@ -84,10 +84,10 @@ def _records_equal(qa, qb, x_int):
     return ra
 
 
-def _net(neuron, readout, seed=0, hidden=(16, 12)):
+def _net(neuron, readout, seed=0, hidden=(16, 12), mixing="dense"):
     torch.manual_seed(seed)
     cfg = NetConfig((8,), 10, [LayerConfig(hidden[0]), LayerConfig(hidden[1], recurrent=False)],
-                    neuron=neuron, readout=readout)
+                    neuron=neuron, readout=readout, mixing=mixing)
     model = SpikingNet(cfg)
     with torch.no_grad():      # random init, scaled so that every layer spikes on digit rows
         for layer in model.layers:
@@ -171,6 +171,24 @@ def test_loihi2_files_carry_sigmoid_and_program(tmp_path, task):
     for node in old.nodes.values():
         (node.metadata or {}).get(SCHEMA_KEY, {}).pop("sigmoid", None)
     _same(host, qnet_from_graph(old)[0])
+
+
+def test_float_network_trained_in_the_loihi2_form_round_trips(tmp_path, task):
+    """A float network with diagonal gate mixing (train/run.py --target loihi2): its float NIR file holds the
+    mixing it computes with (diagonal matrices) and reads back to exactly the checkpoint's loihi2 QNet."""
+    model = _net("ltc", "ltc", mixing="diag")
+    with torch.no_grad():       # off-diagonal state weights are unused by a diag layer: make them loud
+        model.layers[0].gate_m.weight[:, 16:] += 5.0
+    ckpt = _ckpt(tmp_path, model, task)
+    ref, _ = load_qnet(str(ckpt), target="loihi2")
+    for flag in ([], ["--float"]):
+        out = tmp_path / f"m{'-float' if flag else ''}.nir"
+        assert to_nir.main([str(ckpt), "-o", str(out), "--no-eval", "--target", "loihi2", *flag]) == 0
+        q, info = read_nir(out)
+        _same(ref, q)
+        _records_equal(ref, q, ref.encode_input(task.x_test[:16].numpy()))
+    mix = np.asarray(nir.read(tmp_path / "m-float.nir").nodes["layer0.neuron"].metadata[SCHEMA_KEY]["mix"]["m"]["w"])
+    assert np.array_equal(mix, np.diag(np.diagonal(mix)))
 
 
 def test_target_where_it_would_be_ignored_is_an_error(tmp_path, task, capsys):
