@@ -1,5 +1,6 @@
 """Training speed per time step, side by side in one process: this project's `lif` BPTT vs norse's
-LIFRecurrentCell BPTT, and LTC FPTT (K = 1, K = 10) vs LTC BPTT.
+LIFRecurrentCell BPTT, and LTC FPTT (K = 1, K = 10) vs LTC BPTT; also the LTC with diagonal gate mixing (the float
+form of the loihi2 profile, train/run.py --target loihi2).
 
     nice python benchmarks/train_speed.py                  # batch 128, T = 100, 28 inputs, 256 hidden, 1 thread
     python benchmarks/train_speed.py --json speed.json --rounds 5
@@ -29,14 +30,22 @@ from ltcsn.train.trainer import OutputDivergence, TrainConfig, make_optimizer, t
 TARGETS = {("ltc fptt K=1", "ltc bptt"): 1.15, ("ltc bptt", "norse lif bptt"): 2.0}
 
 
-def macs(modules) -> int:
-    """Multiply-adds per sample and time step: every weight matrix is used once per step."""
-    return sum(p.numel() for m in modules for p in m.parameters() if p.dim() >= 2)
+def macs(modules, diag_gates: bool = False) -> int:
+    """Multiply-adds per sample and time step: every weight matrix is used once per step; with diag_gates a gate
+    [n, n_d + n] over [d; own state] uses the d half and only the diagonal of the state half."""
+    total = sum(p.numel() for module in modules for p in module.parameters() if p.dim() >= 2)
+    if diag_gates:
+        for module in modules:
+            for name, m in module.named_modules():
+                if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in ("gate_m", "gate_a", "gate"):
+                    n = m.weight.shape[0]
+                    total -= n * n - n
+    return total
 
 
-def project_case(neuron: str, algo: str, K: int, args, task: Task):
+def project_case(neuron: str, algo: str, K: int, args, task: Task, mixing: str = "dense"):
     torch.manual_seed(0)
-    model = SpikingNet(NetConfig((args.inputs,), 10, [LayerConfig(args.hidden)], neuron=neuron))
+    model = SpikingNet(NetConfig((args.inputs,), 10, [LayerConfig(args.hidden)], neuron=neuron, mixing=mixing))
     cfg = TrainConfig(algo=algo, K=K)
     opt = make_optimizer(model, cfg)
     reg = FpttRegularizer(model.parameters(), cfg.alpha, cfg.beta) if algo == "fptt" else None
@@ -46,7 +55,7 @@ def project_case(neuron: str, algo: str, K: int, args, task: Task):
 
     def step(x, y):
         train_batch(model, x, y, task, opt, cfg, reg, div)
-    step.macs = macs([model])
+    step.macs = macs([model], mixing == "diag")
     if reg is not None:
         params = [p for p in model.parameters() if p.requires_grad]
 
@@ -89,7 +98,10 @@ def measure(args) -> dict:
              "lif bptt": project_case("lif", "bptt", args.seq_len, args, task),
              "ltc bptt": project_case("ltc", "bptt", args.seq_len, args, task),
              "ltc fptt K=10": project_case("ltc", "fptt", 10, args, task),
-             "ltc fptt K=1": project_case("ltc", "fptt", 1, args, task)}
+             "ltc fptt K=1": project_case("ltc", "fptt", 1, args, task),
+             # the float form of the loihi2 profile (train/run.py --target loihi2): gates read only their own state
+             "ltc-diag bptt": project_case("ltc", "bptt", args.seq_len, args, task, "diag"),
+             "ltc-diag fptt K=1": project_case("ltc", "fptt", 1, args, task, "diag")}
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(args.batch_size, args.seq_len, args.inputs, generator=gen) < 0.3).float()
     y = torch.randint(0, 10, (args.batch_size,), generator=gen)
@@ -110,7 +122,9 @@ def measure(args) -> dict:
     window_ms = 1e3 * (time.perf_counter() - t0) / n
     return {"ms_per_step": ms, "ratios": {f"{a} / {b}": ms[a] / ms[b] for a, b in
                                           [("lif bptt", "norse lif bptt"), ("ltc bptt", "norse lif bptt"),
-                                           ("ltc fptt K=10", "ltc bptt"), ("ltc fptt K=1", "ltc bptt")]},
+                                           ("ltc fptt K=10", "ltc bptt"), ("ltc fptt K=1", "ltc bptt"),
+                                           ("ltc-diag bptt", "norse lif bptt"),
+                                           ("ltc-diag fptt K=1", "ltc-diag bptt")]},
             "targets": {f"{a} / {b}": {"max": lim, "met": ms[a] / ms[b] <= lim} for (a, b), lim in TARGETS.items()},
             "macs_per_sample_step": {name: step.macs for name, step in cases.items()},
             "fptt_window_update_ms": window_ms,
@@ -133,11 +147,11 @@ def main(argv=None) -> int:
     print(f"batch {s['batch_size']}, T = {s['seq_len']}, {s['inputs']} inputs, {s['hidden']} hidden, "
           f"{s['threads']} thread(s), median of {s['rounds']} batches; load average {r['load_average'][0]:.1f}")
     for name, v in r["ms_per_step"].items():
-        print(f"  {name:16s} {v:8.3f} ms / step   {r['macs_per_sample_step'][name]:8,d} weight multiply-adds "
+        print(f"  {name:18s} {v:8.3f} ms / step   {r['macs_per_sample_step'][name]:8,d} weight multiply-adds "
               f"per sample and step")
     for name, v in r["ratios"].items():
         t = r["targets"].get(name)
-        print(f"  {name:34s} {v:5.2f}x" + (f"   target <= {t['max']}x: {'met' if t['met'] else 'NOT met'}" if t else ""))
+        print(f"  {name:38s} {v:5.2f}x" + (f"   target <= {t['max']}x: {'met' if t['met'] else 'NOT met'}" if t else ""))
     base = r["macs_per_sample_step"]["norse lif bptt"]
     print(f"  multiply-adds ltc / norse lif: {r['macs_per_sample_step']['ltc bptt'] / base:.2f}x; FPTT per-window "
           f"parameter work (regulariser gradient, clipping, Adam step, W_bar/lambda update): "
