@@ -3,14 +3,13 @@ package, and small helpers (arrays, metadata values, the exponents of a QNet's s
 import numpy as np
 import torch
 
+from ltcsn.sim import spec
 from ltcsn.sim.qnet import QLif, QLtc, QSynapse, sends
+from ltcsn.sim.spec import READABLE_SPEC_VERSIONS, SPEC_VERSION  # noqa: F401  (the graph metadata's spec_version)
 from ltcsn.train.errors import InputError
 
 SCHEMA_KEY = "ltcsn"          # the one metadata key of our nodes and graphs
 SCHEMA_VERSION = 1            # bump on any incompatible change of that metadata (docs/nir_schema.md)
-SPEC_VERSION = 3              # docs/fixed_point.md (2: the 512-entry sigmoid LUT, 2026-11-26; 3: a layer's gate
-                              # sigmoid is the LUT or the loihi2 profile's piecewise-linear one, 2026-11-29)
-READABLE_SPEC_VERSIONS = (2, 3)   # a version-2 file means version 3 with every layer on the LUT
 DEFAULT_DT = 1e-3             # s; the step our exports are written at by default (third-party graphs: nir_producers.py)
 
 
@@ -56,10 +55,6 @@ def tname(node) -> str:
     return type(node).__name__
 
 
-def qnet_layers(qnet):
-    return (*qnet.layers, qnet.readout)
-
-
 def received_frac(prev_sends, prev_frac: int, input_frac: int) -> int:
     """Fraction bits of what a layer receives from the one before it (None for the network input): the
     input's, 0 for spikes ("s"), that layer's F for its membrane u ("u")."""
@@ -75,18 +70,18 @@ def source_frac(layers, i: int, input_frac: int) -> int:
     return received_frac(sends(layers[i - 1]), layers[i - 1].frac_bits, input_frac)
 
 
-def _target_frac(layer) -> int:
-    """The scale 2^-target the synaptic sum lands on: F (LTC / ALIF / readout) or F - 6 (LIF: a_in << 6)."""
-    return layer.frac_bits - 6 if isinstance(layer, QLif) else layer.frac_bits
+def layer_target_frac(layer) -> int:
+    """The scale 2^-target a layer's synaptic sum lands on (`spec.target_frac`)."""
+    return spec.target_frac(layer.frac_bits, isinstance(layer, QLif))
 
 
 def exponent(syn: QSynapse, src_frac: int, layer) -> int:
-    """The weight exponent e (W = q 2^e) of a synapse: shift = e - src_frac(input only) + target."""
-    return int(syn.shift) + (src_frac if syn.source == "input" else 0) - _target_frac(layer)
+    """The weight exponent e (W = q 2^e) of a synapse (`spec.synapse_exponent`; src_frac counts for "input" only)."""
+    return spec.synapse_exponent(syn.shift, src_frac if syn.source == "input" else 0, layer_target_frac(layer))
 
 
 def mixing_of(qnet) -> str:
-    for layer in qnet_layers(qnet):
+    for layer in qnet.all_layers:
         if isinstance(layer, QLtc) and layer.gated:
             return layer.mixing
     return "dense"
@@ -94,7 +89,7 @@ def mixing_of(qnet) -> str:
 
 def sigmoid_of(qnet) -> str:
     """The gate sigmoid of a network's gated layers ("lut" when none is gated)."""
-    for layer in qnet_layers(qnet):
+    for layer in qnet.all_layers:
         if isinstance(layer, QLtc) and layer.gated:
             return layer.sigmoid
     return "lut"

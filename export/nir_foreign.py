@@ -1,6 +1,6 @@
 """Third-party NIR graphs (norse, snnTorch, sinabs, rockpool, ...) of LIF / CubaLIF / IF / LI neurons and linear
-nodes, read into float layer descriptions (`train.quantize.float_parts` form) and quantized by
-`train.quantize.quantize_parts`, the code that quantizes checkpoints. Every chain of linear nodes between
+nodes, read into float layer descriptions (`ltcsn.train.quantize.float_parts` form) and quantized by
+`ltcsn.train.quantize.quantize_parts`, the code that quantizes checkpoints. Every chain of linear nodes between
 two neuron layers becomes one dense matrix (export/nir_graph.py). dt and the producer's conventions (norse's
 tau*dt export bug norse#411, norse's CubaLIF input, snnTorch's reset) come from export/nir_producers.py.
 How such graphs are read: docs/nir_schema.md.
@@ -73,7 +73,7 @@ def _uniform(d: np.ndarray, field: str, name: str, where: str) -> float:
 
 def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, last: bool, producer,
                    notes: list, where: str) -> dict:
-    """Float parts (export.quantize.float_parts form) of one third-party neuron layer fed by W x + b (+ the
+    """Float parts (ltcsn.train.quantize.float_parts form) of one third-party neuron layer fed by W x + b (+ the
     recurrent Ws s + bs)."""
     t = tname(node)
     n = W.shape[0]

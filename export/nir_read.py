@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, READABLE_SPEC_VERSIONS, NirError, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, plain, sigmoid_of, qnet_layers, received_frac, source_frac,
+                               first_line, load_nir, mixing_of, plain, sigmoid_of, received_frac, source_frac,
                                tname)
 from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts
+from ltcsn.sim import spec
 from ltcsn.sim.neuron_program import host_reason, neuron_program
-from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut
+from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
 
 NIR_TYPES = {"Input", "Output", "Affine", "Linear", "Scale", "Delay", "Threshold", "I", "IF", "LI", "LIF",
              "CubaLI", "CubaLIF", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "NIRGraph"}
@@ -79,14 +80,13 @@ def _type_check(graph, where: str) -> None:
         raise NirError(f"{where}: not a consistent NIR graph ({first_line(e) or type(e).__name__})") from None
 
 
-def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
+def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None,
               producer: str = None) -> QNet:
     """Any of our NIR files, or a third-party NIR graph, as a QNet for `sim/` (see `read_nir`)."""
-    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, producer=producer)[0]
+    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, producer=producer)[0]
 
 
-def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
-             producer: str = None):
+def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, producer: str = None):
     """NIR file -> (QNet, info). Raises InputError (NirError) with one line on anything it cannot use.
 
     Our files (graph metadata "ltcsn"): exactly the network that was written; dt must be None or the stored dt.
@@ -94,17 +94,17 @@ def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, mixin
     graph's stored dt, else its producer's convention; refused when neither decides and the reading depends on
     dt); producer: a name of export.nir_producers.PRODUCERS, or None to recognise it; norse411 = None undoes
     norse's τ·dt export bug on norse graphs (some τ < dt/2), True / False forces it; x_sample: float inputs
-    [N, T, ...] for a graded input encoding (default: binary spikes); mixing is irrelevant for them.
+    [N, T, ...] for a graded input encoding (default: binary spikes).
     info: {"origin": "ltcsn" | "third-party", "dt", "producer", "reading" (the lines every CLI prints),
     "norse411", "notes", "parts", "plan", "report", ...}.
     """
     graph = read_graph(path)
-    return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, mixing=mixing, where=str(path),
+    return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, where=str(path),
                            producer=producer)
 
 
-def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, mixing: str = "dense",
-                    where: str = "graph", producer: str = None):
+def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, where: str = "graph",
+                    producer: str = None):
     """`read_nir` on an in-memory nir.NIRGraph (batch dimensions of its Input / Output are dropped in place)."""
     nir = load_nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -162,7 +162,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
     input_frac = int(_need(inp, "frac", "(graph input)", where))
     input_range = tuple(int(v) for v in np.atleast_1d(_need(inp, "range", "(graph input)", where)))
     lut = codes(g["lut"])
-    if not np.array_equal(lut, sigmoid_lut()):
+    if not np.array_equal(lut, spec.sigmoid_lut()):
         raise NirError(f"{where}: the stored sigmoid LUT differs from docs/fixed_point.md's")
     n_layers = len(st["layers"])
     if n_layers < 1 or st["tail"] != [[]]:
@@ -264,11 +264,11 @@ def _q_synapse(sm: dict, sname: str, shape: tuple, src_frac: int, target: int, s
     if q.shape != shape or q.dtype.kind not in "iu":
         raise NirError(f"{where}: node '{sname}': integer codes of shape {list(q.shape)}, expected {list(shape)}")
     q = q.astype(np.int64)
-    if np.abs(q).max(initial=0) > 127:
-        raise NirError(f"{where}: node '{sname}': weight codes outside [-127, 127]")
+    if np.abs(q).max(initial=0) > spec.WEIGHT_MAX:
+        raise NirError(f"{where}: node '{sname}': weight codes outside [-{spec.WEIGHT_MAX}, {spec.WEIGHT_MAX}]")
     shift = int(_need(sm, "shift", sname, where))
     e = int(_need(sm, "exponent", sname, where))
-    if e != shift + (src_frac if source == "input" else 0) - target:
+    if e != spec.synapse_exponent(shift, src_frac if source == "input" else 0, target):
         raise NirError(f"{where}: node '{sname}': exponent {e} and shift {shift} disagree")
     if std_weight is not None and not np.array_equal(as_array(std_weight), q * 2.0**e):
         raise NirError(f"{where}: node '{sname}': the standard weight differs from its integer codes q*2^e "
@@ -280,17 +280,16 @@ def _q_layer(name, m, syns, src_frac, where):
     kind = m["kind"]
     n = int(m["n"])
     F_ = int(_need(m, "frac_bits", name, where))
-    if kind in ("lif", "atrlif"):
-        target = F_ - 6
-        syn = [_q_synapse(sm, sname, tuple(as_array(sn.weight).shape), src_frac, target, src, where, sn.weight)
-               for src, sname, sm, sn in syns]
+    target = spec.target_frac(F_, lif=kind in spec.LAVA_NEURON_KINDS)
+    if kind in spec.LAVA_NEURON_KINDS:
+        syn = {"d": [_q_synapse(sm, sname, tuple(as_array(sn.weight).shape), src_frac, target, src, where, sn.weight)
+                     for src, sname, sm, sn in syns]}
         codes = dict(n=n, syn=syn, du=int(_need(m, "du", name, where)), dv=int(_need(m, "dv", name, where)),
                      vth=int(_need(m, "vth", name, where)), bias_mant=_arr(m, "bias_mant", n, name, where),
                      bias_exp=int(_need(m, "bias_exp", name, where)), frac_bits=F_)
         if kind == "lif":
             return QLif(**codes)
         return QAtrlif(**codes, **{k: int(_need(m, k, name, where)) for k in ("dtheta", "dr", "theta_step")})
-    target = F_
     bias = {part: _arr(m["bias"], part, n, name, where) for part in _need(m, "bias", name, where)}
     if "d" not in bias:
         raise NirError(f"{where}: node '{name}': {SCHEMA_KEY} metadata lacks bias.d")
@@ -395,11 +394,10 @@ def _f_layer(name, m, syns, src_frac, where):
 def _plan_of(qnet) -> dict:
     """The quantization plan (exponents) a QNet was built under."""
     layers = []
-    for i, layer in enumerate(qnet_layers(qnet)):
-        src_frac = source_frac(qnet_layers(qnet), i, qnet.input_frac)
-        syn_parts = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
+    for i, layer in enumerate(qnet.all_layers):
+        src_frac = source_frac(qnet.all_layers, i, qnet.input_frac)
         lp = {"syn": {part: {s.source: exponent(s, src_frac, layer) for s in syns}
-                      for part, syns in syn_parts.items()},
+                      for part, syns in layer.syn.items()},
               "mix": {} if isinstance(layer, QLif) else {p: int(e) for p, e in layer.mix_shift.items()},
               "src_frac": src_frac}
         if isinstance(layer, QLif):

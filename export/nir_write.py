@@ -12,15 +12,18 @@ import numpy as np
 import torch
 
 from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, qnet_layers, sigmoid_of, source_frac)
-from ltcsn.train.quantize import DECAY_ONE, model_parts
+                               first_line, load_nir, mixing_of, sigmoid_of, source_frac)
+from ltcsn.train.quantize import model_parts
+from ltcsn.sim import spec
+from ltcsn.sim.integer import lif_neuron_step, ltc_neuron_step
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import QAtrlif, QLif, QLtc, QNet, sends
 from ltcsn.files import atomic_output
+from ltcsn.sim.spec import DECAY_BITS, DECAY_ONE, STATE_BITS, WEIGHT_BITS
 from ltcsn.train.errors import InputError
 
-PRODUCER = "ltcsn-deploy export/nir_io.py"   # the graph metadata's producer (as before the split)
+PRODUCER = f"ltcsn-deploy {__name__}"   # the graph metadata's producer: this module
 DISCRETISATION = ("forward-euler: tau*dv/dt = (v_leak - v) + r*I integrated at the stored dt, i.e. "
                   "v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak + r I[t]); feed-forward edges within a step, "
                   "recurrent edges read the previous step; reset to 0 after a strict v > v_threshold")
@@ -59,20 +62,16 @@ def _tau(delta, dt: float) -> np.ndarray:
         return np.where(delta > 0, dt / np.where(delta > 0, delta, 1.0), np.inf)
 
 
-def _layer_name(i: int, qnet) -> str:
-    return "readout" if i == len(qnet.layers) else f"layer{i}"
-
-
 def _nominal_alpha(layer: QLtc, lut, fparts=None) -> np.ndarray:
     """Per-step decay fraction α for the standard τ field: constant α (ALIF / const readout), or the
     gate's value at rest (u = d = 0, zero input) for LTC-gated layers: LUT[z = bias_m] (float: σ(bias_m))."""
     if fparts is not None:
         if "alpha" in fparts:
             return as_array(fparts["alpha"]) * np.ones(layer.n)
-        return 1.0 / (1.0 + np.exp(-as_array(fparts["bias"]["m"])))
+        return spec.sigmoid(as_array(fparts["bias"]["m"]))
     if not layer.gated:
         return codes(layer.alpha) / DECAY_ONE * np.ones(layer.n)
-    return NumpyOps.lut(np.asarray(lut), NumpyOps.sat(codes(layer.bias["m"]), 24), layer.frac_bits) / DECAY_ONE
+    return NumpyOps.lut(np.asarray(lut), NumpyOps.sat(codes(layer.bias["m"]), STATE_BITS), layer.frac_bits) / DECAY_ONE
 
 
 def _lif_floats(layer: QLif, fparts=None) -> dict:
@@ -80,10 +79,9 @@ def _lif_floats(layer: QLif, fparts=None) -> dict:
     if fparts is not None:
         return {"du": float(as_array(fparts["du"])), "dv": float(as_array(fparts["dv"])), "vth": float(fparts["vth"]),
                 "bias": as_array(fparts["bias"]["v"])}
-    F_ = layer.frac_bits
-    return {"du": (int(layer.du) + 1) / DECAY_ONE, "dv": int(layer.dv) / DECAY_ONE,
-            "vth": int(layer.vth) * 2.0 ** -(F_ - 6),
-            "bias": codes(layer.bias_mant) * 2.0 ** (int(layer.bias_exp) - F_)}
+    du, dv = spec.lif_decay_fractions(int(layer.du), int(layer.dv))
+    return {"du": du, "dv": dv, "vth": int(layer.vth) * 2.0 ** -spec.target_frac(layer.frac_bits, lif=True),
+            "bias": codes(layer.bias_mant) * 2.0 ** (int(layer.bias_exp) - layer.frac_bits)}
 
 
 def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
@@ -96,7 +94,7 @@ def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
         # τ_syn = dt/δu, w_in = 1/δu (so δu·w_in = 1), τ_mem = dt/δv, r = 1/δv (δv·r = 1), v_leak = bias/δv.
         f = _lif_floats(layer, fparts)
         du, dv = f["du"], f["dv"]
-        dv_eff = dv if dv > 0 else 2.0**-24   # no leak: a nominal, tiny leak keeps r and v_leak finite
+        dv_eff = dv if dv > 0 else 2.0**-STATE_BITS   # no leak: a nominal, tiny leak keeps r and v_leak finite
         return nir.CubaLIF(tau_syn=_tau(du, dt) * ones, tau_mem=_tau(dv_eff, dt) * ones, r=ones / dv_eff,
                            v_leak=f["bias"] / dv_eff * ones, v_threshold=f["vth"] * ones, v_reset=zeros.copy(),
                            w_in=ones / du, metadata=meta)
@@ -109,6 +107,11 @@ def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
                    v_reset=zeros.copy(), metadata=meta)
 
 
+def _step_name(fn) -> str:
+    """The step function's importable name, as the equation strings cite it (e.g. ltcsn.sim.integer.ltc_neuron_step)."""
+    return f"{fn.__module__}.{fn.__name__}"
+
+
 def _semantics(layer) -> dict:
     if isinstance(layer, QAtrlif):
         return {"equations": "atrlif_step (docs/fixed_point.md; Lava's lava.proc.atrlif PyATRLIFModelFixed): LIF's "
@@ -118,16 +121,17 @@ def _semantics(layer) -> dict:
                 "rounding": "trunc12 rounds toward zero; synapses shl(q@x, shift), floor for negative shifts",
                 "overflow": "u wraps to 24 bits, v saturates to 24 bits, theta and r wrap to 32 bits, a_in int32"}
     if isinstance(layer, QLif):
-        return {"equations": "lif_step (docs/fixed_point.md): u = wrap24(trunc12(u*(4096-(du+1))) + (a_in<<6)); "
-                             "v = sat24(trunc12(v*(4096-dv)) + u + (bias_mant<<bias_exp)); s = v > (vth<<6); "
-                             "v = 0 where s",
+        return {"equations": f"{_step_name(lif_neuron_step)} (docs/fixed_point.md): u = wrap24(trunc12(u*(4096-(du+1)))"
+                             " + (a_in<<6)); v = sat24(trunc12(v*(4096-dv)) + u + (bias_mant<<bias_exp)); "
+                             "s = v > (vth<<6); v = 0 where s",
                 "rounding": "trunc12 rounds toward zero; synapses shl(q@x, shift), floor for negative shifts",
                 "overflow": "u wraps to 24 bits, v saturates to 24 bits, a_in int32"}
     sig = "PWL" if layer.sigmoid == "pwl" else "LUT"    # the gate sigmoid (docs/fixed_point.md)
-    eq = {"ltc": f"ltc_step: input-dependent decays alpha = {sig}[z_m], rho = {sig}[z_a]; adaptive threshold "
+    ltc = _step_name(ltc_neuron_step)
+    eq = {"ltc": f"{ltc}: input-dependent decays alpha = {sig}[z_m], rho = {sig}[z_a]; adaptive threshold "
                  "theta0 + rshr(beta*b, 12); hard reset",
-          "alif": "ltc_step with constant per-neuron alpha, rho codes; adaptive threshold; hard reset",
-          "readout": "readout: u = sat24(rshr((4096-alpha)*u + alpha*d, 12)), no spikes"}[layer.kind]
+          "alif": f"{ltc} with constant per-neuron alpha, rho codes; adaptive threshold; hard reset",
+          "readout": f"{ltc} as readout: u = sat24(rshr((4096-alpha)*u + alpha*d, 12)), no spikes"}[layer.kind]
     if sends(layer) == "u":
         eq += "; sends its membrane u after the reset (24-bit graded) to the layer above, not its spikes"
     return {"equations": eq + " (docs/fixed_point.md)",
@@ -150,7 +154,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
             raise ValueError("quantized=False writes the float network: pass float_model")
         with torch.no_grad():
             parts = model_parts(float_model)
-        if len(parts) != len(qnet_layers(qnet)):
+        if len(parts) != len(qnet.all_layers):
             raise ValueError("float_model and qnet have different numbers of layers")
     shape = tuple(int(v) for v in qnet.input_shape)
     nodes = {"input": nir.Input(input_type={"input": np.array(shape)})}
@@ -160,23 +164,22 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         nodes["input.flatten"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
         edges.append(("input", "input.flatten"))
         prev = "input.flatten"
-    for i, layer in enumerate(qnet_layers(qnet)):
-        name = _layer_name(i, qnet)
+    for i, layer in enumerate(qnet.all_layers):
+        name = spec.layer_name(i, len(qnet.all_layers))
         fp = None if parts is None else parts[i]
         if fp is not None and fp["kind"] != layer.kind:
             raise ValueError(f"{name}: float model layer is {fp['kind']}, integer layer {layer.kind}")
         if fp is not None and layer.kind in ("ltc", "alif"):
             fp = {**fp, "b0": float(float_model.cfg.b0)}
-        src_frac = source_frac(qnet_layers(qnet), i, qnet.input_frac)
+        src_frac = source_frac(qnet.all_layers, i, qnet.input_frac)
         is_lif = isinstance(layer, QLif)
         F_ = layer.frac_bits
         neuron = f"{name}.neuron"
-        syn_parts = {"d": layer.syn} if is_lif else layer.syn
         # ---- part d: the standard synapse nodes
-        for syn in syn_parts["d"]:
+        for syn in layer.syn["d"]:
             e = exponent(syn, src_frac, layer)
             smeta = {"schema_version": SCHEMA_VERSION, "role": "synapse", "layer": i, "part": "d",
-                     "source": syn.source, "exponent": e, "bits": 8, "wide": bool(syn.wide)}
+                     "source": syn.source, "exponent": e, "bits": WEIGHT_BITS, "wide": bool(syn.wide)}
             if parts is None:
                 w = codes(syn.q).astype(np.float64) * 2.0**e
                 smeta.update({"q": codes(syn.q, np.int8), "shift": int(syn.shift)})
@@ -205,12 +208,15 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
             if parts is None:
                 meta.update({"du": int(layer.du), "dv": int(layer.dv), "vth": int(layer.vth),
                              "bias_mant": codes(layer.bias_mant), "bias_exp": int(layer.bias_exp),
-                             "bits": {"du": 12, "dv": 12, "vth": 12 if atrlif else 17, "bias_mant": 13,
-                                      "bias_exp": 3, "u": 24, "v": 24}})
+                             "bits": {"du": DECAY_BITS, "dv": DECAY_BITS,
+                                      "vth": spec.ATRLIF_THETA_BITS if atrlif else spec.LIF_VTH_BITS,
+                                      "bias_mant": spec.LIF_BIAS_MANT_BITS, "bias_exp": spec.LIF_BIAS_EXP_BITS,
+                                      "u": STATE_BITS, "v": STATE_BITS}})
                 if atrlif:
                     meta.update({"dtheta": int(layer.dtheta), "dr": int(layer.dr),
                                  "theta_step": int(layer.theta_step)})
-                    meta["bits"].update({"dtheta": 12, "dr": 12, "theta_step": 12, "theta": 32, "r": 32})
+                    meta["bits"].update({"dtheta": DECAY_BITS, "dr": DECAY_BITS, "theta_step": spec.ATRLIF_THETA_BITS,
+                                         "theta": spec.INT32_BITS, "r": spec.INT32_BITS})
             else:
                 meta["float"] = {"du": float(as_array(fp["du"])), "dv": float(as_array(fp["dv"])),
                                  "vth": float(fp["vth"]),
@@ -259,7 +265,8 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                         meta[k] = codes(getattr(layer, k))
                 if layer.spiking:
                     meta.update({"theta0": int(layer.theta0), "beta": int(layer.beta)})
-                meta["bits"] = {"weights": 8, "decay": 12, "state": 24, "beta_frac": 12}
+                meta["bits"] = {"weights": WEIGHT_BITS, "decay": DECAY_BITS, "state": STATE_BITS,
+                                "beta_frac": DECAY_BITS}
             else:
                 fl = {"bias": {part: as_array(c, np.float32) for part, c in fp["bias"].items() if part != "d"}}
                 for k in ("alpha", "rho"):
@@ -282,7 +289,8 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         "n_layers": len(qnet.layers), "mixing": mixing_of(qnet), "sigmoid": sigmoid_of(qnet),
         "input": {"shape": np.array(shape), "frac": int(qnet.input_frac), "range": np.array([lo, hi]),
                   "encoding": "x_int = clip(round(x * 2^frac), range[0], range[1])",
-                  "kind": "binary spikes" if (qnet.input_frac, lo, hi) == (0, 0, 1) else "graded 8-bit"},
+                  "kind": "binary spikes" if spec.is_binary_input(qnet.input_frac, (lo, hi))
+                  else f"graded {spec.INPUT_BITS}-bit"},
         "lut": codes(qnet.lut),
         "task": {k: v for k, v in dict(qnet.task or {}).items() if v is not None},
     }

@@ -22,31 +22,32 @@ def _head(path: Path) -> bytes:
 
 def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
     from ltcsn.train.quantize import format_report
+    from ltcsn.sim import spec
     from ltcsn.sim.qnet import QAtrlif, QLif
     lines = [f"wrote {out} ({'quantized' if quantized else 'float'} network, dt = {dt:g} s, "
              f"input {list(qnet.input_shape)} frac {qnet.input_frac} range {list(qnet.input_range)})"]
     neurons = synapses = 0
-    for i, layer in enumerate((*qnet.layers, qnet.readout)):
-        name = "readout" if layer is qnet.readout else f"layer{i}"
-        syns = layer.syn if isinstance(layer, QLif) else [s for ss in layer.syn.values() for s in ss]
+    for name, layer in zip(qnet.layer_names(), qnet.all_layers):
+        syns = [s for ss in layer.syn.values() for s in ss]
         n_syn = sum(int(np.size(s.q)) for s in syns)
         n_mix = 0 if isinstance(layer, QLif) else sum(int(np.size(q)) for q in layer.mix.values())
         nz = sum(int(np.count_nonzero(s.q)) for s in syns)
         rec = any(s.source == "self" for s in syns)
         if isinstance(layer, QAtrlif):
-            detail = (f"du {layer.du} dv {layer.dv} dtheta {layer.dtheta} dr {layer.dr} (12 bit), theta_0 {layer.vth} "
-                      f"step {layer.theta_step} (12 bit), bias 13+3 bit, F = {layer.frac_bits}")
+            detail = (f"du {layer.du} dv {layer.dv} dtheta {layer.dtheta} dr {layer.dr} ({spec.DECAY_BITS} bit), "
+                      f"theta_0 {layer.vth} step {layer.theta_step} ({spec.ATRLIF_THETA_BITS} bit), "
+                      f"bias {spec.LIF_BIAS_MANT_BITS}+{spec.LIF_BIAS_EXP_BITS} bit, F = {layer.frac_bits}")
         elif isinstance(layer, QLif):
-            detail = (f"du {layer.du} dv {layer.dv} (12 bit), vth {layer.vth} (17 bit), "
-                      f"bias 13+3 bit, F = {layer.frac_bits}")
+            detail = (f"du {layer.du} dv {layer.dv} ({spec.DECAY_BITS} bit), vth {layer.vth} ({spec.LIF_VTH_BITS} "
+                      f"bit), bias {spec.LIF_BIAS_MANT_BITS}+{spec.LIF_BIAS_EXP_BITS} bit, F = {layer.frac_bits}")
         else:
             detail = (f"{'gated ' + layer.mixing + ' mixing' if layer.gated else 'constant decays'}, "
-                      f"24-bit state, F = {layer.frac_bits}")
+                      f"{spec.STATE_BITS}-bit state, F = {layer.frac_bits}")
         lines.append(f"  {name:8s} {layer.kind:7s} {layer.n:5d} neurons  {n_syn + n_mix:8d} synaptic weights "
-                     f"(8 bit, {nz} non-zero{', recurrent' if rec else ''})  {detail}")
+                     f"({spec.WEIGHT_BITS} bit, {nz} non-zero{', recurrent' if rec else ''})  {detail}")
         neurons += layer.n
         synapses += n_syn + n_mix
-    lines.append(f"  total    {neurons} neurons, {synapses} 8-bit weights")
+    lines.append(f"  total    {neurons} neurons, {synapses} {spec.WEIGHT_BITS}-bit weights")
     lines.append(format_report(report))
     return "\n".join(lines)
 

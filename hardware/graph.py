@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ltcsn.hardware import loihi2
+from ltcsn.sim import spec
+from ltcsn.sim.integer import LifState, ReadoutState, state_type
 from ltcsn.sim.lava_fixed import lava_dense_params
 from ltcsn.sim.neuron_program import host_reason
 from ltcsn.sim.qnet import QAtrlif, QLif, sends
@@ -100,19 +102,28 @@ class ProcessGraph:
         return [e for e in self.edges if where[e.src] != where[e.dst] and not e.src_port.startswith("var:")]
 
 
-def layer_names(qnet) -> list:
-    return [f"layer{i}" for i in range(len(qnet.layers))] + ["readout"]
+def lava_vars(layer) -> dict:
+    """The Var of the layer's Lava neuron process that holds each of its state variables (the fields of its
+    `state_type`): Lava's LIF calls the current i "u"."""
+    if state_type(layer) is LifState:
+        return {"i": "u", "v": "v", "s": "s"}
+    return {k: k for k in state_type(layer)._fields}
+
+
+def sink_field(layer) -> str:
+    """The state variable the layer's output port carries: its spikes s, or its membrane u (the readout; a layer
+    that sends u)."""
+    return "u" if state_type(layer) is ReadoutState or sends(layer) == "u" else "s"
 
 
 def synapse_groups(layer):
     """[(source, shift, q [parts*n, n_in], parts it feeds)]: one synapse process per source and shift, parts stacked
-    by row (LTC: the order of layer.syn; LIF: its single part); the rows of parts it does not feed are zero."""
-    parts = ["d"] if isinstance(layer, QLif) else list(layer.syn)
-    syns = {"d": layer.syn} if isinstance(layer, QLif) else layer.syn
+    by row (the order of layer.syn; LIF: its single part d); the rows of parts it does not feed are zero."""
+    parts = list(layer.syn)
     n = layer.n
     groups, fed = {}, {}
     for p_index, part in enumerate(parts):
-        for syn in syns[part]:
+        for syn in layer.syn[part]:
             q = np.asarray(syn.q, dtype=np.int64)
             key = (syn.source, syn.shift)
             if key not in groups:
@@ -134,9 +145,8 @@ def payload_bits(qnet, i: int, src: str) -> int:
     if src != "input":
         return 0
     if i == 0:
-        return 8 if tuple(qnet.input_range) != (0, 1) else 0
-    layers = (*qnet.layers, qnet.readout)
-    return loihi2.GRADED_PAYLOAD_BITS if sends(layers[i - 1]) == "u" else 0
+        return spec.INPUT_BITS if tuple(qnet.input_range) != spec.INPUT_RANGE_BINARY else 0
+    return loihi2.GRADED_PAYLOAD_BITS if sends(qnet.all_layers[i - 1]) == "u" else 0
 
 
 def _chip(kind: str) -> str:
@@ -148,15 +158,15 @@ def _chip(kind: str) -> str:
 def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
     """The process graph that `hardware.lava_net` runs and `hardware.resources` reports on.
     record: add the probes `sim/verify.py` reads (a sink on every layer's output, Read probes on its state)."""
-    names = layer_names(qnet)
-    layers = (*qnet.layers, qnet.readout)
+    names = qnet.layer_names()
+    layers = qnet.all_layers
     n_in = int(np.prod(qnet.input_shape))
     graph = ProcessGraph([], [], names)
     add, link = graph.procs.append, graph.edges.append
     add(Proc("input", "RingBuffer", (n_in,), None, "input", "host", "network input, streamed from the host"))
     below, below_port, below_n = "input", "s_out", n_in
     for i, (name, layer) in enumerate(zip(names, layers)):
-        hop = i + 1
+        hop = spec.layer_hop(i)
         neuron = f"{name}.neuron"
         if isinstance(layer, QLif):
             kind = "ATRLIF" if isinstance(layer, QAtrlif) else "LIFReset"
@@ -168,7 +178,7 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
                                 "lava-loihi and must be built with lava-loihi's microcode tools",
                      {"layer": layer, "hop": hop, "lut": qnet.lut}))
         recurrent, recurrent_port = neuron, "s_out"
-        if isinstance(layer, QLif) and any(syn.source == "self" for syn in layer.syn):
+        if isinstance(layer, QLif) and any(syn.source == "self" for syn in layer.syn["d"]):
             gate = f"{name}.gate"
             add(Proc(gate, "SpikeGate", (layer.n,), name, "gate", "host",
                      "custom Python process (stops a window's warm-up spikes); no Nc model", {"hop": hop}))
@@ -176,7 +186,7 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
             recurrent, recurrent_port = gate, "s_out"
         for src, shift, q, fed in synapse_groups(layer):
             weights, weight_exp = lava_dense_params(q, shift)
-            kind = synapse_kind(q, len(fed), 1 if isinstance(layer, QLif) else len(layer.syn))
+            kind = synapse_kind(q, len(fed), len(layer.syn))
             bits = payload_bits(qnet, i, src)
             syn = f"{name}.{kind.lower()}.{src}.k{shift}"
             on_chip = graph.proc(neuron).placement == "chip"
@@ -198,13 +208,13 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
             add(Proc(sink, "RingBuffer", (layer.n,), None if is_last else name, "output" if is_last else "record",
                      "host", "network output, read by the host" if is_last else "recording for sim/verify.py"))
             link(Edge(neuron, out_port, sink, "a_in", layer.n, out_bits))
-        if record and not is_last:
-            state = (("i", "v", "theta", "r") if isinstance(layer, QAtrlif) else ("u", "v") if isinstance(layer, QLif)
-                     else ("s", "b") if sends(layer) == "u" else ("u", "b"))
-            for var in state:
-                add(Proc(f"{name}.read.{var}", "Read", (layer.n,), name, "record", "host",
-                         "recording for sim/verify.py"))
-                link(Edge(neuron, f"var:{var}", f"{name}.read.{var}", "var", layer.n, loihi2.STATE_BITS))
+        if record and not is_last:   # the state variables the sink does not carry, read from the neuron's Vars
+            for field, var in lava_vars(layer).items():
+                if field == sink_field(layer):
+                    continue
+                add(Proc(f"{name}.read.{field}", "Read", (layer.n,), name, "record", "host",
+                         "recording for sim/verify.py", {"field": field}))
+                link(Edge(neuron, f"var:{var}", f"{name}.read.{field}", "var", layer.n, loihi2.STATE_BITS))
         below, below_port, below_n = neuron, out_port, layer.n
     return graph
 

@@ -12,10 +12,13 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from ltcsn.hardware.graph import mapped_graph, with_adapters
+from ltcsn.hardware.graph import lava_vars, mapped_graph, sink_field, with_adapters
 from ltcsn.hardware.loihi2 import ADAPTER_MODULE
-from ltcsn.sim.qnet import DECAY_ONE, QLif, sends
-from ltcsn.sim.simulate import state_names, window_length
+from ltcsn.sim import spec
+from ltcsn.sim.integer import init_state, state_type
+from ltcsn.sim.ops import FloatOps, NumpyOps
+from ltcsn.sim.spec import DECAY_ONE
+from ltcsn.sim.qnet import QLif
 
 LAVA_FORK_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
@@ -83,9 +86,9 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
             weights, weight_exp = p.params["weights"], p.params["weight_exp"]
         else:
             lif = isinstance(graph.proc(f"{p.layer}.neuron").params["layer"], QLif)
-            weights, weight_exp = q * 2.0**shift * (64 if lif else 1), 0
+            weights, weight_exp = q * 2.0**shift * (spec.LIF_A_IN_SCALE if lif else 1), 0
         cls = Sparse if p.kind == "Sparse" else Dense
-        return cls(weights=weights, weight_exp=weight_exp, num_weight_bits=8,
+        return cls(weights=weights, weight_exp=weight_exp, num_weight_bits=spec.WEIGHT_BITS,
                    num_message_bits=p.params["num_message_bits"], name=p.name)
 
     made = {}
@@ -97,9 +100,9 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
         elif p.kind in ("Dense", "Sparse"):
             made[p.name] = synapse(p)
         elif p.kind == "LIFReset":
-            layer, hop = p.params["layer"], p.params["hop"]
+            layer, hop = p.params["layer"], p.params["hop"]      # LIFReset zeroes u, v at window step `hop`
             made[p.name] = LIFReset(shape=p.shape, **_lif_params(layer, tag), reset_interval=window,
-                                    reset_offset=(hop + 1) % window, name=p.name)
+                                    reset_offset=spec.lava_time_step_mod(hop, window), name=p.name)
         elif p.kind == "ATRLIF":
             made[p.name] = ATRLIF(shape=p.shape, **_atrlif_params(p.params["layer"], tag), name=p.name)
         elif p.kind == "LtcNeuronProcess":
@@ -128,10 +131,8 @@ def input_stream(qnet, x_int) -> tuple:
     sample (zero-padded after T)."""
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
-    P = window_length(qnet, T)
-    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=np.int64)
-    stream[:, :T] = x_int.reshape(B, T, -1)
-    return stream.reshape(B * P, -1).T.copy(), P
+    P = qnet.window_length(T)
+    return spec.pad_windows(x_int, P).reshape(B * P, -1).T.copy(), P
 
 
 def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, backend: str = "cpu",
@@ -168,10 +169,10 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
 
     resets = {}     # step -> [(ATRLIF process, {Var: initial value})], set after that many steps have run
     for p in graph.procs:
-        if p.kind == "ATRLIF":
-            theta = _atrlif_params(p.params["layer"], tag)["theta"]
-            initial = {"i": np.zeros(p.shape), "v": np.zeros(p.shape), "r": np.zeros(p.shape),
-                       "theta": np.full(p.shape, theta)}
+        if p.kind == "ATRLIF":     # every state variable but s back to its initial value (`sim.integer.init_state`)
+            start = init_state(NumpyOps if tag == "fixed_pt" else FloatOps, p.params["layer"], 1)._asdict()
+            initial = {lava_vars(p.params["layer"])[k]: np.asarray(v[0], dtype=float) for k, v in start.items()
+                       if k != "s"}
             for k in range(B):
                 resets.setdefault(k * P + p.params["hop"], []).append((made[p.name], initial))
     use_async = async_models and not record and backend == "cpu" and not resets
@@ -212,17 +213,11 @@ def build_and_run(qnet, x_int, record: bool = False, async_models: bool = True, 
     outs = window(read["output"])
     records = []
     if record:
-        for name, layer in zip(graph.layer_names, (*qnet.layers, qnet.readout)):
-            spikes = read["output" if name == "readout" else f"{name}.record"]
-            reads = {p.name.rsplit(".", 1)[1]: read[p.name] for p in graph.of_layer(name) if p.kind == "Read"}
-            rec = {"u" if layer.kind == "readout" or sends(layer) == "u" else "s": window(spikes)}
-            if layer.kind == "lif":
-                rec.update(i=window(reads["u"]), v=window(reads["v"]))
-            elif layer.kind == "atrlif":
-                rec.update({k: window(reads[k]) for k in ("i", "v", "theta", "r")})
-            elif layer.kind != "readout":
-                rec.update({k: window(r) for k, r in reads.items()})
-            records.append({k: rec[k] for k in state_names(layer)})
+        for name, layer in zip(graph.layer_names, qnet.all_layers):
+            sunk = read["output" if name == "readout" else f"{name}.record"]
+            rec = {sink_field(layer): window(sunk), **{p.params["field"]: window(read[p.name])
+                                                       for p in graph.of_layer(name) if p.kind == "Read"}}
+            records.append({k: rec[k] for k in state_type(layer)._fields})
     return LavaRun(outs=outs, records=records, seconds=seconds, steps=steps, processes=len(made),
                    async_models=use_async)
 
@@ -233,7 +228,8 @@ def _lif_params(layer, tag: str) -> dict:
     if tag == "fixed_pt":
         return dict(du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth),
                     bias_mant=np.asarray(layer.bias_mant), bias_exp=int(layer.bias_exp))
-    return dict(du=(layer.du + 1) / 4096, dv=layer.dv / 4096, vth=float(layer.vth * 64),
+    du, dv = spec.lif_decay_fractions(layer.du, layer.dv)
+    return dict(du=du, dv=dv, vth=float(layer.vth * spec.LIF_A_IN_SCALE),
                 bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
 
 
@@ -245,12 +241,13 @@ def _atrlif_params(layer, tag: str) -> dict:
     codes = {name: int(getattr(layer, attr)) for name, attr in
              (("delta_i", "du"), ("delta_v", "dv"), ("delta_theta", "dtheta"), ("delta_r", "dr"))}
     if tag == "fixed_pt":
-        return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=int(layer.vth), theta=int(layer.vth) * 64,
+        return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=int(layer.vth),
+                    theta=int(layer.vth) * spec.LIF_A_IN_SCALE,
                     theta_step=int(layer.theta_step), bias_mant=np.asarray(layer.bias_mant),
                     bias_exp=int(layer.bias_exp))
-    codes["delta_i"] += 1
-    return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=float(layer.vth * 64),
-                theta=float(layer.vth * 64), theta_step=float(layer.theta_step * 64),
+    codes["delta_i"] += spec.LIF_DU_OFFSET
+    return dict(**{k: c / DECAY_ONE for k, c in codes.items()}, theta_0=float(layer.vth * spec.LIF_A_IN_SCALE),
+                theta=float(layer.vth * spec.LIF_A_IN_SCALE), theta_step=float(layer.theta_step * spec.LIF_A_IN_SCALE),
                 bias_mant=np.asarray(layer.bias_mant, dtype=float) * 2.0**layer.bias_exp, bias_exp=0)
 
 

@@ -8,15 +8,17 @@ Sparse and Conv synapses and LIF neurons). Whatever needs lava-loihi (closed, IN
 is named as such; nothing here was run on a chip.
 """
 
+from ltcsn.sim import spec
+
 CORES_PER_CHIP = 128                 # [lava] magma/compiler/subcompilers/constants.py: NUM_VIRTUAL_CORES_L2 = 128
 NEURONS_PER_CORE = 8192              # [intel] 1 M neurons / 128 cores (public figure, an upper bound)
 SYNAPSES_PER_CORE = 120_000_000 // CORES_PER_CHIP   # [intel] 120 M synapses per chip / 128 cores (public figure)
 MAX_FAN_IN = 4096                    # stated assumption (no public per-neuron fan-in figure; needs lava-loihi)
-WEIGHT_BITS = 8                      # [lava] proc/dense/models.py: weights LavaPyType precision=8
+WEIGHT_BITS = spec.WEIGHT_BITS       # [lava] proc/dense/models.py: weights LavaPyType precision=8
 WEIGHT_EXP_RANGE = (-8, 7)           # stated assumption (Loihi 1 figure; the Lava CPU models accept any exponent)
-STATE_BITS = 24                      # [lava] proc/lif/models.py: u, v wrap / saturate at 24 bits
-GRADED_PAYLOAD_BITS = 24             # [lava] proc/graded, networks/gradedvecnetwork.py: num_message_bits=24
-INT32_MAX = 2**31 - 1                # [lava] proc/dense/models.py: a_buff int32
+STATE_BITS = spec.STATE_BITS         # [lava] proc/lif/models.py: u, v wrap / saturate at 24 bits
+GRADED_PAYLOAD_BITS = spec.GRADED_MESSAGE_BITS   # [lava] proc/graded, gradedvecnetwork.py: num_message_bits=24
+INT32_MAX = spec.INT32_MAX           # [lava] proc/dense/models.py: a_buff int32
 
 # Process kinds (Lava class names) lava-loihi ships a chip (Nc) model for, with the evidence.
 STOCK_CHIP_KINDS = {

@@ -19,8 +19,9 @@ import numpy as np
 
 from ltcsn.hardware import loihi2
 from ltcsn.hardware.graph import SYNAPSE_KINDS, loihi2_missing, mapped_graph, with_adapters
+from ltcsn.sim import spec
 from ltcsn.sim.neuron_program import host_reason, neuron_program
-from ltcsn.sim.qnet import ATRLIF_THETA_BITS, QAtrlif, QLif
+from ltcsn.sim.qnet import QAtrlif, QLif
 
 LIF_STATE_WORDS = 2     # Lava LIF: u, v (24-bit each; lava/proc/lif/process.py)
 ATRLIF_STATE_WORDS = 4  # Lava ATRLIF: i, v (24-bit), theta, r (int32 in its fixed-point model; lava/proc/atrlif)
@@ -46,7 +47,7 @@ def _synapse_errors(name: str, syns: list, input_max: int) -> list:
         if p.params["num_message_bits"] == loihi2.GRADED_PAYLOAD_BITS:
             continue  # 24-bit membrane payloads: the spec wraps this sum as Lava does (docs/fixed_point.md)
         x_max = input_max if p.params["source"] == "input" else 1
-        worst = int(np.abs(2 * p.params["q"]).sum(axis=1).max(initial=0)) * x_max * 2 ** max(exp, 0)
+        worst = int(np.abs(p.params["weights"]).sum(axis=1).max(initial=0)) * x_max * 2 ** max(exp, 0)
         if worst > loihi2.INT32_MAX:
             errors.append(f"{name}: worst-case synaptic sum {worst} of {p.name} overflows int32")
     return errors
@@ -60,7 +61,7 @@ def layer_row(graph, name: str, input_max: int) -> dict:
     syns = [p for p in procs if p.kind in SYNAPSE_KINDS]
     held = sum(p.held_synapses for p in syns)
     rows = np.sum([p.row_fan_in() for p in syns], axis=0) if syns else np.zeros(1, dtype=np.int64)
-    parts = 1 if isinstance(layer, QLif) else len(layer.syn)
+    parts = len(layer.syn)
     fan_in = int(rows.max(initial=0))
     on_chip = all(p.placement == "chip" for p in procs if p.role in ("neuron", "synapse", "gate"))
     state_words, program_length = _program(layer)
@@ -68,11 +69,13 @@ def layer_row(graph, name: str, input_max: int) -> dict:
     if fan_in > loihi2.MAX_FAN_IN:
         errors.append(f"{name}: fan-in {fan_in} exceeds {loihi2.MAX_FAN_IN}")
     if isinstance(layer, QLif):
-        vth_bits = ATRLIF_THETA_BITS if isinstance(layer, QAtrlif) else 17     # ATRLIF: theta_0 and theta_step
+        vth_bits = spec.ATRLIF_THETA_BITS if isinstance(layer, QAtrlif) else spec.LIF_VTH_BITS
         if layer.vth >= 2**vth_bits or getattr(layer, "theta_step", 0) >= 2**vth_bits:
             errors.append(f"{name}: threshold mantissa {layer.vth} exceeds {vth_bits} bits")
-        if np.abs(layer.bias_mant).max(initial=0) > 4095 or not 0 <= layer.bias_exp <= 7:
-            errors.append(f"{name}: bias does not fit 13-bit mantissa / 3-bit exponent")
+        if not spec.lif_bias_fits(layer.bias_mant, layer.bias_exp):
+            errors.append(f"{name}: bias does not fit a {spec.LIF_BIAS_MANT_BITS}-bit signed mantissa "
+                          f"[{spec.LIF_BIAS_MANT_MIN}, {spec.LIF_BIAS_MANT_MAX}] / "
+                          f"{spec.LIF_BIAS_EXP_BITS}-bit exponent")
     cores = max(math.ceil(layer.n / loihi2.NEURONS_PER_CORE), math.ceil(held / loihi2.SYNAPSES_PER_CORE)) \
         if on_chip else 0
     host = [p.reason if p.role == "neuron" else f"{p.kind}: {p.reason}"

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     from ltcsn.hardware.graph import loihi2_missing, mapped_graph, with_adapters
     from ltcsn.hardware.lava_net import build_and_run, build_processes, input_stream, loihi_available
     from ltcsn.hardware.loihi2 import CHIP_TO_HOST, HOST_TO_CHIP
-    from ltcsn.sim.simulate import predict, window_length
+    from ltcsn.sim.simulate import predict
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task
     def load(x_sample):
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     tag = "floating_pt" if args.float else "fixed_pt"
     run = build_and_run(qnet, x_int, backend=args.backend, async_models=not args.sync,
                         progress=True, tag=tag)
-    last = window_length(qnet, task.seq_len) - 1        # the readout's last input step of each window
+    last = qnet.window_length(task.seq_len) - 1        # the readout's last input step of each window
     pred = predict(qnet, run.outs[:, :last + 1])
     y = y.numpy()
     score = float((pred == y).mean()) if task.kind == "classification" else float(((pred - y) ** 2).mean())

@@ -23,6 +23,7 @@ import numpy as np
 from ltcsn.args import ArgumentParser, cli
 from ltcsn.errors import InputError
 from ltcsn.files import atomic_output, check_output
+from ltcsn.sim import spec
 
 NETX_BIAS_EXP = 6                   # netx's CUBA neuron: bias_mant << 6
 NETX_WEIGHT_RANGE = (-256, 254)     # what netx's optimize_weight_bits keeps without clipping
@@ -34,7 +35,8 @@ class NetxError(InputError):
 
 
 def _layer_name(qnet, i: int) -> str:
-    return "readout" if i == len(qnet.layers) else f"layer{i} ({qnet.layers[i].kind})"
+    name = qnet.layer_names()[i]
+    return name if i == len(qnet.layers) else f"{name} ({qnet.layers[i].kind})"
 
 
 def _weights(name: str, syn) -> np.ndarray:
@@ -60,7 +62,7 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
         if layer.kind != "lif":
             raise NetxError(f"{name}: netx has no {layer.kind.upper()} neuron (it runs CUBA LIF, sigma-delta "
                             f"and resonate-and-fire layers)")
-        syn = {s.source: s for s in layer.syn}
+        syn = {s.source: s for s in layer.syn["d"]}
         entry = {"type": "dense_rec" if "self" in syn else "dense", "shape": [layer.n],
                  "weight": _weights(name, syn["input"])}
         if "self" in syn:
@@ -71,7 +73,7 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
             raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not a multiple of 2^{NETX_BIAS_EXP} "
                             f"within int16 (netx's CUBA neuron adds bias_mant << {NETX_BIAS_EXP})")
         entry["bias"] = bias >> NETX_BIAS_EXP
-        entry["neuron"] = {"type": "CUBA", "iDecay": int(layer.du) + 1, "vDecay": int(layer.dv),
+        entry["neuron"] = {"type": "CUBA", "iDecay": int(layer.du) + spec.LIF_DU_OFFSET, "vDecay": int(layer.dv),
                            "vThMant": int(layer.vth), "refDelay": 1, "gradedSpike": False}
         out.append(entry)
     if not hidden_only:

@@ -2,10 +2,51 @@
 
 `ops` is `sim.ops.NumpyOps` (int64, the reference simulator and the Lava process models) or
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
-Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype.
+Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype. States are NamedTuples, one type per layer kind
+(`state_type`): their fields are the state variables that `sim.simulate.simulate(record=True)` records.
 """
-from ltcsn.sim.qnet import (DECAY_BITS, DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS,
-                             QAtrlif, QLif, QLtc)
+from typing import NamedTuple
+
+from ltcsn.sim.qnet import QAtrlif, QLif, QLtc
+from ltcsn.sim.spec import (DECAY_BITS, DECAY_ONE, DENSE_WEIGHT_FACTOR, LIF_A_IN_SCALE, LIF_DU_OFFSET,
+                            LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS, dense_weight_exp)
+
+
+class SpikingState(NamedTuple):
+    """LTC / ALIF layer: membrane u (24-bit, 2^-F, after the reset), spikes s (0/1), adaptation b (2^-F)."""
+    u: object
+    s: object
+    b: object
+
+
+class ReadoutState(NamedTuple):
+    """Readout: membrane u (24-bit, 2^-F)."""
+    u: object
+
+
+class LifState(NamedTuple):
+    """Lava LIF layer: current i (Lava's u, 24-bit wrapped), voltage v (24-bit saturated), spikes s (0/1)."""
+    i: object
+    v: object
+    s: object
+
+
+class AtrlifState(NamedTuple):
+    """Lava ATRLIF layer: i, v, s as LifState, adaptive threshold theta and refractory state r (int32)."""
+    i: object
+    v: object
+    s: object
+    theta: object
+    r: object
+
+
+def state_type(layer) -> type:
+    """The NamedTuple type of a layer's state."""
+    if isinstance(layer, QAtrlif):
+        return AtrlifState
+    if isinstance(layer, QLif):
+        return LifState
+    return SpikingState if layer.spiking else ReadoutState
 
 
 def synaptic_input(ops, synapses, sources: dict):
@@ -14,7 +55,8 @@ def synaptic_input(ops, synapses, sources: dict):
     acc = 0
     for syn in synapses:
         m = ops.matmul(sources[syn.source], syn.q)
-        acc = acc + (ops.shl(ops.wrap32(2 * m), syn.shift - 1) if syn.wide else ops.shl(m, syn.shift))
+        acc = acc + (ops.shl(ops.wrap32(DENSE_WEIGHT_FACTOR * m), dense_weight_exp(syn.shift)) if syn.wide
+                     else ops.shl(m, syn.shift))
     return acc
 
 
@@ -44,57 +86,57 @@ def gate_decay(ops, layer: QLtc, part: str, pre, state_var, lut):
     z = pre + layer.bias[part] + _mix(ops, layer, part, state_var)
     if layer.sigmoid == "pwl":
         return pwl_sigmoid(ops, ops.sat(z, STATE_BITS), layer.frac_bits)
-    return ops.lut(lut, z if layer.frac_bits <= LUT_SAT_IMPLIED_MAX_F else ops.sat(z, 24), layer.frac_bits)
+    return ops.lut(lut, z if layer.frac_bits <= LUT_SAT_IMPLIED_MAX_F else ops.sat(z, STATE_BITS), layer.frac_bits)
 
 
 def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
     """LTC / ALIF / readout neuron update from the synaptic sums acc[part] ([B, n] each).
 
-    state: (u, s, b) for spiking layers, (u,) for the readout. Returns (output, new state): the spikes
+    state: SpikingState, or ReadoutState for the readout. Returns (output, new state): the spikes
     (or, with layer.output == "u", the membrane u after the reset) of spiking layers, u for the readout.
     """
     F = layer.frac_bits
-    u = state[0]
-    d = ops.sat(acc["d"] + layer.bias["d"], 24)
+    u = state.u
+    d = ops.sat(acc["d"] + layer.bias["d"], STATE_BITS)
     if layer.gated:
         alpha = gate_decay(ops, layer, "m", acc["m"], u, lut)
     else:
         alpha = layer.alpha
     # rshr((4096 - alpha) u + alpha d, 12) == u + rshr(alpha (d - u), 12): 4096 u is a multiple of 2^12
-    u_tilde = ops.sat(u + ops.rshr(alpha * (d - u), 12), 24)
+    u_tilde = ops.sat(u + ops.rshr(alpha * (d - u), DECAY_BITS), STATE_BITS)
     if not layer.spiking:
-        return u_tilde, (u_tilde,)
-    _, s_prev, b = state
+        return u_tilde, ReadoutState(u_tilde)
+    s_prev, b = state.s, state.b
     if layer.gated:
         rho = gate_decay(ops, layer, "a", acc["a"], b, lut)
     else:
         rho = layer.rho
     # rshr(rho b + (4096 - rho) S, 12) == S + rshr(rho (b - S), 12) with S = s_prev 2^F (same reason)
     s_scaled = s_prev * (1 << F)
-    b = s_scaled + ops.rshr(rho * (b - s_scaled), 12)
-    theta = layer.theta0 + ops.rshr(layer.beta * b, 12)
+    b = s_scaled + ops.rshr(rho * (b - s_scaled), DECAY_BITS)
+    theta = layer.theta0 + ops.rshr(layer.beta * b, DECAY_BITS)
     s = ops.spike(u_tilde, theta, F)
     u = u_tilde * (1 - s)
-    return (u if layer.output == "u" else s), (u, s, b)
+    return (u if layer.output == "u" else s), SpikingState(u, s, b)
 
 
 def _lava_current_voltage(ops, layer: QLif, a_in, i, v):
     """The i and v updates shared by Lava's LIF and ATRLIF fixed-point models (a_in int32, shifted << 6)."""
     a_in = ops.wrap32(a_in)
-    i = ops.wrap_once24(ops.wrap32(ops.wrap32(ops.trunc12(i * (DECAY_ONE - (layer.du + 1))))
-                                   + ops.wrap32(a_in * 64)))
+    i = ops.wrap_once24(ops.wrap32(ops.wrap32(ops.trunc12(i * (DECAY_ONE - (layer.du + LIF_DU_OFFSET))))
+                                   + ops.wrap32(a_in * LIF_A_IN_SCALE)))
     bias = layer.bias_mant * (1 << layer.bias_exp)
-    v = ops.sat(ops.wrap32(ops.wrap32(ops.trunc12(v * (DECAY_ONE - layer.dv))) + i + bias), 24)
+    v = ops.sat(ops.wrap32(ops.wrap32(ops.trunc12(v * (DECAY_ONE - layer.dv))) + i + bias), STATE_BITS)
     return i, v
 
 
 def lif_neuron_step(ops, layer: QLif, a_in, state):
-    """Lava's PyLifModelBitAcc: state (i, v, s) [B, n]; a_in the summed synaptic input (int32).
+    """Lava's PyLifModelBitAcc: state LifState [B, n] each; a_in the summed synaptic input (int32).
     Returns (spikes, new state)."""
-    i, v = _lava_current_voltage(ops, layer, a_in, state[0], state[1])
-    s = ops.spike(v, layer.vth * 64, layer.frac_bits)
+    i, v = _lava_current_voltage(ops, layer, a_in, state.i, state.v)
+    s = ops.spike(v, layer.vth * LIF_A_IN_SCALE, layer.frac_bits)
     v = v * (1 - s)
-    return s, (i, v, s)
+    return s, LifState(i, v, s)
 
 
 def atrlif_neuron_step(ops, layer: QAtrlif, a_in, state):
@@ -102,42 +144,41 @@ def atrlif_neuron_step(ops, layer: QAtrlif, a_in, state):
     theta decays toward theta_0 = vth << 6, r toward 0 (trunc12 products, int32 wraps); a spike where
     wrap32(v - r) >= theta, after which r += 2 theta and theta += theta_step << 6 (v is not reset).
     Returns (spikes, new state)."""
-    i, v = _lava_current_voltage(ops, layer, a_in, state[0], state[1])
-    theta0 = layer.vth * 64
-    theta = ops.wrap32(ops.wrap32(ops.trunc12(ops.wrap32(state[3] - theta0) * (DECAY_ONE - layer.dtheta))) + theta0)
-    r = ops.wrap32(ops.trunc12(state[4] * (DECAY_ONE - layer.dr)))
+    i, v = _lava_current_voltage(ops, layer, a_in, state.i, state.v)
+    theta0 = layer.vth * LIF_A_IN_SCALE
+    theta = ops.wrap32(ops.wrap32(ops.trunc12(ops.wrap32(state.theta - theta0) * (DECAY_ONE - layer.dtheta))) + theta0)
+    r = ops.wrap32(ops.trunc12(state.r * (DECAY_ONE - layer.dr)))
     s = 1 - ops.spike(theta, ops.wrap32(v - r), layer.frac_bits)      # v - r >= theta  ==  not (theta > v - r)
     r = ops.wrap32(r + ops.wrap32(2 * theta) * s)
-    theta = ops.wrap32(theta + layer.theta_step * 64 * s)
-    return s, (i, v, s, theta, r)
+    theta = ops.wrap32(theta + layer.theta_step * LIF_A_IN_SCALE * s)
+    return s, AtrlifState(i, v, s, theta, r)
 
 
 def layer_step(ops, layer, x, state, lut):
     """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes."""
-    if isinstance(layer, QLif):
-        a_in = synaptic_input(ops, layer.syn, {"input": ops.operand(x), "self": ops.operand(state[2])})
-        step = atrlif_neuron_step if isinstance(layer, QAtrlif) else lif_neuron_step
-        return step(ops, layer, a_in, state)
-    sources = {"input": ops.operand(x), "self": ops.operand(state[1]) if layer.spiking else None}
+    sources = {"input": ops.operand(x), "self": ops.operand(state.s) if hasattr(state, "s") else None}
     acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
+    if isinstance(layer, QLif):
+        step = atrlif_neuron_step if isinstance(layer, QAtrlif) else lif_neuron_step
+        return step(ops, layer, acc["d"], state)
     return ltc_neuron_step(ops, layer, acc, state, lut)
 
 
 def init_state(ops, layer, batch: int):
-    n = layer.n
-    if isinstance(layer, QLtc) and not layer.spiking:
-        return (ops.zeros(batch, n),)
-    if isinstance(layer, QAtrlif):      # i, v, s, theta = theta_0 (vth << 6), r
-        return (ops.zeros(batch, n), ops.zeros(batch, n), ops.zeros(batch, n),
-                ops.zeros(batch, n) + layer.vth * 64, ops.zeros(batch, n))
-    return (ops.zeros(batch, n), ops.zeros(batch, n), ops.zeros(batch, n))
+    """The initial state of a layer (`state_type`), [batch, n] per variable: zeros, but an ATRLIF threshold
+    theta starts at theta_0 = vth << 6."""
+    kind = state_type(layer)
+    state = kind(*(ops.zeros(batch, layer.n) for _ in kind._fields))
+    if kind is AtrlifState:
+        state = state._replace(theta=state.theta + layer.vth * LIF_A_IN_SCALE)
+    return state
 
 
 def net_step(ops, qnet, x, state):
     """One time step of the whole network (layer l reads layer l-1 of the same step).
     x [B, n_in] input codes. Returns (readout u, new state)."""
     new_state = []
-    for layer, st in zip((*qnet.layers, qnet.readout), state):
+    for layer, st in zip(qnet.all_layers, state):
         x, st = layer_step(ops, layer, x, st, qnet.lut)
         new_state.append(st)
     return x, new_state

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltcsn.sim.qnet import DECAY_BITS, DECAY_ONE, PWL_CAP, PWL_SEGMENTS, STATE_MAX, QLif, QLtc
+from ltcsn.sim.qnet import QLif, QLtc
+from ltcsn.sim.spec import DECAY_BITS, DECAY_ONE, PWL_CAP, PWL_SEGMENTS, STATE_MAX
 
 # instruction kinds: dst = f(args); a str arg names a register or parameter, an int is an immediate
 OPS = {

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from ltcsn.sim import lava_fixed as lf
-from ltcsn.sim.qnet import LUT_HALF, LUT_STEP_BITS, QLif
+from ltcsn.sim.spec import DECAY_BITS, INT32_BITS, STATE_BITS, lut_index, sigmoid_decay
 
 
 def _exact(q) -> lf.ExactMatrix:
@@ -17,7 +17,6 @@ def _exact(q) -> lf.ExactMatrix:
 
 class NumpyOps:
     """Exact int64 arithmetic; products in float32 / float64 BLAS under the exactness bounds."""
-    name = "numpy"
     dtype = np.int64         # numpy dtype of states and records
 
     @staticmethod
@@ -31,10 +30,10 @@ class NumpyOps:
             return replace(syn, q=_exact(syn.q))
 
         def layer(lay):
-            if isinstance(lay, QLif):
-                return replace(lay, syn=[synapse(syn) for syn in lay.syn])
-            mix = {p: _exact(m) for p, m in lay.mix.items()} if lay.mixing == "dense" else lay.mix
-            return replace(lay, syn={p: [synapse(syn) for syn in syns] for p, syns in lay.syn.items()}, mix=mix)
+            syn = {p: [synapse(syn) for syn in syns] for p, syns in lay.syn.items()}
+            if getattr(lay, "mixing", None) == "dense":
+                return replace(lay, syn=syn, mix={p: _exact(m) for p, m in lay.mix.items()})
+            return replace(lay, syn=syn)
         return replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
     @staticmethod
@@ -63,7 +62,7 @@ class NumpyOps:
     @staticmethod
     def trunc12(x):
         """sign(x) * (|x| >> 12): rounds toward zero."""
-        return lf.trunc_shift(x, 12)
+        return lf.trunc_shift(x, DECAY_BITS)
 
     @staticmethod
     def sat(x, bits: int):
@@ -73,17 +72,17 @@ class NumpyOps:
     @staticmethod
     def wrap32(x):
         """Two's-complement wrap to int32 (what Lava's int32 arithmetic does)."""
-        return lf.wrap(x, 32)
+        return lf.wrap(x, INT32_BITS)
 
     @staticmethod
     def wrap_once24(x):
         """Lava LIF's one-shot 24-bit wrap of u."""
-        return lf.wrap_once(x, 24)
+        return lf.wrap_once(x, STATE_BITS)
 
     @staticmethod
     def lut(table, z, frac_bits: int):
         """table[clip((z >> (F - 4)) + 256, 0, 511)]: the 12-bit sigmoid of z on scale 2^-F."""
-        return np.take(table, (z >> (frac_bits - LUT_STEP_BITS)) + LUT_HALF, mode="clip")
+        return np.take(table, lut_index(NumpyOps, z, frac_bits))
 
     @staticmethod
     def minimum(x, y):
@@ -108,7 +107,6 @@ class NumpyOps:
 class FloatOps:
     """The same step equations without rounding, wrapping or saturation: the dequantized network, in the
     integer network's units (float64). Lava's floating_pt process models run on it."""
-    name = "float"
     dtype = np.float64
 
     @staticmethod
@@ -133,7 +131,7 @@ class FloatOps:
 
     @staticmethod
     def trunc12(x):
-        return x / 4096.0
+        return x * 2.0**-DECAY_BITS
 
     @staticmethod
     def sat(x, bits: int):
@@ -150,7 +148,7 @@ class FloatOps:
     @staticmethod
     def lut(table, z, frac_bits: int):
         """The exact sigmoid the LUT samples: 4096 * sigmoid(z / 2^F)."""
-        return 4096.0 / (1.0 + np.exp(-z * 2.0**-frac_bits))
+        return sigmoid_decay(z, frac_bits)
 
     minimum = NumpyOps.minimum
     where = NumpyOps.where

@@ -7,24 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FRAC_BITS = 12      # state fraction bits F of LTC / ALIF / readout layers
-DECAY_BITS = 12     # decay codes (sigmoid outputs alpha, rho) are 12-bit fractions ...
-DECAY_ONE = 1 << DECAY_BITS   # ... 4096 = 1.0
-LUT_STEP_BITS = 4   # the sigmoid LUT samples z in steps of 2^-4 ...
-LUT_HALF = 256      # ... with 256 entries on each side of z = 0: z in [-16, 16), 512 entries
-# the largest F at which the LUT index clip implies sat(z, 24): (2^23 - 1) >> (F - 4) still reaches LUT_HALF - 1
-LUT_SAT_IMPLIED_MAX_F = 23 - int(np.log2(LUT_HALF)) + LUT_STEP_BITS
-WEIGHT_MAX = 127    # symmetric signed 8-bit weight codes
-STATE_BITS = 24     # LTC / ALIF / readout states, gate pre-activations: saturated 24-bit words ...
-STATE_MAX = (1 << (STATE_BITS - 1)) - 1   # ... sat(x, 24) clips to [-STATE_MAX, STATE_MAX]
-# The piecewise-linear sigmoid of the loihi2 profile (docs/fixed_point.md, "The loihi2 profile"): for a = |z| on
-# scale 2^-F, h(a) = min(PWL_CAP, min_k(offset_k + (a >> (shift_k + F - 12)))), the 12-bit code 4096 * sigmoid;
-# slopes 2^-shift_k (1/4, 1/8, 1/32), breakpoints |z| = 1, 2.33, 5 (Amin, Curtis and Hayes-Gill 1997, "PLAN").
-# z >= 0: min(h, DECAY_ONE - 1); z < 0: DECAY_ONE - h, which is 0 (a closed gate) for z <= -5.
-PWL_SEGMENTS = ((2048, 2), (2560, 3), (3456, 5))
-PWL_CAP = DECAY_ONE
-ATRLIF_THETA_BITS = 12  # Lava ATRLIF's theta_0 and theta_step: 12-bit unsigned mantissas (lava/proc/atrlif/models.py)
-SIGMOIDS = ("lut", "pwl")   # the gate sigmoid of a layer: the 512-entry table (host) or the PWL (loihi2)
+from ltcsn.sim import spec
+# the spec's constants most modules need, importable from here as well (their one home: sim/spec.py)
+from ltcsn.sim.spec import (ATRLIF_THETA_BITS, DECAY_BITS, DECAY_ONE, FRAC_BITS, LUT_HALF,  # noqa: F401
+                            LUT_SAT_IMPLIED_MAX_F, LUT_STEP_BITS, PWL_CAP, PWL_SEGMENTS, SIGMOIDS, STATE_BITS,
+                            STATE_MAX, WEIGHT_MAX, sigmoid_lut)
 
 
 @dataclass
@@ -69,10 +56,11 @@ class QLtc:
 
 @dataclass
 class QLif:
-    """Lava LIF layer: one synaptic part; du, dv 12-bit, vth 17-bit mantissa, bias mantissa [n] << bias_exp.
-    State scale 2^-frac_bits; synaptic input a_in on 2^-(frac_bits - 6)."""
+    """Lava LIF layer: one synaptic part, syn["d"] (the same layout as QLtc.syn); du, dv 12-bit, vth 17-bit
+    mantissa, bias mantissa [n] << bias_exp. State scale 2^-frac_bits; synaptic input a_in and vth on
+    2^-(frac_bits - 6) (`spec.target_frac`)."""
     n: int
-    syn: list
+    syn: dict
     du: int
     dv: int
     vth: int
@@ -100,28 +88,35 @@ class QNet:
     input_shape: tuple
     input_frac: int
     input_range: tuple
-    layers: list                # QLtc | QLif, bottom to top
+    layers: list                # QLtc | QLif | QAtrlif, bottom to top
     readout: QLtc
-    lut: object                 # [256] sigmoid table, 12-bit codes
+    lut: object                 # [spec.LUT_SIZE] sigmoid table, 12-bit codes (spec.sigmoid_lut)
     task: dict = field(default_factory=dict)
 
     @property
     def n_out(self) -> int:
         return self.readout.n
 
+    @property
+    def all_layers(self) -> tuple:
+        """Every layer, bottom to top, the readout last."""
+        return (*self.layers, self.readout)
+
+    def layer_names(self) -> list:
+        """"layer0", "layer1", ..., "readout" (`spec.layer_name`)."""
+        n = len(self.layers) + 1
+        return [spec.layer_name(i, n) for i in range(n)]
+
+    def window_length(self, seq_len: int) -> int:
+        """Steps per sample on the Lava clock (`spec.window_length`)."""
+        return spec.window_length(len(self.layers) + 1, seq_len)
+
     def encode_input(self, x) -> np.ndarray:
-        """Float inputs [B, T, ...] -> int64 input codes (graded payload)."""
-        lo, hi = self.input_range
-        return np.clip(np.round(np.asarray(x, dtype=np.float64) * 2.0 ** self.input_frac), lo, hi).astype(np.int64)
+        """Float inputs [B, T, ...] -> int64 input codes (`spec.encode_input`)."""
+        return spec.encode_input(np.asarray(x, dtype=np.float64), self.input_frac, self.input_range).astype(np.int64)
 
 
 def sends(layer) -> str:
     """What a layer sends to the layer above: "s" (spikes; the readout: its u) or "u" (its membrane, graded)."""
     return getattr(layer, "output", "s")
 
-
-def sigmoid_lut() -> np.ndarray:
-    """LUT[i] = min(round(4096 * sigmoid((i - 256 + 0.5) / 16)), 4095), i = 0..511: z in [-16, 16) in steps of
-    1/16, 12-bit codes. The entries below z = -9 are 0: a gate driven there holds its state exactly."""
-    z = (np.arange(2 * LUT_HALF) - LUT_HALF + 0.5) / 2.0**LUT_STEP_BITS
-    return np.minimum(np.round(DECAY_ONE / (1.0 + np.exp(-z))), DECAY_ONE - 1).astype(np.int64)

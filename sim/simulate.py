@@ -6,21 +6,22 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ltcsn.sim.integer import init_state, layer_step
+from ltcsn.sim import spec
+from ltcsn.sim.integer import init_state, layer_step, state_type
+from ltcsn.sim.qnet import QLif
 from ltcsn.sim.ops import NumpyOps
 
-STATE_NAMES = {"ltc": ("u", "s", "b"), "alif": ("u", "s", "b"), "lif": ("i", "v", "s"),
-               "atrlif": ("i", "v", "s", "theta", "r"), "readout": ("u",)}
+
+def _records(layers, shape: tuple, dtype) -> list:
+    """Empty records: one dict per layer mapping each state variable (the fields of its state type) to an
+    array [*shape, n]."""
+    return [{k: np.empty((*shape, layer.n), dtype=dtype) for k in state_type(layer)._fields} for layer in layers]
 
 
-def state_names(layer) -> tuple:
-    return STATE_NAMES[layer.kind]
-
-
-def _store(records, layers, state, t: int):
+def _store(records, state, t: int):
     """Write every layer's state variables of step t into the records (one dict per layer)."""
-    for rec, layer, st in zip(records, layers, state):
-        for name, value in zip(state_names(layer), st):
+    for rec, st in zip(records, state):
+        for name, value in st._asdict().items():
             rec[name][:, t] = value
 
 
@@ -36,12 +37,11 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
     qnet = ops.prepare(qnet)
-    layers = (*qnet.layers, qnet.readout)
+    layers = qnet.all_layers
     state = [init_state(ops, layer, B) for layer in layers]
     dtype = ops.dtype
     outs = np.empty((B, T, qnet.n_out), dtype=dtype)
-    rec = [{k: np.empty((B, T, layer.n), dtype=dtype) for k in state_names(layer)} for layer in layers] \
-        if record else None
+    rec = _records(layers, (B, T), dtype) if record else None
     delivered = [ops.zeros(B, int(np.prod(qnet.input_shape)))] + [ops.zeros(B, layer.n) for layer in layers[:-1]]
     for t in range(T):
         x = x_int[:, t].reshape(B, -1)
@@ -52,7 +52,7 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
         delivered = sent[:-1]
         outs[:, t] = out
         if record:
-            _store(rec, layers, state, t)
+            _store(rec, state, t)
     return (outs, rec) if record else outs
 
 
@@ -79,11 +79,6 @@ def predict(qnet, outs) -> np.ndarray:
     return last / float(1 << qnet.readout.frac_bits)
 
 
-def window_length(qnet, seq_len: int) -> int:
-    """Steps per sample on Lava: T input steps plus one step per synaptic hop to flush the pipeline."""
-    return seq_len + len(qnet.layers) + 1
-
-
 def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     """The clock of the Lava mapping (hardware/), step for step: samples run one after another as windows of
     P = T + H steps (input zero-padded, H = number of layers incl. the readout), every synapse delays by one
@@ -97,38 +92,37 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
     """
     x_int = np.asarray(x_int, dtype=np.int64)
     B, T = x_int.shape[:2]
-    P = window_length(qnet, T)
+    P = qnet.window_length(T)
     dtype = ops.dtype
-    stream = np.zeros((B, P, int(np.prod(qnet.input_shape))), dtype=dtype)
-    stream[:, :T] = x_int.reshape(B, T, -1)
-    stream = stream.reshape(1, B * P, -1)
+    stream = spec.pad_windows(x_int, P, dtype).reshape(1, B * P, -1)
     qnet = ops.prepare(qnet)
-    layers = (*qnet.layers, qnet.readout)
+    layers = qnet.all_layers
     state = [init_state(ops, layer, 1) for layer in layers]
     outs = np.empty((1, B * P, qnet.n_out), dtype=dtype)
-    rec = [{k: np.empty((1, B * P, layer.n), dtype=dtype) for k in state_names(layer)} for layer in layers] \
-        if record else None
+    rec = _records(layers, (1, B * P), dtype) if record else None
     delivered = [np.zeros_like(stream[:, 0])] + [ops.zeros(1, layer.n) for layer in layers[:-1]]
     for tau in range(B * P):
-        w = tau % P
+        w = spec.window_step(tau, P)
         sent = [stream[:, tau]]
         for i, layer in enumerate(layers):
-            hop = i + 1
-            if layer.kind in ("lif", "atrlif"):
-                if w == hop:    # every state variable but s back to its initial value
-                    state[i] = (*init_state(ops, layer, 1)[:2], state[i][2], *init_state(ops, layer, 1)[3:])
-                gated = state[i] if (w - 1) % P >= hop else (*state[i][:2], 0 * state[i][2], *state[i][3:])
-                out, state[i] = layer_step(ops, layer, delivered[i], gated, qnet.lut)
-            elif w < hop:
+            hop = spec.layer_hop(i)
+            st = state[i]
+            if isinstance(layer, QLif):      # Lava's LIF and ATRLIF (LIFReset / its reset)
+                if w == hop:         # every state variable but s back to its initial value
+                    st = init_state(ops, layer, 1)._replace(s=st.s)
+                if spec.warming_up(spec.window_step(tau - 1, P), hop):   # SpikeGate: no warm-up spikes recur
+                    st = st._replace(s=0 * st.s)
+                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut)
+            elif spec.warming_up(w, hop):
                 state[i] = init_state(ops, layer, 1)
-                out = state[i][1] if layer.spiking else state[i][0]
+                out = state[i].u if not layer.spiking else state[i].s
             else:
-                out, state[i] = layer_step(ops, layer, delivered[i], state[i], qnet.lut)
+                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut)
             sent.append(out)
         delivered = sent[:-1]
         outs[:, tau] = out
         if record:
-            _store(rec, layers, state, tau)
+            _store(rec, state, tau)
     outs = outs.reshape(B, P, -1)
     if not record:
         return outs

@@ -17,12 +17,15 @@ import sys
 
 import numpy as np
 
+from ltcsn.sim import spec
 from ltcsn.sim.compare import first_divergence
 from ltcsn.sim.simulate import predict, simulate, simulate_stream
 
 
 def layer_names(qnet) -> list:
-    return [f"layer{i}:{layer.kind}" for i, layer in enumerate(qnet.layers)] + ["readout"]
+    """Labels of the layers in reports: "layer0 (ltc)", ..., "readout"."""
+    return [name if layer is qnet.readout else f"{name} ({layer.kind})"
+            for name, layer in zip(qnet.layer_names(), qnet.all_layers)]
 
 
 def compare_records(pair: tuple, records_a, records_b, qnet) -> dict:
@@ -42,8 +45,8 @@ def compare_records(pair: tuple, records_a, records_b, qnet) -> dict:
 
 def align_stream(qnet, stream_records, seq_len: int) -> list:
     """Lava-clock records [B, P, n] -> our clock [B, T, n]: the layer at hop h sees our step t at window step t + h."""
-    return [{k: v[:, hop:hop + seq_len] for k, v in rec.items()}
-            for hop, rec in enumerate(stream_records, start=1)]
+    hops = [spec.layer_hop(i) for i in range(len(stream_records))]
+    return [{k: v[:, hop:hop + seq_len] for k, v in rec.items()} for hop, rec in zip(hops, stream_records)]
 
 
 def verify(qnet, x_int, lava: bool = True) -> dict:
@@ -138,7 +141,7 @@ def main(argv=None) -> int:
     else:  # a third-party graph: random inputs within the input encoding
         rng = np.random.default_rng(args.seed)
         x = rng.integers(qnet.input_range[0], qnet.input_range[1] + 1, (args.samples, 32, *qnet.input_shape))
-        x, y = x / 2.0 ** qnet.input_frac, None
+        x, y = spec.decode_input(x, qnet.input_frac), None
         print(f"no task recorded: {args.samples} random input sequences of 32 steps")
     x_int = qnet.encode_input(x)
     report = verify(qnet, x_int, lava=not args.no_lava)

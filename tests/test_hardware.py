@@ -93,7 +93,7 @@ def test_resource_report_and_errors(capsys):
     assert rep["layers"][1]["placement"] == "host" and "dense mixing" in rep["layers"][1]["reason"]
     assert rep["verdict"].startswith("0 of 2 layers on chip; host part: layer0 (SpikeGate")
     wide = copy.deepcopy(qnet)
-    wide.layers[0].syn.append(QSynapse(np.ones((12, 5000), dtype=np.int64), 3, "input"))
+    wide.layers[0].syn["d"].append(QSynapse(np.ones((12, 5000), dtype=np.int64), 3, "input"))
     wide.layers[0].vth = 2**17
     errors = resources.resource_report(wide)["errors"]
     assert any(e.startswith("layer0: fan-in 5020 exceeds 4096") for e in errors)
@@ -143,3 +143,33 @@ def test_floating_pt_models_run_the_dequantized_network(neuron, recurrent):
     assert run.outs.dtype == np.float64
     np.testing.assert_allclose(run.outs, want, rtol=1e-12, atol=1e-9)
     assert not np.array_equal(want, simulate_stream(qnet, x_int))  # rounding does change the integer network
+
+
+def test_lif_bias_mantissa_edges_round_trip(tmp_path):
+    """The 13-bit signed bias mantissa's whole range [-4096, 4095] (docs/fixed_point.md, `spec.LIF_BIAS_MANT_*`):
+    the quantizer emits both ends at exponent 0, the NIR file keeps them, the resource report says they fit, and
+    Lava runs the network bit-exactly."""
+    from ltcsn.export.nir_read import read_qnet
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.sim import spec
+    qnet, model, task = _qnet("lif", True, hidden=(4,))
+    F = qnet.layers[0].frac_bits
+    with torch.no_grad():
+        model.layers[0].bias.copy_(torch.tensor([spec.LIF_BIAS_MANT_MIN, 0, spec.LIF_BIAS_MANT_MAX, -4095.6])
+                                   * 2.0**-F)
+    qnet, _, _ = quantize(model, task.x_train, task=task.describe())
+    lif = qnet.layers[0]
+    assert lif.frac_bits == F and lif.bias_exp == 0
+    assert lif.bias_mant.tolist() == [spec.LIF_BIAS_MANT_MIN, 0, spec.LIF_BIAS_MANT_MAX, spec.LIF_BIAS_MANT_MIN]
+    write_nir(tmp_path / "edge.nir", qnet_to_nir(qnet))
+    back = read_qnet(tmp_path / "edge.nir")
+    assert back.layers[0].bias_mant.tolist() == lif.bias_mant.tolist() and back.layers[0].bias_exp == 0
+    assert resources.resource_report(back)["errors"] == []
+    report = verify(back, back.encode_input(task.x_test[:2].numpy()), lava=True)
+    assert report["bit_exact"], [p["first"]["message"] for p in report["pairs"] if p["first"]]
+    assert report["_sim_records"][0]["s"][:, :, 2].any(), "the +4095 bias neuron must spike"
+    # one beyond either end does not fit
+    for mant in (spec.LIF_BIAS_MANT_MIN - 1, spec.LIF_BIAS_MANT_MAX + 1):
+        bad = copy.deepcopy(back)
+        bad.layers[0].bias_mant = np.array([mant, 0, 0, 0])
+        assert any("bias does not fit" in e for e in resources.resource_report(bad)["errors"])

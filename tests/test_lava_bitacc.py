@@ -7,7 +7,7 @@ LIF's spikes (sink RingBuffer on s_out) and its u and v after every step (lava.p
 attached to the Vars through RefPorts; they read in the post-management phase, i.e. after the step), and
 compares them, with exact integer equality, with the project's simulator:
   * always: the project's one LIF step ``sim.integer.lif_neuron_step`` (NumpyOps) fed by Lava's Dense as
-    ``sim.lava_fixed.dense_output`` computes it, with one-step Dense buffers (``reference`` below); this
+    ``lava_reference.dense_output`` (tests/lava_reference.py) computes it, with one-step Dense buffers (``reference`` below); this
     covers what a QNet cannot express (non-zero initial u/v, int16-wrapping bias mantissas, per-neuron or
     negative bias exponents, graded int32 wrap before the Dense's shift);
   * wherever the network is a QNet (starts at rest, every Dense equals a spec synapse shl(q @ x, k) on the
@@ -44,17 +44,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ltcsn.sim.compare import first_divergence
-from ltcsn.sim.integer import lif_neuron_step, synaptic_input
-from ltcsn.sim.lava_fixed import (
-    dense_output,
-    dense_weights,
-    exact_matmul,
-    lava_dense_params,
-    lif_bias,
-    saturate,
-    wrap,
-    wrap_once,
-)
+from ltcsn.sim.integer import LifState, lif_neuron_step, synaptic_input
+from lava_reference import dense_output, dense_weights, exact_matmul, lif_bias
+from ltcsn.sim.lava_fixed import lava_dense_params, saturate, wrap, wrap_once
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from ltcsn.sim.simulate import simulate as sim_simulate
@@ -88,7 +80,7 @@ class Layer:
         return self.w.shape[0]
 
 
-VARS = ("i", "v", "s")  # sim's names of the LIF state (Lava: u, v, s)
+VARS = LifState._fields  # sim's names of the LIF state (Lava: u, v, s)
 LIF_BIAS_MANT = (-4096, 4095)  # the spec's 13-bit signed bias mantissa
 LIF_BIAS_EXP = (0, 7)  # and 3-bit exponent
 
@@ -105,7 +97,7 @@ def qlif_of(L: Layer, syn=()) -> QLif:
         bias_mant, bias_exp = mant.copy(), int(ex[0])
     else:
         bias_mant, bias_exp = lif_bias(mant, ex), 0
-    return QLif(n=n, syn=list(syn), du=int(L.du), dv=int(L.dv), vth=int(L.vth), bias_mant=bias_mant,
+    return QLif(n=n, syn={"d": list(syn)}, du=int(L.du), dv=int(L.dv), vth=int(L.vth), bias_mant=bias_mant,
                 bias_exp=bias_exp, frac_bits=12)
 
 
@@ -119,7 +111,7 @@ def reference(layers: list[Layer], x: np.ndarray, lava_clock: bool = True) -> li
     neurons = [qlif_of(L) for L in layers]
     w_ff = [dense_weights(L.w, L.num_weight_bits) for L in layers]
     w_rc = [None if L.w_rec is None else dense_weights(L.w_rec, L.rec_weight_bits) for L in layers]
-    state = [tuple(np.broadcast_to(np.asarray(v0, np.int64), (bsz, L.n)).copy() for v0 in (L.u0, L.v0, 0))
+    state = [LifState(*(np.broadcast_to(np.asarray(v0, np.int64), (bsz, L.n)).copy() for v0 in (L.u0, L.v0, 0)))
              for L in layers]
     buf_ff = [np.zeros((bsz, L.n), np.int64) for L in layers]  # Dense a_buff (Lava clock only)
     buf_rc = [np.zeros((bsz, L.n), np.int64) for L in layers]
@@ -132,11 +124,11 @@ def reference(layers: list[Layer], x: np.ndarray, lava_clock: bool = True) -> li
                 a = buf_ff[i] + buf_rc[i]
                 buf_ff[i] = ff
             else:
-                a = ff + (0 if w_rc[i] is None else dense_output(w_rc[i], state[i][2], L.rec_exp))
+                a = ff + (0 if w_rc[i] is None else dense_output(w_rc[i], state[i].s, L.rec_exp))
             s, state[i] = lif_neuron_step(NumpyOps, neurons[i], a, state[i])
             if lava_clock and w_rc[i] is not None:
                 buf_rc[i] = dense_output(w_rc[i], s, L.rec_exp)
-            for k, val in zip(VARS, state[i]):
+            for k, val in state[i]._asdict().items():
                 out[i][k][:, t] = val
             inp = s
     return out
@@ -341,14 +333,14 @@ def test_dense_output_and_exact_matmul():
 
 
 def _lif(du, dv, vth, bias_mant=0, bias_exp=0, n=2) -> QLif:
-    return QLif(n=n, syn=[], du=du, dv=dv, vth=vth, bias_mant=np.broadcast_to(np.asarray(bias_mant, np.int64), (n,)),
+    return QLif(n=n, syn={"d": []}, du=du, dv=dv, vth=vth, bias_mant=np.broadcast_to(np.asarray(bias_mant, np.int64), (n,)),
                 bias_exp=bias_exp, frac_bits=12)
 
 
 def _lif_step(layer: QLif, i, v, a_in):
     """sim's LIF step (NumpyOps) on explicit state; returns (i, v, s) as the Lava LIF holds them."""
     i, v = np.asarray(i, np.int64), np.asarray(v, np.int64)
-    _, (i, v, s) = lif_neuron_step(NumpyOps, layer, np.asarray(a_in, np.int64), (i, v, np.zeros_like(v)))
+    _, (i, v, s) = lif_neuron_step(NumpyOps, layer, np.asarray(a_in, np.int64), LifState(i, v, np.zeros_like(v)))
     return i, v, s
 
 
@@ -616,8 +608,8 @@ def layers_of_qnet(qnet: QNet) -> list[Layer]:
     graded = tuple(qnet.input_range) != (0, 1)
     layers = []
     for i, layer in enumerate(qnet.layers):
-        ff = [syn for syn in layer.syn if syn.source == "input"]
-        rc = [syn for syn in layer.syn if syn.source == "self"]
+        ff = [syn for syn in layer.syn["d"] if syn.source == "input"]
+        rc = [syn for syn in layer.syn["d"] if syn.source == "self"]
         assert len(ff) == 1 and len(rc) <= 1
         w, e = lava_dense_params(ff[0].q, ff[0].shift)
         rec = {}
@@ -647,7 +639,7 @@ def _spec_lif(q, shift, du, dv, vth, bias_mant=None, rec=None) -> QLif:
     q = np.asarray(q, np.int64)
     syn = [QSynapse(q, shift, "input")] + ([QSynapse(np.asarray(rec[0], np.int64), rec[1], "self")] if rec else [])
     bias = np.zeros(q.shape[0], np.int64) if bias_mant is None else np.asarray(bias_mant[0], np.int64)
-    return QLif(n=q.shape[0], syn=syn, du=du, dv=dv, vth=vth, bias_mant=bias,
+    return QLif(n=q.shape[0], syn={"d": syn}, du=du, dv=dv, vth=vth, bias_mant=bias,
                 bias_exp=0 if bias_mant is None else bias_mant[1], frac_bits=12)
 
 
@@ -709,5 +701,5 @@ def spec_qnets(draw):
 @given(case=spec_qnets())
 def test_random_spec_qnets(lava, case):
     qnet, x = case
-    shapes = [(layer.n, [(s.source, s.shift) for s in layer.syn]) for layer in qnet.layers]
+    shapes = [(layer.n, [(s.source, s.shift) for s in layer.syn["d"]]) for layer in qnet.layers]
     check_spec(lava, qnet, x, f"random spec QNet {shapes}")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ltcsn.sim.integer import ltc_neuron_step, pwl_sigmoid
+from ltcsn.sim.integer import ltc_neuron_step, pwl_sigmoid, state_type
 from ltcsn.sim.neuron_program import OPS, host_reason, neuron_program, program_parameters, run_program
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import DECAY_ONE, PWL_SEGMENTS, QLif, QLtc, QSynapse, sigmoid_lut
@@ -64,7 +64,7 @@ def test_program_equals_sim_integer(kind, gated, output, seed):
     for step in range(6):
         big = 2**rng.integers(8, 30)
         acc = {p: _edgy(rng, (B, n), -big, big) for p in layer.syn}
-        sim_state = (state["u"], state["s"], state["b"]) if spiking else (state["u"],)
+        sim_state = state_type(layer)(**state)
         out, new = ltc_neuron_step(NumpyOps, layer, acc, sim_state, sigmoid_lut())
         sent, got = run_program(prog, params, state, acc)
         for name, want in zip(prog.state, new):
@@ -99,7 +99,7 @@ def test_host_reasons():
     assert host_reason(layer) == "dense mixing reads other neurons' state"
     with pytest.raises(ValueError, match="dense mixing"):
         neuron_program(layer)
-    lif = QLif(n=3, syn=[], du=0, dv=0, vth=1, bias_mant=np.zeros(3), bias_exp=0, frac_bits=12)
+    lif = QLif(n=3, syn={"d": []}, du=0, dv=0, vth=1, bias_mant=np.zeros(3), bias_exp=0, frac_bits=12)
     assert host_reason(lif) is None
     assert host_reason(_layer(rng, "alif", 4, False)) is None
     prog = neuron_program(_layer(rng, "ltc", 4, True))

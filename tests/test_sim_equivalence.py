@@ -133,7 +133,7 @@ def qnet_cases(draw, kinds=None):
             return syn
 
         if kind == "lif":
-            layers.append(QLif(n=n, syn=synapses((-3, 12), (14, 22)), du=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
+            layers.append(QLif(n=n, syn={"d": synapses((-3, 12), (14, 22))}, du=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
                                dv=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
                                vth=int(_log_int(rng, 17, signed=False)), bias_mant=rng.integers(-4096, 4096, n)
                                * (rng.random(n) < 0.5), bias_exp=draw(st.integers(0, 7)),
@@ -237,8 +237,8 @@ def _syn(q, shift, source="input"):
 def test_targeted_saturation_and_wrap_edges():
     """Hand-built network in which every overflow path is taken, checked on both backends."""
     n_in = 3
-    lif = QLif(n=3, syn=[_syn([[127, 0, 0], [0, 127, 0], [0, 0, -127]], 17),
-                         _syn(np.eye(3, dtype=np.int64) * 127, 19, "self")],
+    lif = QLif(n=3, syn={"d": [_syn([[127, 0, 0], [0, 127, 0], [0, 0, -127]], 17),
+                               _syn(np.eye(3, dtype=np.int64) * 127, 19, "self")]},
                du=0, dv=4095, vth=2**17 - 1, bias_mant=np.array([4095, -4096, 0]), bias_exp=7, frac_bits=12)
     ltc = QLtc(kind="ltc", n=3, syn={"d": [_syn(np.full((3, 3), 127), 16)], "m": [_syn(np.full((3, 3), -127), 17)],
                                      "a": [_syn(np.eye(3, dtype=np.int64) * 100, 12)]},
@@ -267,7 +267,7 @@ def test_targeted_saturation_and_wrap_edges():
     assert rec[0]["s"].any() and rec[1]["s"].any() and rec[2]["s"].any()
     # Lava's one-shot u wrap at its edges (du = 4095: i = wrap_once(a_in << 6)): a_in << 6 = 2^23 stays 2^23,
     # -2^23 becomes +2^23, 2^24 becomes 0, 3 * 2^23 becomes 3 * 2^23 - 2^24 = 2^23
-    edge = QLif(n=4, syn=[_syn([[64, 0, 0], [-64, 0, 0], [64, 64, 0], [64, 64, 64]], 11)], du=4095, dv=0,
+    edge = QLif(n=4, syn={"d": [_syn([[64, 0, 0], [-64, 0, 0], [64, 64, 0], [64, 64, 64]], 11)]}, du=4095, dv=0,
                 vth=2**17 - 1, bias_mant=np.zeros(4, np.int64), bias_exp=0, frac_bits=12)
     qnet = dataclasses.replace(qnet, layers=[edge])
     qnet.readout = dataclasses.replace(readout, syn={p: [_syn(np.ones((2, 4), np.int64), 12)] for p in ("d", "m")})
@@ -454,7 +454,7 @@ def test_qat_gradients_reach_every_shadow_parameter(neuron, readout, recurrent, 
                                          (2**10, 2**7, 2**7 + 1), (2**23, 127, 512), (2**40, 2**12, 3)])
 def test_exact_matmul_every_path_equals_int64(amax, bmax, k):
     """float32 below 2^24, float64 below 2^53, int64 beyond: all equal to the int64 product, at the bounds."""
-    from ltcsn.sim.lava_fixed import exact_matmul
+    from lava_reference import exact_matmul     # ExactMatrix.rmatmul, the simulator's exact product
     rng = np.random.default_rng(k)
     a = rng.integers(-amax, amax + 1, size=(7, k), dtype=np.int64)
     b = rng.integers(-bmax, bmax + 1, size=(k, 9), dtype=np.int64)

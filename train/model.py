@@ -123,4 +123,6 @@ class SpikingNet(nn.Module):
 
 
 def detach_state(state):
-    return [tuple(t.detach() for t in st) for st in state]
+    """Every layer's state (a tuple or NamedTuple of tensors) detached, same types."""
+    detached = [[t.detach() for t in st] for st in state]
+    return [st._make(d) if hasattr(st, "_make") else tuple(d) for st, d in zip(state, detached)]

@@ -12,16 +12,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltcsn.sim.qnet import (ATRLIF_THETA_BITS, DECAY_ONE, FRAC_BITS, SIGMOIDS, STATE_BITS, STATE_MAX, WEIGHT_MAX,
-                             QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut)
+from ltcsn.sim import spec
+from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
+from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
+                            LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX, STATE_BITS, STATE_MAX,
+                            WEIGHT_BITS, WEIGHT_MAX)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
-LIF_BIAS_MANT_MAX = 4095      # 13-bit signed mantissa
-LIF_BIAS_EXP_MAX = 7          # 3-bit exponent
-LIF_VTH_MAX = 2**17 - 1       # 17-bit threshold mantissa
-ATRLIF_THETA_MAX = 2**ATRLIF_THETA_BITS - 1  # ATRLIF's theta_0 and theta_step mantissas
-LAVA_NEURONS = ("lif", "atrlif")  # Lava's own neurons: one synaptic part, a_in << 6, bias on v
 LIF_V_HEADROOM_BITS = 1       # a LIF layer's 24-bit v holds +-2 vth (2^1 vth) at its F
 ATRLIF_V_HEADROOM_BITS = 3    # an ATRLIF layer's v holds 8 theta_0 (its threshold rises with its spikes)
 
@@ -90,7 +88,7 @@ def float_parts(layer) -> dict:
     sources = {"input": layer.fc_x.weight}
     if layer.recurrent:
         sources["self"] = layer.fc_r.weight
-    if layer.neuron in LAVA_NEURONS:
+    if layer.neuron in LAVA_NEURON_KINDS:
         parts = {"kind": layer.neuron, "syn": {"d": sources}, "bias": {"v": layer.bias},
                  "du": torch.sigmoid(layer.du_logit), "dv": torch.sigmoid(layer.dv_logit), "vth": layer.vth}
         if layer.neuron == "atrlif":
@@ -170,8 +168,8 @@ def input_encoding(x_train) -> tuple:
     payload, unsigned if all training inputs are >= 0, with the largest F_in that keeps max|x| in range."""
     x = torch.as_tensor(x_train).double()
     if bool(((x == 0) | (x == 1)).all()):
-        return 0, (0, 1)
-    lo, hi = (0, 255) if x.min() >= 0 else (-128, 127)
+        return 0, spec.INPUT_RANGE_BINARY
+    lo, hi = spec.INPUT_RANGE_UNSIGNED if x.min() >= 0 else spec.INPUT_RANGE_SIGNED
     m = x.abs().max().item()
     return (int(math.floor(math.log2(hi / m))) if m > 0 else 0), (lo, hi)
 
@@ -207,7 +205,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                       for part, srcs in p["syn"].items()},
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
-        if p["kind"] in LAVA_NEURONS:
+        if p["kind"] in LAVA_NEURON_KINDS:
             # a_in on 2^-(F-6) with a zero shift for the input synapse, as far as v's headroom over vth allows:
             # LIF 2x (v resets on crossing vth; below -2 vth it saturates; a negative input shift would floor
             # every step's input, which at slow decays, small weights, shifts spike times), ATRLIF 8x (its
@@ -216,42 +214,54 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
             if p["kind"] == "lif":
                 headroom = STATE_BITS - 1 - LIF_V_HEADROOM_BITS - math.ceil(math.log2(max(p["vth"], 2.0**-20)))
             else:
-                headroom = STATE_BITS - 1 - ATRLIF_V_HEADROOM_BITS - max(0, math.ceil(math.log2(max(p["vth"], 1e-9))))
+                headroom = (STATE_BITS - 1 - ATRLIF_V_HEADROOM_BITS
+                            - max(0, math.ceil(math.log2(max(p["vth"], 1e-9)))))
                 top = max(p["vth"], p["theta_step"], 1e-9)
-                headroom = min(headroom, 6 + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
-            lp["frac_bits"] = int(max(6, min(6 + src_frac - e_in, headroom)))
+                headroom = min(headroom, spec.LIF_A_IN_SHIFT + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
+            zero_shift = -spec.synapse_shift(e_in, src_frac, spec.target_frac(0, lif=True))  # the shift grows with F
+            lp["frac_bits"] = int(max(spec.LIF_A_IN_SHIFT, min(zero_shift, headroom)))
         plan["layers"].append(lp)
         src_frac = 0  # every layer above the first receives binary spikes (or, membrane readout, u)
     return plan
 
 
 # ---------------------------------------------------------------- codes under a plan
+def _lif_bias_exp(scaled) -> int:
+    """The smallest 3-bit exponent under which the bias (on 2^-F) rounds into the 13-bit signed mantissa range
+    [-4096, 4095] (the largest one if none does; the mantissa then clips)."""
+    bias_exp = 0
+    while bias_exp < LIF_BIAS_EXP_MAX:
+        m = torch.round(scaled.detach() / 2**bias_exp)
+        if m.numel() == 0 or (m.min().item() >= LIF_BIAS_MANT_MIN and m.max().item() <= LIF_BIAS_MANT_MAX):
+            break
+        bias_exp += 1
+    return bias_exp
+
+
 def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     F = lp.get("frac_bits", FRAC_BITS)
-    target = F - 6 if p["kind"] in LAVA_NEURONS else F  # Lava's LIF / ATRLIF add a_in << 6
+    target = spec.target_frac(F, lif=p["kind"] in LAVA_NEURON_KINDS)   # Lava's LIF / ATRLIF add a_in << 6
     syn = {}
     for part, srcs in p["syn"].items():
         syn[part] = [QSynapse(weight_codes(w, lp["syn"][part][src], rnd),
-                              lp["syn"][part][src] - (lp["src_frac"] if src == "input" else 0) + target, src,
-                              wide=src == "input" and p.get("reads") == "u")
+                              spec.synapse_shift(lp["syn"][part][src], lp["src_frac"] if src == "input" else 0, target),
+                              src, wide=src == "input" and p.get("reads") == "u")
                      for src, w in srcs.items()]
-    if p["kind"] in LAVA_NEURONS:
+    if p["kind"] in LAVA_NEURON_KINDS:
         scaled = p["bias"]["v"] * 2.0**F
-        bias_exp = 0
-        while bias_exp < LIF_BIAS_EXP_MAX and scaled.detach().abs().max().item() / 2**bias_exp > LIF_BIAS_MANT_MAX:
-            bias_exp += 1
+        bias_exp = _lif_bias_exp(scaled)
         vth_max = ATRLIF_THETA_MAX if p["kind"] == "atrlif" else LIF_VTH_MAX
-        codes = dict(n=len(p["bias"]["v"]), syn=syn["d"],
-                     du=torch.clamp(rnd(DECAY_ONE * p["du"]) - 1, 0, DECAY_ONE - 1),
+        codes = dict(n=len(p["bias"]["v"]), syn=syn,
+                     du=torch.clamp(rnd(DECAY_ONE * p["du"]) - LIF_DU_OFFSET, 0, DECAY_ONE - 1),
                      dv=torch.clamp(rnd(DECAY_ONE * p["dv"]), 0, DECAY_ONE - 1),
-                     vth=int(min(round(p["vth"] * 2.0 ** (F - 6)), vth_max)),
-                     bias_mant=torch.clamp(rnd(scaled / 2**bias_exp), -LIF_BIAS_MANT_MAX - 1, LIF_BIAS_MANT_MAX),
+                     vth=int(min(round(p["vth"] * 2.0 ** target), vth_max)),
+                     bias_mant=torch.clamp(rnd(scaled / 2**bias_exp), LIF_BIAS_MANT_MIN, LIF_BIAS_MANT_MAX),
                      bias_exp=bias_exp, frac_bits=F)
         if p["kind"] == "lif":
             return QLif(**codes)
         return QAtrlif(**codes, dtheta=torch.clamp(rnd(DECAY_ONE * p["dtheta"]), 0, DECAY_ONE - 1),
                        dr=torch.clamp(rnd(DECAY_ONE * p["dr"]), 0, DECAY_ONE - 1),
-                       theta_step=int(min(round(p["theta_step"] * 2.0 ** (F - 6)), ATRLIF_THETA_MAX)))
+                       theta_step=int(min(round(p["theta_step"] * 2.0 ** target), ATRLIF_THETA_MAX)))
     bias = {part: torch.clamp(rnd(c * 2.0**F), -STATE_MAX, STATE_MAX) for part, c in p["bias"].items()}
     kind = p["kind"]
     gated = bool(p["mix"])          # an ungated layer (constant decays) has no mixing: labelled "dense"
@@ -299,7 +309,7 @@ def build_qnet_from_parts(parts: list, plan: dict, input_shape, b0: float = 0.1,
         layers[-2].output = "u"
     return QNet(input_shape=tuple(int(v) for v in input_shape), input_frac=plan["input_frac"],
                 input_range=tuple(plan["input_range"]), layers=layers[:-1], readout=layers[-1],
-                lut=sigmoid_lut())
+                lut=spec.sigmoid_lut())
 
 
 def to_numpy(obj):
@@ -355,7 +365,7 @@ def weight_tensors(parts: list, plan: dict):
     """Every 8-bit weight tensor of the plan: (layer index, "layerK.part.src" name, float weights (float64),
     exponent e); its codes are weight_codes(w, e), their values codes * 2^e."""
     for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
-        name = "readout" if i == len(parts) - 1 else f"layer{i}"
+        name = spec.layer_name(i, len(parts))
         tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
                    for src, w in srcs.items()]
         tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part])
@@ -375,12 +385,12 @@ def report_from_parts(parts: list, plan: dict) -> list:
     """`quantization_report` from the float parts of every layer (readout last)."""
     rows, tensors = [], list(weight_tensors(parts, plan))
     for i, p in enumerate(parts):
-        name = "readout" if i == len(parts) - 1 else f"layer{i}"
+        name = spec.layer_name(i, len(parts))
         for _, tname, w, e in (t for t in tensors if t[0] == i):
             q = weight_codes(w, e)
             err = ((q * 2.0**e - w).norm() / w.norm().clamp_min(1e-30)).item()
             clipped = ((w * 2.0**-e).round().abs() > WEIGHT_MAX).double().mean().item()
-            rows.append({"tensor": tname, "bits": 8, "exponent": e, "clipped": clipped, "rel_error": err})
+            rows.append({"tensor": tname, "bits": WEIGHT_BITS, "exponent": e, "clipped": clipped, "rel_error": err})
         rows += _decay_rows(name, p)
         if plan["mixing"] == "diag":
             for part, w in p.get("mix", {}).items():

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ltcsn.train.quantize import build_qnet
+from ltcsn.sim import spec
 from ltcsn.sim.integer import init_state, net_step
-from ltcsn.sim.qnet import LUT_HALF, LUT_STEP_BITS
 from ltcsn.sim.simulate import simulate
 from ltcsn.train.neurons import spike
 
@@ -41,7 +41,6 @@ def round_ste(x):
 
 class SteOps:
     """The primitives of `sim.ops.NumpyOps` on float64 tensors with straight-through gradients."""
-    name = "torch-ste"
     device = None
     dtype = np.float64       # numpy dtype of records: the float64 tensors hold the integers
 
@@ -69,28 +68,29 @@ class SteOps:
 
     @staticmethod
     def trunc12(x):
-        y = x / 4096.0
+        y = x * 2.0**-spec.DECAY_BITS
         return _ste(y, torch.trunc(y))
 
     @staticmethod
     def sat(x, bits: int):
-        m = float(2 ** (bits - 1) - 1)
+        m = float(spec.sat_bound(bits))
         return torch.clamp(x, -m, m)
 
     @staticmethod
     def wrap32(x):
-        return _ste(x, torch.remainder(x + 2.0**31, 2.0**32) - 2.0**31)
+        half = 2.0 ** (spec.INT32_BITS - 1)
+        return _ste(x, torch.remainder(x + half, 2 * half) - half)
 
     @staticmethod
     def wrap_once24(x):
-        half, full = 2.0**23, 2.0**24
-        return _ste(x, torch.where(x > half, x - full, torch.where(x <= -half, x + full, x)))
+        half = 2.0 ** (spec.STATE_BITS - 1)
+        return _ste(x, torch.where(x > half, x - 2 * half, torch.where(x <= -half, x + 2 * half, x)))
 
     @staticmethod
     def lut(table, z, frac_bits: int):
         table = torch.as_tensor(table, dtype=z.dtype, device=z.device)
-        idx = torch.clamp(torch.floor(z * 2.0 ** -(frac_bits - LUT_STEP_BITS)) + LUT_HALF, 0, 2 * LUT_HALF - 1).long()
-        return _ste(4096.0 * torch.sigmoid(z * 2.0**-frac_bits), table[idx])
+        idx = spec.lut_index(SteOps, z.detach(), frac_bits).long()
+        return _ste(spec.sigmoid_decay(z, frac_bits, torch.sigmoid), table[idx])
 
     @staticmethod
     def minimum(x, y):
@@ -122,13 +122,12 @@ class QuantizedNet(nn.Module):
         return build_qnet(self.model, self.plan, rnd=round_ste)
 
     def encode_input(self, x):
-        lo, hi = self.plan["input_range"]
-        return torch.clamp(torch.round(x.double() * 2.0 ** self.plan["input_frac"]), lo, hi)
+        return spec.encode_input(x.double(), self.plan["input_frac"], self.plan["input_range"])
 
     def init_state(self, batch: int, device=None):
         ops = self._ops(device)
         q = self.qnet()
-        return [init_state(ops, layer, batch) for layer in (*q.layers, q.readout)]
+        return [init_state(ops, layer, batch) for layer in q.all_layers]
 
     @staticmethod
     def _ops(device):
@@ -140,7 +139,7 @@ class QuantizedNet(nn.Module):
         ops = self._ops(x.device)
         q = self.qnet()
         if state is None:
-            state = [init_state(ops, layer, x.shape[0]) for layer in (*q.layers, q.readout)]
+            state = [init_state(ops, layer, x.shape[0]) for layer in q.all_layers]
         x_int = self.encode_input(x).flatten(2)
         outs = []
         for t in range(x.shape[1]):

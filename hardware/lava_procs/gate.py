@@ -14,6 +14,8 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from ltcsn.sim import spec
+
 
 class SpikeGate(AbstractProcess):
     """shape: (n,); hop: first window step whose spikes pass; window: steps per sample."""
@@ -31,7 +33,7 @@ class _SpikeGateModel(PyLoihiProcessModel):
 
     def run_spk(self):
         s = self.s_in.recv()
-        if (self.time_step - 1) % self.window < self.hop:
+        if spec.warming_up(spec.lava_window_step(self.time_step, self.window), self.hop):
             s = np.zeros_like(s)
         self.s_out.send(s)
 

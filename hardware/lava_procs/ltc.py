@@ -19,14 +19,16 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from ltcsn.sim.integer import ltc_neuron_step
+from ltcsn.sim import spec
+from ltcsn.sim.integer import init_state, ltc_neuron_step, state_type
 from ltcsn.sim.ops import FloatOps, NumpyOps
 
 
 class LtcNeuronProcess(AbstractProcess):
-    """layer: sim.qnet.QLtc; lut: [512] sigmoid codes (sim.qnet.sigmoid_lut); hop: first window step with input;
-    window: steps per sample.
-    Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) and u_out (n,) int32. Vars: u, s, b (n,) 24-bit integers."""
+    """layer: sim.qnet.QLtc; lut: [spec.LUT_SIZE] sigmoid codes (`spec.sigmoid_lut`); hop: first window step with
+    input (`spec.layer_hop`); window: steps per sample (`spec.window_length`).
+    Ports: a_in (len(layer.syn) * n,) int32, s_out (n,) and u_out (n,) int32. Vars: u, s, b (n,) 24-bit integers
+    (a readout updates u only)."""
 
     def __init__(self, layer, lut, hop: int, window: int, name: str = None):
         n = layer.n
@@ -52,19 +54,14 @@ class _LtcNeuronModel(PyLoihiProcessModel):
     def run_spk(self):
         dtype = self.ops.dtype
         a_in = self.a_in.recv().astype(dtype).reshape(len(self.parts), 1, -1)
-        if (self.time_step - 1) % self.window < self.hop:
-            self.u[:], self.s[:], self.b[:] = 0, 0, 0
-            self.s_out.send(np.zeros_like(self.u))
-            self.u_out.send(np.zeros_like(self.u))
-            return
-        acc = dict(zip(self.parts, a_in))
-        if self.layer.spiking:
-            state = tuple(v.astype(dtype)[None] for v in (self.u, self.s, self.b))
-            _, (u, s, b) = ltc_neuron_step(self.ops, self.layer, acc, state, self.lut)
-            self.u[:], self.s[:], self.b[:] = u[0], s[0], b[0]
+        kind = state_type(self.layer)
+        if spec.warming_up(spec.lava_window_step(self.time_step, self.window), self.hop):
+            state = init_state(self.ops, self.layer, 1)
         else:
-            _, (u,) = ltc_neuron_step(self.ops, self.layer, acc, (self.u.astype(dtype)[None],), self.lut)
-            self.u[:] = u[0]
+            state = kind(*(getattr(self, k).astype(dtype)[None] for k in kind._fields))
+            _, state = ltc_neuron_step(self.ops, self.layer, dict(zip(self.parts, a_in)), state, self.lut)
+        for k, v in state._asdict().items():
+            getattr(self, k)[:] = v[0]
         self.s_out.send((self.s if self.layer.spiking else self.u).copy())
         self.u_out.send(self.u.copy())
 
@@ -75,11 +72,11 @@ class _LtcNeuronModel(PyLoihiProcessModel):
 class PyLtcNeuronModelFixed(_LtcNeuronModel):
     ops = NumpyOps
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=spec.STATE_BITS)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=spec.STATE_BITS)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=spec.STATE_BITS)
     s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
-    b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    b: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=spec.STATE_BITS)
 
 
 @implements(proc=LtcNeuronProcess, protocol=LoihiProtocol)
