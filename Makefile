@@ -8,16 +8,20 @@ setup:
 	bash scripts/setup_env.sh
 
 # train (FPTT, LTC, rdigits) -> quantization-aware fine-tuning, both under the Loihi 2 chip profile (--target
-# loihi2: neuron-local gate mixing, then per-neuron integer programs; docs/fixed_point.md) -> NIR -> resource
-# report -> Lava -> verify
+# loihi2: neuron-local gate mixing, then per-neuron integer programs; docs/fixed_point.md) -> NIR -> integer
+# simulator -> resource report -> Lava -> verify, then RUN/summary.json (scripts/demo_summary.py; the README's
+# demo paragraph is rendered from its committed copy: scripts/demo_summary.py RUN --publish)
 demo: setup
+	@mkdir -p $(RUN) && date +%s > $(RUN)/started
 	$(PY) train/run.py --target loihi2 --out $(RUN)/float
 	$(PY) train/run.py --quant --target loihi2 --init $(RUN)/float/ckpt.pt --epochs 8 --lr 3e-4 --lr-schedule cosine --out $(RUN)/qat
-	$(PY) export/to_nir.py $(RUN)/qat/ckpt.pt --target loihi2 -o $(RUN)/model.nir
+	$(PY) export/to_nir.py $(RUN)/qat/ckpt.pt --target loihi2 -o $(RUN)/model.nir --no-eval
+	$(PY) sim/run.py $(RUN)/model.nir --json $(RUN)/sim.json
 	$(PY) hardware/resources.py $(RUN)/model.nir --json $(RUN)/resources.json
-	$(PY) hardware/run_lava.py $(RUN)/model.nir --samples 360
+	$(PY) hardware/run_lava.py $(RUN)/model.nir --samples 360 --json $(RUN)/lava.json
 	$(PY) sim/verify.py $(RUN)/model.nir --ckpt $(RUN)/float/ckpt.pt --samples 16 --json $(RUN)/verify.json
-	@echo "pipeline done: files in $(RUN)/ (float/ and qat/ checkpoints, model.nir, resources.json, verify.json)"
+	$(PY) scripts/demo_summary.py $(RUN)
+	@echo "pipeline done: files in $(RUN)/ (float/ and qat/ checkpoints, model.nir, sim.json, resources.json, lava.json, verify.json, summary.json)"
 
 test: setup
 	$(PY) -m pytest -q

@@ -216,7 +216,8 @@ def quantized_score(ckpt_path: Path, samples) -> str:
     qnet, _ = load_qnet(str(ckpt_path))
     task = get_task(**ckpt["task"])
     score, n, secs = evaluate_qnet(qnet, task, samples)
-    return f"{score:.4f}" + ("" if n == len(task.x_test) else f" ({n} test samples)")
+    from ltcsn.sim.spec import SPEC_VERSION
+    return f"{score:.4f}" + ("" if n == len(task.x_test) else f" ({n} test samples)") + f" (spec v{SPEC_VERSION})"
 
 
 def insert_row(row: str, table: Path = TABLE):

@@ -1,7 +1,8 @@
 """Thin nn.Modules around the functional steps in `train.neurons`.
 
-Every layer has `init_state(batch, device)` and `step(x, state) -> (out, state)`; state is a tuple of
-tensors. Spiking layers output spikes; the readout outputs its membrane (the logits / regression value).
+Every layer has `init_state(batch, device)` and `step(x, state) -> (out, state)`; state is the NamedTuple of
+its kind that the integer network uses too (`ltcsn.sim.integer`: SpikingState (u, s, b), LifState (i, v, s),
+ReadoutState (u,)), of float tensors. Spiking layers output spikes; the readout outputs its membrane (the logits / regression value).
 """
 import math
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ltcsn.sim.integer import AtrlifState, LifState, ReadoutState, SpikingState
 from ltcsn.train.neurons import adaptive_step, atrlif_step, leaky_readout_step, lif_step
 
 NEURONS = ("ltc", "alif", "lif", "atrlif")
@@ -78,8 +80,8 @@ class DenseSpikingLayer(nn.Module):
     def init_state(self, batch: int, device=None):
         z = torch.zeros(batch, self.n, device=device)
         if self.neuron == "atrlif":     # i, v, s, theta = vth, r
-            return (z, z.clone(), z.clone(), z + self.vth, z.clone())
-        return (z, z.clone(), z.clone())
+            return AtrlifState(z, z.clone(), z.clone(), z + self.vth, z.clone())
+        return (LifState if self.neuron == "lif" else SpikingState)(z, z.clone(), z.clone())
 
     def current(self, x, s_prev):
         """Synaptic current d = W_x x (+ c_x) + W_r s_prev."""
@@ -94,12 +96,12 @@ class DenseSpikingLayer(nn.Module):
             i, v, theta, r, s = atrlif_step(self.current(x, s), i, v, theta, r, torch.sigmoid(self.du_logit),
                                             torch.sigmoid(self.dv_logit), torch.sigmoid(self.dtheta_logit),
                                             torch.sigmoid(self.dr_logit), self.vth, self.theta_step, self.bias)
-            return s, (i, v, s, theta, r)
+            return s, AtrlifState(i, v, s, theta, r)
         if self.neuron == "lif":
             i, v, s = state
             i, v, s = lif_step(self.current(x, s), i, v, torch.sigmoid(self.du_logit),
                                torch.sigmoid(self.dv_logit), self.vth, self.bias)
-            return s, (i, v, s)
+            return s, LifState(i, v, s)
         u, s, b = state
         d = self.current(x, s)
         if self.neuron == "ltc":
@@ -108,7 +110,7 @@ class DenseSpikingLayer(nn.Module):
         else:
             alpha, rho = torch.sigmoid(self.tau_m), torch.sigmoid(self.tau_a)
         u, s, b = adaptive_step(d, u, s, b, alpha, rho, self.b0, self.beta)
-        return s, (u, s, b)
+        return s, SpikingState(u, s, b)
 
 
 class ConvLtcLayer(nn.Module):
@@ -134,7 +136,7 @@ class ConvLtcLayer(nn.Module):
 
     def init_state(self, batch: int, device=None):
         z = torch.zeros(batch, *self.out_shape, device=device)
-        return (z, z.clone(), z.clone())
+        return SpikingState(z, z.clone(), z.clone())
 
     def step(self, x, state):
         u, s, b = state
@@ -144,7 +146,7 @@ class ConvLtcLayer(nn.Module):
         alpha = torch.sigmoid(self.conv_m(c + u))
         rho = torch.sigmoid(self.conv_a(c + b))
         u, s, b = adaptive_step(c, u, s, b, alpha, rho, self.b0, self.beta)
-        return s, (u, s, b)
+        return s, SpikingState(u, s, b)
 
 
 class Readout(nn.Module):
@@ -168,13 +170,13 @@ class Readout(nn.Module):
             self.tau = nn.Parameter(torch.zeros(n_out))
 
     def init_state(self, batch: int, device=None):
-        return (torch.zeros(batch, self.n_out, device=device),)
+        return ReadoutState(torch.zeros(batch, self.n_out, device=device))
 
     def step(self, x, state):
         (u,) = state
         d = self.fc(x)
         if self.kind == "membrane":
-            return d, (d,)
+            return d, ReadoutState(d)
         alpha = torch.sigmoid(gate_input(self.gate, d, u, self.mixing) if self.gated else self.tau)
         u = leaky_readout_step(d, u, alpha)
-        return u, (u,)
+        return u, ReadoutState(u)

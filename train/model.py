@@ -66,7 +66,7 @@ class NetConfig:
 class SpikingNet(nn.Module):
     """Input [B, T, *input_shape] -> readout membrane [B, T, n_out].
 
-    State: a list with one tuple per spiking layer plus the readout's tuple.
+    State: a list with one state NamedTuple per spiking layer plus the readout's (`ltcsn.sim.integer.state_type`).
     """
 
     def __init__(self, cfg: NetConfig):
@@ -101,7 +101,7 @@ class SpikingNet(nn.Module):
             new_state.append(st)
             spikes.append(x)
         if self.cfg.readout == "membrane":
-            x = new_state[-1][0]          # the last spiking layer's membrane u (after its reset)
+            x = new_state[-1].u           # the last spiking layer's membrane u (after its reset)
         out, st = self.readout.step(x.flatten(1), state[-1])
         new_state.append(st)
         return out, new_state, spikes
@@ -124,5 +124,4 @@ class SpikingNet(nn.Module):
 
 def detach_state(state):
     """Every layer's state (a tuple or NamedTuple of tensors) detached, same types."""
-    detached = [[t.detach() for t in st] for st in state]
-    return [st._make(d) if hasattr(st, "_make") else tuple(d) for st, d in zip(state, detached)]
+    return [st._make(t.detach() for t in st) for st in state]

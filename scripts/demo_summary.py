@@ -1,0 +1,127 @@
+"""The summary of a `make demo` run, and the README paragraph made from it.
+
+    python scripts/demo_summary.py runs/demo                      # -> runs/demo/summary.json
+    python scripts/demo_summary.py --readme README.md --from docs/results/demo_summary.json   # rewrite the paragraph
+    python scripts/demo_summary.py --check README.md --from docs/results/demo_summary.json    # exit 1 if it differs
+
+The summary collects what the demo's commands wrote (float/ and qat/ metrics.json and checkpoints, sim.json,
+lava.json, verify.json, resources.json): float, integer and Lava accuracy, the verify result, and the seconds of
+each stage. The README's demo paragraph (between the markers below) is rendered from a summary, never typed:
+`docs/results/demo_summary.json` is the committed copy of the last run's summary, and tests/test_docs.py checks
+that the README says what it says.
+"""
+import argparse
+import json
+import textwrap
+from pathlib import Path
+import sys
+import time
+
+BEGIN = "<!-- demo summary: scripts/demo_summary.py writes this paragraph from docs/results/demo_summary.json -->"
+END = "<!-- end of demo summary -->"
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def summarize(run: Path) -> dict:
+    """The summary of the demo run in folder `run`."""
+    from ltcsn.train.checkpoint import read_checkpoint
+    float_m, qat_m = _load(run / "float" / "metrics.json"), _load(run / "qat" / "metrics.json")
+    ckpt = read_checkpoint(run / "float" / "ckpt.pt")
+    metric = float_m["metric"]
+    sim, lava, verify = _load(run / "sim.json"), _load(run / "lava.json"), _load(run / "verify.json")
+    resources = _load(run / "resources.json")
+    cfg, train = ckpt["config"], ckpt["train"]
+    started = run / "started"
+    return {
+        "command": "make demo",
+        "task": float_m["task"]["name"], "metric": metric, "test_samples_total": sim["samples"],
+        "network": {"neuron": cfg["neuron"], "layers": [lc["size"] for lc in cfg["layers"]],
+                    "recurrent": [bool(lc.get("recurrent", True)) for lc in cfg["layers"]],
+                    "readout": cfg.get("readout")},
+        "training": {k: train.get(k) for k in ("algo", "K", "alpha", "optimizer", "lr", "epochs", "batch_size",
+                                               "seed")},
+        "float": {"score": float_m[f"test_{metric}"], "epochs": float_m["epochs_done"],
+                  "train_seconds": float_m["train_seconds"]},
+        "integer_before_qat": {"score": qat_m[f"test_{metric}_before_qat"]},
+        "qat": {"score": qat_m[f"test_{metric}"], "epochs": qat_m["epochs_done"],
+                "train_seconds": qat_m["train_seconds"]},
+        "integer_sim": {"score": sim["score"], "samples": sim["samples"], "seconds": sim["seconds"]},
+        "lava": {k: lava[k] for k in ("score", "samples", "ms_per_step", "seconds", "tag", "async_models")},
+        "verify": {"bit_exact": verify["bit_exact"], "samples": verify["samples"], "steps": verify["steps"],
+                   "pairs": [{k: p[k] for k in ("pair", "values", "mismatches")} for p in verify["pairs"]]},
+        "resources": {"neurons": resources["neurons"], "cores": resources["cores"],
+                      "errors": resources["errors"]},
+        "wall_seconds": time.time() - float(started.read_text()) if started.exists() else None,
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def render(s: dict) -> str:
+    """The README's demo paragraph of summary s."""
+    n, t = s["network"], s["training"]
+    layers = " + ".join(f"{size}{'' if rec else ' feed-forward'}" for size, rec in zip(n["layers"], n["recurrent"]))
+    algo = f"FPTT K = {t['K']}, α = {t['alpha']:g}" if t["algo"] == "fptt" else t["algo"].upper()
+    mism = sorted({p["mismatches"] for p in s["verify"]["pairs"]})
+    verdict = (f"0 mismatches in every stage pair" if mism == [0] else
+               f"mismatches {', '.join(f'{p['pair']}: {p['mismatches']}' for p in s['verify']['pairs'])}")
+    wall = "" if s.get("wall_seconds") is None else f"{s['wall_seconds'] / 60:.1f} min, "
+    lava = s["lava"]
+    return textwrap.fill(
+        f"**`make demo`** ({wall}seed {t['seed']}; `runs/demo/summary.json`, committed as "
+        f"`docs/results/demo_summary.json`): float {n['neuron'].upper()} ({layers}, {algo}, "
+        f"{t['optimizer'].capitalize()} {t['lr']:g}, {s['float']['epochs']} epochs, batch {t['batch_size']}, "
+        f"{s['task']}) **{_pct(s['float']['score'])}** test {s['metric']} in {s['float']['train_seconds']:.0f} s; "
+        f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}**; after {s['qat']['epochs']} "
+        f"epochs of quantization-aware FPTT **{_pct(s['qat']['score'])}**, and its NIR file in the integer "
+        f"simulator **{_pct(s['integer_sim']['score'])}** ({s['integer_sim']['samples']} test samples); on Lava "
+        f"({lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, {lava['samples']} test samples) "
+        f"**{_pct(lava['score'])}** at {lava['ms_per_step']:.2f} ms/step; `verify`: {verdict} "
+        f"({s['verify']['samples']} samples, every variable of every layer at every step).",
+        width=116, break_long_words=False, break_on_hyphens=False)
+
+
+def replace_paragraph(text: str, paragraph: str) -> str:
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"the README lacks the markers {BEGIN!r} ... {END!r}")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{paragraph}\n{END}{tail}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run", nargs="?", help="the demo's folder: writes RUN/summary.json")
+    p.add_argument("--from", dest="source", default=None, help="a summary.json to render (default RUN/summary.json)")
+    p.add_argument("--readme", default=None, help="rewrite the demo paragraph of this README")
+    p.add_argument("--check", default=None, help="exit 1 if this README's demo paragraph differs from the summary")
+    args = p.parse_args(argv)
+    if args.run:
+        summary = summarize(Path(args.run))
+        out = Path(args.run) / "summary.json"
+        out.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {out}")
+        print(render(summary))
+    source = Path(args.source) if args.source else (Path(args.run) / "summary.json" if args.run else None)
+    if (args.readme or args.check) and source is None:
+        p.error("--readme / --check need --from SUMMARY or RUN")
+    if args.readme:
+        path = Path(args.readme)
+        path.write_text(replace_paragraph(path.read_text(), render(_load(source))))
+        print(f"rewrote the demo paragraph of {path}")
+    if args.check:
+        text = Path(args.check).read_text()
+        if replace_paragraph(text, render(_load(source))) != text:
+            print(f"{args.check}: the demo paragraph differs from {source} (run: python scripts/demo_summary.py "
+                  f"--readme {args.check} --from {source})", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

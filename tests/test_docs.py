@@ -1,0 +1,234 @@
+"""The documents say what the code does: spec version, LUT size, the names of functions, modules and files they
+cite, the NIR producer and equation strings, the README's demo numbers (rendered from the committed summary of the
+last `make demo`), the README pipeline (it runs the checkpoint it fine-tuned), and BENCHMARKS.md's integer columns
+(every one says which spec version scored it; rows scored under an older one say they were not re-scored)."""
+import importlib
+from pathlib import Path
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from ltcsn.sim import spec
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").glob("*.md"))]
+STAGE_DIRS = ("train", "export", "sim", "hardware")
+
+
+def _text(path: Path) -> str:
+    return path.read_text()
+
+
+def _python_sources():
+    for d in (*STAGE_DIRS, "benchmarks", "scripts"):
+        yield from sorted((ROOT / d).rglob("*.py"))
+
+
+def test_spec_version_and_lut_size_come_from_the_code():
+    fp = _text(ROOT / "docs/fixed_point.md")
+    assert re.search(r"^# .*\(spec version (\d+)\)", fp, re.M).group(1) == str(spec.SPEC_VERSION)
+    assert re.search(r"The sigmoid LUT has (\d+) entries", fp).group(1) == str(spec.LUT_SIZE)
+    schema = _text(ROOT / "docs/nir_schema.md")
+    assert re.search(r"`spec_version` \| `docs/fixed_point.md`, (\d+)", schema).group(1) == str(spec.SPEC_VERSION)
+    assert re.search(r"the (\d+) sigmoid codes", schema).group(1) == str(spec.LUT_SIZE)
+    assert re.search(r"sigmoid LUT has (\d+) entries", _text(ROOT / "README.md")).group(1) == str(spec.LUT_SIZE)
+
+
+def _dotted_names(text: str) -> set:
+    """`ltcsn.x.y` and `sim.x.y` / `train.x` / ... names in backticks (a call's arguments dropped)."""
+    names = set()
+    for m in re.finditer(r"`((?:ltcsn|sim|train|export|hardware)\.[A-Za-z_][\w.]*)(?:\([^`]*\))?`", text):
+        names.add(m.group(1).rstrip("."))
+    return names
+
+
+def _resolve(name: str):
+    parts = name.split(".")
+    if parts[0] != "ltcsn":
+        parts = ["ltcsn", *parts]
+    for cut in range(len(parts), 1, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(name)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_names_the_documents_cite_exist(doc):
+    """Every backticked module / function name resolves, every cited repository file exists."""
+    text = _text(doc)
+    missing = []
+    for name in sorted(_dotted_names(text)):
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    for path in sorted(set(re.findall(r"\b((?:train|export|sim|hardware|docs|benchmarks|scripts|tests)/[\w/.-]+"
+                                      r"\.(?:py|md|json|png))\b", text))):
+        if not (ROOT / path).exists():
+            missing.append(path)
+    assert not missing, f"{doc.name} cites what does not exist: {missing}"
+
+
+def test_the_code_cites_files_and_names_that_exist():
+    """Docstrings and comments of the package, benchmarks and scripts: cited repository files and .md documents."""
+    missing = []
+    for src in _python_sources():
+        text = src.read_text()
+        for path in set(re.findall(r"\b((?:train|export|sim|hardware|docs|benchmarks|scripts|tests)/[\w/.-]+"
+                                   r"\.(?:py|md|json))\b", text)):
+            if not (ROOT / path).exists() and "{" not in path:
+                missing.append(f"{src.relative_to(ROOT)}: {path}")
+        for md in set(re.findall(r"(?<![\w/.])([\w-]+\.md)\b", text)):
+            if not ((ROOT / md).exists() or (ROOT / "docs" / md).exists()):
+                missing.append(f"{src.relative_to(ROOT)}: {md}")
+        for name in _dotted_names(text):
+            try:
+                _resolve(name)
+            except (ImportError, AttributeError):
+                missing.append(f"{src.relative_to(ROOT)}: {name}")
+    assert not missing, "cited but missing:\n" + "\n".join(sorted(missing))
+
+
+def test_nir_producer_and_equations_name_the_code(tmp_path):
+    """The graph's producer is the module that wrote it (and nir_schema.md says so); every equation string
+    names the step function that computes it."""
+    import numpy as np
+    from ltcsn.export import nir_write
+    from ltcsn.export.nir_common import SCHEMA_KEY
+    from ltcsn.sim.qnet import QLif, QLtc, QNet, QSynapse
+
+    syn = {"d": [QSynapse(np.ones((2, 2), np.int64), 0, "input")]}
+    lif = QLif(n=2, syn=syn, du=10, dv=10, vth=5, bias_mant=np.zeros(2, np.int64), bias_exp=0, frac_bits=12)
+    ltc = QLtc(kind="alif", n=2, syn=syn, bias={"d": np.zeros(2, np.int64)}, gated=False,
+               alpha=np.array([100, 100]), rho=np.array([10, 10]), theta0=4, beta=4)
+    readout = QLtc(kind="readout", n=2, syn=syn, bias={"d": np.zeros(2, np.int64)}, gated=False, spiking=False,
+                   alpha=np.array([100, 100]))
+    qnet = QNet(input_shape=(2,), input_frac=0, input_range=(0, 1), layers=[lif, ltc], readout=readout,
+                lut=spec.sigmoid_lut())
+    graph = nir_write.qnet_to_nir(qnet)
+    producer = graph.metadata[SCHEMA_KEY]["producer"]
+    assert importlib.import_module(producer.split()[-1]) is nir_write
+    assert f"`{producer}`" in _text(ROOT / "docs/nir_schema.md")
+    for name, node in graph.nodes.items():
+        eq = (node.metadata or {}).get(SCHEMA_KEY, {}).get("equations")
+        if eq is not None:
+            fn = eq.split()[0].rstrip(":")
+            assert callable(_resolve(fn)), f"{name}: {eq[:60]}"
+
+
+# ------------------------------------------------------------------------------------ README: demo and pipeline
+def test_readme_demo_numbers_are_the_committed_summary():
+    """The README's demo paragraph is scripts/demo_summary.py's rendering of docs/results/demo_summary.json."""
+    r = subprocess.run([sys.executable, str(ROOT / "scripts/demo_summary.py"), "--check", str(ROOT / "README.md"),
+                        "--from", str(ROOT / "docs/results/demo_summary.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_demo_summary_check_fails_on_a_changed_number(tmp_path):
+    """--check catches a README whose demo numbers differ from the summary."""
+    readme = tmp_path / "README.md"
+    text = _text(ROOT / "README.md")
+    para = text.split("<!-- demo summary")[1].split("<!-- end of demo summary -->")[0]
+    number = re.search(r"\*\*(\d+\.\d) %\*\*", para).group(1)
+    readme.write_text(text.replace(f"**{number} %**", f"**{float(number) + 0.1:.1f} %**", 1))
+    r = subprocess.run([sys.executable, str(ROOT / "scripts/demo_summary.py"), "--check", str(readme),
+                        "--from", str(ROOT / "docs/results/demo_summary.json")], capture_output=True, text=True)
+    assert r.returncode == 1 and "differs" in r.stderr
+
+
+def _pipeline() -> list:
+    text = _text(ROOT / "README.md")
+    block = text.split("## The pipeline, command by command", 1)[1].split("```", 2)[1].replace("\\\n", " ")
+    return [shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.startswith("python ")]
+
+
+# the commands that run the network the pipeline trained (to_netx converts a LIF network of its own)
+RUNS_THE_MODEL = ("sim/run.py", "export/to_nir.py", "hardware/resources.py", "hardware/run_lava.py", "sim/verify.py")
+
+
+def test_readme_pipeline_runs_the_checkpoint_it_fine_tuned():
+    from ltcsn.train.run import parse_args
+    cmds = _pipeline()
+    scripts = [c[1] for c in cmds]
+    assert scripts[:2] == ["train/run.py", "train/run.py"] and "--quant" in cmds[1]
+    first, qat = parse_args(cmds[0][2:]), parse_args(cmds[1][2:])
+    float_dir = f"runs/{first.task}-{first.neuron}-{first.algo}"          # train/run.py's default --out
+    qat_dir = qat.out or f"{float_dir}-quant"
+    assert qat.init == f"{float_dir}/ckpt.pt"
+    runs = [c for c in cmds[2:] if c[1] in RUNS_THE_MODEL]
+    assert [c[1] for c in runs] == list(RUNS_THE_MODEL)
+    for cmd in runs:
+        model = cmd[2]
+        assert model.startswith(qat_dir + "/"), f"{' '.join(cmd)} runs {model}, not the fine-tuned {qat_dir}"
+    assert all((ROOT / s).exists() for s in scripts)
+
+
+# ------------------------------------------------------------------------------------ BENCHMARKS.md
+def test_benchmark_integer_columns_say_their_spec_version():
+    """benchmarks/rescore.py has marked every row: re-scored, scored under the current spec, or scored under an
+    older one and not re-scored (checkpoint gone)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import rescore
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = rescore.table_rows(_text(ROOT / "BENCHMARKS.md"))
+    assert rows
+    for _, cells in rows:
+        version, note = rescore.cell_version(cells[rescore.QUANT_COLUMN])
+        assert version is not None, f"no spec version: {cells[rescore.QUANT_COLUMN]}"
+        if version != spec.SPEC_VERSION:
+            assert "not re-scored" in note, cells[rescore.QUANT_COLUMN]
+
+
+def test_rescore_rescores_the_rows_run_and_marks_the_rest(tmp_path):
+    """A row whose checkpoint is on disk (same configuration, algorithm and epochs) gets the integer score of that
+    checkpoint under the current spec; a row of another run of the same configuration, and rows whose checkpoint is
+    gone, keep their numbers with the spec version that scored them."""
+    import torch
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import rescore
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.simulate import evaluate_qnet
+    from ltcsn.train.checkpoint import save_checkpoint
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.tasks import get_task
+
+    task = get_task("rdigits")
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((8,), 10, [LayerConfig(12)]))
+    with torch.no_grad():
+        model.layers[0].fc_x.weight.mul_(3.0)
+    ckpt = tmp_path / "runs" / "tiny" / "ckpt.pt"
+    save_checkpoint(ckpt, model, task, {"algo": "fptt", "epochs": 3}, {"epochs_done": 3})
+    score, _, _ = evaluate_qnet(load_qnet(str(ckpt))[0], task)
+    row = ("| rdigits | LTC 12 → ltc readout | FPTT K=1 α=0.1, Adam 0.003, batch 32, {ep} ep | 0.5 | {cell} | 1.0 s | "
+           "1 MiB | `python benchmarks/train_benchmarks.py --only {name}` | here |")
+    table = tmp_path / "BENCHMARKS.md"
+    table.write_text("\n".join([
+        "| task | network | algorithm | float | quantized (integer sim) | s | mem | command | machine |",
+        "|---|---|---|---|---|---|---|---|---|",
+        row.format(ep=3, cell="0.1111", name="tiny"),
+        row.format(ep=5, cell="0.2222", name="tiny"),                        # another run of the configuration
+        row.format(ep=3, cell="0.3333", name="gone"),
+        row.format(ep=3, cell="0.4444 (spec v2)", name="gone2"),
+        rescore.TABLE_END, ""]))
+    text, report = rescore.rescore(table, tmp_path / "runs", versions={3: 2, 4: 1})
+    cells = [c[rescore.QUANT_COLUMN] for _, c in rescore.table_rows(text)]
+    assert cells == [f"{score:.4f} (spec v{spec.SPEC_VERSION}, re-scored)",
+                     "0.2222 (spec v2)",
+                     "0.3333 (spec v1: 256-entry LUT, not re-scored: checkpoint gone)",
+                     "0.4444 (spec v2)"], report
+    table.write_text(text)                          # marked once, the marks stay
+    assert rescore.rescore(table, tmp_path / "runs", versions={})[0] == text
