@@ -6,7 +6,8 @@ For every row of the results table, the checkpoint RUNS/NAME/ckpt.pt of the row'
 re-scored by the integer simulator (quantized on the fly under its stored QAT plan, on the task its config
 names) when it exists and is the row's run (its algorithm and epochs done are the row's); the cell becomes
 "0.xxxx (spec v2, re-scored)". A row whose checkpoint is gone keeps its number and says which spec version scored
-it: "(spec v2)", or for an older version "(spec v1: 256-entry LUT, not re-scored: checkpoint gone)". The version
+it: "(spec v2)" (a version whose integers the current one keeps, `ltcsn.sim.spec.READABLE_SPEC_VERSIONS`), or for an
+older version "(spec v1: 256-entry LUT, not re-scored: checkpoint gone)". The version
 of an unmarked cell is the one of the commit that wrote the row (git blame against SPEC_SINCE), so every row is
 marked once and keeps its mark. Prints one line per row.
 """
@@ -22,8 +23,9 @@ QUANT_COLUMN = 4            # "quantized (integer sim)"
 ALGO_COLUMN, COMMAND_COLUMN = 2, 7
 # the first commit that computed the integer network under spec version N (docs/fixed_point.md; version 1 is
 # everything before), and what the older version computed differently
-SPEC_SINCE = {2: "9213f85"}
+SPEC_SINCE = {2: "9213f85", 3: "9d98033"}
 SPEC_DIFFERENCE = {1: "256-entry LUT"}
+# versions whose integers equal the current one's for the networks they describe (ltcsn.sim.spec)
 TAG = re.compile(r"\s*\(spec v(\d+)(?:[,:] ?([^)]*))?\)\s*$")
 
 
@@ -104,7 +106,7 @@ def _matches(ckpt_path: Path, epochs, algo) -> bool:
 def rescore(table: Path, runs: Path, samples=None, versions: dict = None) -> tuple:
     """(new text, one report line per row). versions: {line index: spec version} for unmarked cells
     (default: git blame)."""
-    from ltcsn.sim.spec import SPEC_VERSION
+    from ltcsn.sim.spec import READABLE_SPEC_VERSIONS, SPEC_VERSION
     text = table.read_text()
     lines = text.split("\n")
     rows = table_rows(text)
@@ -121,7 +123,7 @@ def rescore(table: Path, runs: Path, samples=None, versions: dict = None) -> tup
             cell = f"{rescore_checkpoint(ckpt, samples)} (spec v{SPEC_VERSION}, re-scored)"
         elif version is None:
             cell = f"{_number(cells[QUANT_COLUMN])} (spec version unknown, not re-scored: checkpoint gone)"
-        elif version == SPEC_VERSION:
+        elif version in READABLE_SPEC_VERSIONS:      # the same integers as the current spec
             cell = f"{_number(cells[QUANT_COLUMN])} (spec v{version})"
         else:
             cell = (f"{_number(cells[QUANT_COLUMN])} (spec v{version}: {SPEC_DIFFERENCE.get(version, 'older spec')}, "

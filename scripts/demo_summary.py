@@ -28,8 +28,11 @@ def _load(path: Path) -> dict:
 def summarize(run: Path) -> dict:
     """The summary of the demo run in folder `run`."""
     from ltcsn.train.checkpoint import read_checkpoint
+    from ltcsn.train.quantize import TARGETS
     float_m, qat_m = _load(run / "float" / "metrics.json"), _load(run / "qat" / "metrics.json")
     ckpt = read_checkpoint(run / "float" / "ckpt.pt")
+    plan = read_checkpoint(run / "qat" / "ckpt.pt")["quant_plan"]
+    profile = {"mixing": plan["mixing"], "sigmoid": plan.get("sigmoid", "lut")}
     metric = float_m["metric"]
     sim, lava, verify = _load(run / "sim.json"), _load(run / "lava.json"), _load(run / "verify.json")
     resources = _load(run / "resources.json")
@@ -47,7 +50,8 @@ def summarize(run: Path) -> dict:
                   "train_seconds": float_m["train_seconds"]},
         "integer_before_qat": {"score": qat_m[f"test_{metric}_before_qat"]},
         "qat": {"score": qat_m[f"test_{metric}"], "epochs": qat_m["epochs_done"],
-                "train_seconds": qat_m["train_seconds"]},
+                "train_seconds": qat_m["train_seconds"], **profile,
+                "target": next((t for t, prof in TARGETS.items() if prof == profile), None)},
         "integer_sim": {"score": sim["score"], "samples": sim["samples"], "seconds": sim["seconds"]},
         "lava": {k: lava[k] for k in ("score", "samples", "ms_per_step", "seconds", "tag", "async_models")},
         "verify": {"bit_exact": verify["bit_exact"], "samples": verify["samples"], "steps": verify["steps"],
@@ -71,14 +75,16 @@ def render(s: dict) -> str:
     verdict = (f"0 mismatches in every stage pair" if mism == [0] else
                f"mismatches {', '.join(f'{p['pair']}: {p['mismatches']}' for p in s['verify']['pairs'])}")
     wall = "" if s.get("wall_seconds") is None else f"{s['wall_seconds'] / 60:.1f} min, "
-    lava = s["lava"]
+    lava, qat = s["lava"], s["qat"]
+    profile = (f" under the {qat['target']} profile ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)"
+               if qat.get("target") else f" ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)")
     return textwrap.fill(
         f"**`make demo`** ({wall}seed {t['seed']}; `runs/demo/summary.json`, committed as "
         f"`docs/results/demo_summary.json`): float {n['neuron'].upper()} ({layers}, {algo}, "
         f"{t['optimizer'].capitalize()} {t['lr']:g}, {s['float']['epochs']} epochs, batch {t['batch_size']}, "
         f"{s['task']}) **{_pct(s['float']['score'])}** test {s['metric']} in {s['float']['train_seconds']:.0f} s; "
         f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}**; after {s['qat']['epochs']} "
-        f"epochs of quantization-aware FPTT **{_pct(s['qat']['score'])}**, and its NIR file in the integer "
+        f"epochs of quantization-aware FPTT{profile} **{_pct(s['qat']['score'])}**, and its NIR file in the integer "
         f"simulator **{_pct(s['integer_sim']['score'])}** ({s['integer_sim']['samples']} test samples); on Lava "
         f"({lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, {lava['samples']} test samples) "
         f"**{_pct(lava['score'])}** at {lava['ms_per_step']:.2f} ms/step; `verify`: {verdict} "

@@ -500,11 +500,11 @@ def test_paper_cnn_resources_count_kernels_and_lava_runs_the_same_graph(cnn):
     first = rep["layers"][0]
     assert first["fan_in"] == int(np.prod(conv.weight.shape[1:]))           # C_in x kh x kw, not 2 x 34 x 34
     assert first["synapses"] == first["nonzero_synapses"] < q.layers[0].n * int(np.prod(conv.weight.shape[1:]))
-    unrolled = sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn) + int(np.size(q.readout.syn["d"][0].q))
+    unrolled = sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn["d"]) + int(np.size(q.readout.syn["d"][0].q))
     assert unrolled > 9_000_000 and rep["synapses"] < unrolled / 8
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"holds {rep['synapses']:,} synapses instead of {unrolled / 1e6:.2f} M unrolled entries" in readme
-    first_unrolled = int(np.size(q.layers[0].syn[0].q))
+    first_unrolled = int(np.size(q.layers[0].syn["d"][0].q))
     assert (f"first convolution holds {first['synapses']:,} instead of {first_unrolled / 1e6:.2f} M and has fan-in "
             f"{first['fan_in']} = 2 channels x 5 x 5") in readme and conv.weight.shape[1:] == (2, 5, 5)
     x = (np.random.default_rng(0).random((1, 6, 2, 34, 34)) < 0.15).astype(np.int64)

@@ -19,8 +19,8 @@ STAGES = ("sim", "train", "export", "hardware")
 SKIP = {Path("train/tasks")}
 # a value that coincides with a spec value but means something else: (file, enclosing name) -> why
 ALLOWED = {
-    ("hardware/resources.py", "MAX_FAN_IN"): "Loihi 2's fan-in limit per neuron (4096), not the decay scale",
-    ("hardware/resources.py", "CORES_PER_CHIP"): "Loihi 2 cores per chip",
+    ("hardware/loihi2.py", "MAX_FAN_IN"): "Loihi 2's fan-in limit per neuron (4096), not the decay scale",
+    ("hardware/loihi2.py", "CORES_PER_CHIP"): "Loihi 2 cores per chip",
     ("train/neurons.py", "multi_gaussian_grad"): "the float surrogate's side Gaussians have width 6 sigma",
     ("sim/compare.py", "first_divergence"): "generic labels of any records (they need not end in a readout)",
 }

@@ -1,7 +1,7 @@
 """The quantized PyTorch model: the integer network of docs/fixed_point.md, trainable (QAT).
 
 Every forward pass rebuilds the integer codes from the float ("shadow") parameters with a straight-through
-round (`export.quantize.build_qnet`) and runs the integer step equations of `sim.integer` on `SteOps`:
+round (`ltcsn.train.quantize.build_qnet`) and runs the integer step equations of `sim.integer` on `SteOps`:
 float64 tensors whose forward values are exactly the integers `sim/` computes, and whose backward passes
 gradients straight through roundings, shifts and wraps, through the sigmoid for the LUT and through the
 float model's surrogate for spikes. Output: the readout u divided by 2^F (float scale).
