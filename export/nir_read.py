@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, READABLE_SPEC_VERSIONS, NirError, as_array, codes, exponent,
-                               first_line, load_nir, mixing_of, plain, sigmoid_of, received_frac, source_frac,
-                               tname)
+from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, READABLE_SPEC_VERSIONS, NirError,
+                                     as_array, codes, exponent, first_line, load_nir, mixing_of, plain, sigmoid_of,
+                                     received_frac, source_frac, tname)
 from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ltcsn.files import atomic_output
+from ltcsn.sim import spec
 from ltcsn.sim.inputs import fit_inputs, is_event_input, read_array_inputs, read_event_inputs
 from ltcsn.sim.simulate import simulate
 from ltcsn.train.parts_sim import can_simulate, simulate_parts
@@ -46,7 +47,7 @@ def layer_names(qnet, info) -> list:
     """One name per layer and the readout: the NIR node names of a third-party graph, else layerK:kind."""
     if info and info.get("origin") == "third-party":
         return [f"{name}:{layer.kind}" for name, layer in zip(info["layers"], qnet.layers)] + ["readout"]
-    return [f"layer{i}:{layer.kind}" for i, layer in enumerate(qnet.layers)] + ["readout"]
+    return [f"{name}:{layer.kind}" for name, layer in zip(qnet.layer_names(), qnet.layers)] + ["readout"]
 
 
 def float_run(qnet, x, model=None, info=None):
@@ -68,8 +69,7 @@ def run_inputs(qnet, x, model=None, info=None) -> dict:
     (int64 codes on 2^-F), "integer_spikes", "float_out", "float_spikes" (None when there is no float reading),
     "float_missing" (why), "agreement" {layer: fraction of equal spike values}}."""
     x_int = qnet.encode_input(x)
-    scaled = np.asarray(x, dtype=np.float64) * 2.0 ** qnet.input_frac
-    clipped = int(((scaled < qnet.input_range[0] - 0.5) | (scaled > qnet.input_range[1] + 0.5)).sum())
+    clipped = spec.input_clipped(np.asarray(x, dtype=np.float64), qnet.input_frac, qnet.input_range)
     outs, rec = simulate(qnet, x_int, record=True)
     spiking = [r["s"] for r in rec[:-1] if "s" in r]
     res = {"names": layer_names(qnet, info), "x_int": x_int, "clipped": clipped, "integer_out": outs,

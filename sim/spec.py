@@ -40,6 +40,13 @@ def encode_input(x, input_frac: int, input_range):
     return (x * 2.0 ** input_frac).round().clip(lo, hi)
 
 
+def input_clipped(x, input_frac: int, input_range) -> int:
+    """How many elements of x `encode_input` clips to its range."""
+    lo, hi = input_range
+    scaled = (x * 2.0 ** input_frac).round()
+    return int(((scaled < lo) | (scaled > hi)).sum())
+
+
 def decode_input(x_int, input_frac: int):
     """The float value x_int / 2^F_in of input codes (float64)."""
     return np.asarray(x_int, dtype=np.float64) * 2.0 ** -input_frac

@@ -213,8 +213,8 @@ def test_rescore_rescores_the_rows_run_and_marks_the_rest(tmp_path):
     ckpt = tmp_path / "runs" / "tiny" / "ckpt.pt"
     save_checkpoint(ckpt, model, task, {"algo": "fptt", "epochs": 3}, {"epochs_done": 3})
     score, _, _ = evaluate_qnet(load_qnet(str(ckpt))[0], task)
-    row = ("| rdigits | LTC 12 → ltc readout | FPTT K=1 α=0.1, Adam 0.003, batch 32, {ep} ep | 0.5 | {cell} | 1.0 s | "
-           "1 MiB | `python benchmarks/train_benchmarks.py --only {name}` | here |")
+    row = ("| rdigits | LTC 12 → ltc readout | FPTT K=1 α=0.1, Adam 0.003, batch 32, {ep} ep | 0.5 | {cell} | "
+           "1.0 s | 1 MiB | `python benchmarks/train_benchmarks.py --only {name}` | here |")
     table = tmp_path / "BENCHMARKS.md"
     table.write_text("\n".join([
         "| task | network | algorithm | float | quantized (integer sim) | s | mem | command | machine |",

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ltcsn.sim import spec
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
-from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
+from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
                             LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX, STATE_BITS, STATE_MAX,
                             WEIGHT_BITS, WEIGHT_MAX)
 from ltcsn.train.errors import InputError
@@ -415,7 +415,8 @@ def _decay_rows(name: str, p: dict) -> list:
         rel = (torch.as_tensor(code).double().reshape(-1) / DECAY_ONE - d) / d.clamp_min(1e-30)
         rel = torch.where(d > 0, rel, torch.zeros_like(rel))
         worst = rel[rel.abs().argmax()].item() if rel.numel() else 0.0
-        rows.append({"tensor": f"{name}.{k}", "bits": 12, "exponent": -12, "clipped": 0.0, "rel_error": worst})
+        rows.append({"tensor": f"{name}.{k}", "bits": DECAY_BITS, "exponent": -DECAY_BITS, "clipped": 0.0,
+                     "rel_error": worst})
     return rows
 
 
