@@ -1,23 +1,22 @@
 """The summary of a `make demo` run, and the README paragraph made from it.
 
     python scripts/demo_summary.py runs/demo                      # -> runs/demo/summary.json
-    python scripts/demo_summary.py --readme README.md --from docs/results/demo_summary.json   # rewrite the paragraph
-    python scripts/demo_summary.py --check README.md --from docs/results/demo_summary.json    # exit 1 if it differs
+    python scripts/demo_summary.py runs/demo --readme README.md        # and rewrite the README's demo paragraph
+    python scripts/demo_summary.py --check README.md --from SUMMARY.json   # exit 1 if the paragraph differs
 
 The summary collects what the demo's commands wrote (float/ and qat/ metrics.json and checkpoints, sim.json,
 lava.json, verify.json, resources.json): float, integer and Lava accuracy, the verify result, and the seconds of
 each stage. The README's demo paragraph (between the markers below) is rendered from a summary, never typed:
-`docs/results/demo_summary.json` is the committed copy of the last run's summary, and tests/test_docs.py checks
-that the README says what it says.
+the committed copy of the last run's summary (demo_summary.json in docs/results/), and a test checks that the
+README says what it says.
 """
 import argparse
 import json
-import textwrap
 from pathlib import Path
 import sys
 import time
 
-BEGIN = "<!-- demo summary: scripts/demo_summary.py writes this paragraph from docs/results/demo_summary.json -->"
+BEGIN = "<!-- demo summary: written by scripts/demo_summary.py from the committed summary of the last make demo -->"
 END = "<!-- end of demo summary -->"
 
 
@@ -67,20 +66,20 @@ def _pct(x: float) -> str:
 
 
 def render(s: dict) -> str:
-    """The README's demo paragraph of summary s."""
+    """The README's demo paragraph of summary s (one line)."""
     n, t = s["network"], s["training"]
     layers = " + ".join(f"{size}{'' if rec else ' feed-forward'}" for size, rec in zip(n["layers"], n["recurrent"]))
     algo = f"FPTT K = {t['K']}, α = {t['alpha']:g}" if t["algo"] == "fptt" else t["algo"].upper()
     mism = sorted({p["mismatches"] for p in s["verify"]["pairs"]})
-    verdict = (f"0 mismatches in every stage pair" if mism == [0] else
-               f"mismatches {', '.join(f'{p['pair']}: {p['mismatches']}' for p in s['verify']['pairs'])}")
+    pairs = ", ".join(f"{p['pair']}: {p['mismatches']}" for p in s["verify"]["pairs"])
+    verdict = "0 mismatches in every stage pair" if mism == [0] else f"mismatches {pairs}"
     wall = "" if s.get("wall_seconds") is None else f"{s['wall_seconds'] / 60:.1f} min, "
     lava, qat = s["lava"], s["qat"]
     profile = (f" under the {qat['target']} profile ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)"
                if qat.get("target") else f" ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)")
-    return textwrap.fill(
-        f"**`make demo`** ({wall}seed {t['seed']}; `runs/demo/summary.json`, committed as "
-        f"`docs/results/demo_summary.json`): float {n['neuron'].upper()} ({layers}, {algo}, "
+    return (
+        f"**`make demo`** ({wall}seed {t['seed']}; its `runs/demo/summary.json` is committed in docs/results/): "
+        f"float {n['neuron'].upper()} ({layers}, {algo}, "
         f"{t['optimizer'].capitalize()} {t['lr']:g}, {s['float']['epochs']} epochs, batch {t['batch_size']}, "
         f"{s['task']}) **{_pct(s['float']['score'])}** test {s['metric']} in {s['float']['train_seconds']:.0f} s; "
         f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}**; after {s['qat']['epochs']} "
@@ -88,8 +87,8 @@ def render(s: dict) -> str:
         f"simulator **{_pct(s['integer_sim']['score'])}** ({s['integer_sim']['samples']} test samples); on Lava "
         f"({lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, {lava['samples']} test samples) "
         f"**{_pct(lava['score'])}** at {lava['ms_per_step']:.2f} ms/step; `verify`: {verdict} "
-        f"({s['verify']['samples']} samples, every variable of every layer at every step).",
-        width=116, break_long_words=False, break_on_hyphens=False)
+        f"({s['verify']['samples']} samples, every variable of every layer at every step)."
+    )
 
 
 def replace_paragraph(text: str, paragraph: str) -> str:
