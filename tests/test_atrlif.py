@@ -6,7 +6,6 @@ import pytest
 from ltcsn.sim.integer import atrlif_neuron_step, init_state
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import QAtrlif
-from ltcsn.sim.simulate import state_names
 
 INT32 = (-2**31, 2**31 - 1)
 
@@ -48,11 +47,10 @@ def run_lava_atrlif(lv, layer: QAtrlif, a_in: np.ndarray) -> dict:
 
 def run_sim_atrlif(layer: QAtrlif, a_in: np.ndarray) -> dict:
     state = init_state(NumpyOps, layer, 1)
-    names = state_names(layer)
-    out = {k: np.zeros(a_in.shape, np.int64) for k in names}
+    out = {k: np.zeros(a_in.shape, np.int64) for k in state._fields}
     for t in range(a_in.shape[0]):
         _, state = atrlif_neuron_step(NumpyOps, layer, a_in[t][None], state)
-        for k, v in zip(names, state):
+        for k, v in state._asdict().items():
             out[k][t] = v[0]
     return out
 
@@ -76,7 +74,7 @@ def _layer(rng, n, **fixed) -> QAtrlif:
                  dr=int(rng.integers(0, 4096)), vth=int(rng.integers(0, 4096)), theta_step=int(rng.integers(0, 4096)),
                  bias_mant=rng.integers(-4096, 4096, n), bias_exp=int(rng.integers(0, 8)))
     codes.update(fixed)
-    return QAtrlif(n=n, syn=[], frac_bits=12, **codes)
+    return QAtrlif(n=n, syn={"d": []}, frac_bits=12, **codes)
 
 
 EDGE_A_IN = np.array([INT32[1], INT32[0], 0, 1, -1, 2**25, -2**25, 2**25 - 1, 2**17 + 3, -(2**17) - 3,
@@ -177,7 +175,7 @@ def test_quantized_torch_sim_and_lava_atrlif_bit_exact_through_nir(tmp_path, lav
             for f in ("du", "dv", "dtheta", "dr", "vth", "theta_step", "bias_exp", "frac_bits"):
                 assert int(getattr(a, f)) == int(getattr(b, f)), f
             assert np.array_equal(a.bias_mant, b.bias_mant)
-            assert all(np.array_equal(sa.q, sb.q) and sa.shift == sb.shift for sa, sb in zip(a.syn, b.syn))
+            assert all(np.array_equal(sa.q, sb.q) and sa.shift == sb.shift for sa, sb in zip(a.syn["d"], b.syn["d"]))
     report = verify(q2, x_int, lava=True)
     for pair in report["pairs"]:
         assert pair["mismatches"] == 0, pair["first"]["message"]
