@@ -1,14 +1,14 @@
 """The summary of a `make demo` run, and the README paragraph made from it.
 
     python scripts/demo_summary.py runs/demo                      # -> runs/demo/summary.json
-    python scripts/demo_summary.py runs/demo --readme README.md        # and rewrite the README's demo paragraph
+    python scripts/demo_summary.py runs/demo --publish            # and commit it: COMMITTED, README's paragraph
     python scripts/demo_summary.py --check README.md --from SUMMARY.json   # exit 1 if the paragraph differs
 
 The summary collects what the demo's commands wrote (float/ and qat/ metrics.json and checkpoints, sim.json,
 lava.json, verify.json, resources.json): float, integer and Lava accuracy, the verify result, and the seconds of
 each stage. The README's demo paragraph (between the markers below) is rendered from a summary, never typed:
-the committed copy of the last run's summary (demo_summary.json in docs/results/), and a test checks that the
-README says what it says.
+the committed copy of the last run's summary (COMMITTED), and tests/test_demo_summary.py checks that the README
+says what it says.
 """
 import argparse
 import json
@@ -16,6 +16,8 @@ from pathlib import Path
 import sys
 import time
 
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = "docs/results/demo_summary.json"     # the committed copy of the last run's summary
 BEGIN = "<!-- demo summary: written by scripts/demo_summary.py from the committed summary of the last make demo -->"
 END = "<!-- end of demo summary -->"
 
@@ -51,8 +53,9 @@ def summarize(run: Path) -> dict:
         "qat": {"score": qat_m[f"test_{metric}"], "epochs": qat_m["epochs_done"],
                 "train_seconds": qat_m["train_seconds"], **profile,
                 "target": next((t for t, prof in TARGETS.items() if prof == profile), None)},
-        "integer_sim": {"score": sim["score"], "samples": sim["samples"], "seconds": sim["seconds"]},
-        "lava": {k: lava[k] for k in ("score", "samples", "ms_per_step", "seconds", "tag", "async_models")},
+        "integer_sim": {"score": sim[f"integer_{metric}"], "samples": sim["samples"], "seconds": sim["seconds"]},
+        "lava": {"score": lava[metric], "samples": lava["samples"], "ms_per_step": lava["ms_per_step"],
+                 "seconds": lava["seconds"], "tag": lava["models"], "async_models": lava["async"]},
         "verify": {"bit_exact": verify["bit_exact"], "samples": verify["samples"], "steps": verify["steps"],
                    "pairs": [{k: p[k] for k in ("pair", "values", "mismatches")} for p in verify["pairs"]]},
         "resources": {"neurons": resources["neurons"], "cores": resources["cores"],
@@ -105,6 +108,8 @@ def main(argv=None) -> int:
     p.add_argument("--from", dest="source", default=None, help="a summary.json to render (default RUN/summary.json)")
     p.add_argument("--readme", default=None, help="rewrite the demo paragraph of this README")
     p.add_argument("--check", default=None, help="exit 1 if this README's demo paragraph differs from the summary")
+    p.add_argument("--publish", action="store_true",
+                   help=f"with RUN: copy RUN/summary.json to {COMMITTED} and rewrite README.md's demo paragraph")
     args = p.parse_args(argv)
     if args.run:
         summary = summarize(Path(args.run))
@@ -112,6 +117,12 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {out}")
         print(render(summary))
+    if args.publish:
+        if not args.run:
+            p.error("--publish needs RUN")
+        (ROOT / COMMITTED).write_text((Path(args.run) / "summary.json").read_text())
+        args.source, args.readme = str(ROOT / COMMITTED), str(ROOT / "README.md")
+        print(f"wrote {COMMITTED}")
     source = Path(args.source) if args.source else (Path(args.run) / "summary.json" if args.run else None)
     if (args.readme or args.check) and source is None:
         p.error("--readme / --check need --from SUMMARY or RUN")

@@ -10,7 +10,8 @@ Integer states are drawn as values (code * 2^-frac_bits, the scale docs/fixed_po
 """
 import numpy as np
 
-from ltcsn.sim.simulate import simulate, state_names
+from ltcsn.sim.integer import state_type
+from ltcsn.sim.simulate import simulate
 
 
 def float_states(model, x) -> list:
@@ -42,7 +43,7 @@ def plot_sample(qnet, model, x, path, neurons: int = 4, title: str = ""):
     layers = (*qnet.layers, qnet.readout)
     rows = []
     for i, layer in enumerate(layers):
-        names = state_names(layer)
+        names = state_type(layer)._fields
         scale = 2.0 ** -getattr(layer, "frac_bits", 0)
         for k, name in enumerate(names):
             integer = rec[i][name][0]

@@ -16,6 +16,8 @@ from ltcsn.sim import spec
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").glob("*.md"))]
 STAGE_DIRS = ("train", "export", "sim", "hardware")
+# files a command writes that the repository may not hold yet, with the command
+WRITTEN_BY = {"docs/results/demo_summary.json": "make demo, then python scripts/demo_summary.py runs/demo --publish"}
 
 
 def _text(path: Path) -> str:
@@ -72,7 +74,7 @@ def test_names_the_documents_cite_exist(doc):
             missing.append(name)
     for path in sorted(set(re.findall(r"\b((?:train|export|sim|hardware|docs|benchmarks|scripts|tests)/[\w/.-]+"
                                       r"\.(?:py|md|json|png))\b", text))):
-        if not (ROOT / path).exists():
+        if not (ROOT / path).exists() and path not in WRITTEN_BY:
             missing.append(path)
     assert not missing, f"{doc.name} cites what does not exist: {missing}"
 
@@ -84,7 +86,7 @@ def test_the_code_cites_files_and_names_that_exist():
         text = src.read_text()
         for path in set(re.findall(r"\b((?:train|export|sim|hardware|docs|benchmarks|scripts|tests)/[\w/.-]+"
                                    r"\.(?:py|md|json))\b", text)):
-            if not (ROOT / path).exists() and "{" not in path:
+            if not (ROOT / path).exists() and "{" not in path and path not in WRITTEN_BY:
                 missing.append(f"{src.relative_to(ROOT)}: {path}")
         for md in set(re.findall(r"(?<![\w/.])([\w-]+\.md)\b", text)):
             if not ((ROOT / md).exists() or (ROOT / "docs" / md).exists()):
@@ -144,7 +146,8 @@ def test_readme_pipeline_runs_the_checkpoint_it_fine_tuned():
     float_dir = f"runs/{first.task}-{first.neuron}-{first.algo}"          # train/run.py's default --out
     qat_dir = qat.out or f"{float_dir}-quant"
     assert qat.init == f"{float_dir}/ckpt.pt"
-    runs = [c for c in cmds[2:] if c[1] in RUNS_THE_MODEL]
+    runs = [c for i, c in enumerate(cmds) if i >= 2 and c[1] in RUNS_THE_MODEL     # the first of each
+            and c[1] not in [d[1] for d in cmds[2:i]]]
     assert [c[1] for c in runs] == list(RUNS_THE_MODEL)
     for cmd in runs:
         model = cmd[2]
