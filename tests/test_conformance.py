@@ -327,7 +327,7 @@ def test_conformance(tmp_path, tool, kind, dt, request):
           f"{same_step}; float with 8-bit weights: agreement {w_agree}, same step {w_same}")
     assert min(agreement) >= INTEGER_MIN_AGREEMENT, agreement
     if kind == "CubaLIF":      # slow decays, small weights: F high enough that no step's input is floored
-        assert all(s.shift >= 0 for s in q.layers[0].syn)
+        assert all(s.shift >= 0 for s in q.layers[0].syn["d"])
     if kind == "LI":
         assert np.allclose(f_out, want_out, atol=1e-5)
         u = simulate(q, q.encode_input(x.numpy())) / 2.0 ** q.readout.frac_bits
