@@ -49,7 +49,9 @@ def summarize(run: Path) -> dict:
                                                "seed")},
         "float": {"score": float_m[f"test_{metric}"], "epochs": float_m["epochs_done"],
                   "train_seconds": float_m["train_seconds"]},
-        "integer_before_qat": {"score": qat_m[f"test_{metric}_before_qat"]},
+        "integer_before_qat": ({"score": qat_m[f"test_{metric}_before_qat"], "on": "test"}
+                               if f"test_{metric}_before_qat" in qat_m else
+                               {"score": qat_m[f"val_{metric}_before_qat"], "on": "validation"}),
         "qat": {"score": qat_m[f"test_{metric}"], "epochs": qat_m["epochs_done"],
                 "train_seconds": qat_m["train_seconds"], **profile,
                 "target": next((t for t, prof in TARGETS.items() if prof == profile), None)},
@@ -85,7 +87,8 @@ def render(s: dict) -> str:
         f"float {n['neuron'].upper()} ({layers}, {algo}, "
         f"{t['optimizer'].capitalize()} {t['lr']:g}, {s['float']['epochs']} epochs, batch {t['batch_size']}, "
         f"{s['task']}) **{_pct(s['float']['score'])}** test {s['metric']} in {s['float']['train_seconds']:.0f} s; "
-        f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}**; after {s['qat']['epochs']} "
+        f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}** "
+        f"({s['integer_before_qat'].get('on', 'test')}); after {s['qat']['epochs']} "
         f"epochs of quantization-aware FPTT{profile} **{_pct(s['qat']['score'])}**, and its NIR file in the integer "
         f"simulator **{_pct(s['integer_sim']['score'])}** ({s['integer_sim']['samples']} test samples); on Lava "
         f"({lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, {lava['samples']} test samples) "
