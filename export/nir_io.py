@@ -10,7 +10,7 @@ import torch
 from ltcsn.export.load import add_reading_args, reading_lines
 from ltcsn.export.nir_common import as_array, plain, tname
 from ltcsn.export.nir_read import qnet_from_graph, read_graph
-from ltcsn.train.errors import InputError
+from ltcsn.args import ArgumentParser, cli
 
 
 def _short(v, width: int = 60) -> str:
@@ -63,25 +63,20 @@ def describe(graph) -> str:
     return "\n".join(out)
 
 
+@cli
 def main(argv=None) -> int:
     """python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no]: list the graph and
     how it reads."""
-    import argparse
-    import sys
-    p = argparse.ArgumentParser(description=main.__doc__)
+    p = ArgumentParser(description=main.__doc__)
     p.add_argument("path")
     add_reading_args(p)
     p.add_argument("--norse411", default="auto", choices=["auto", "yes", "no"],
                    help="time constants written as tau*dt (norse#411); auto: on norse graphs with some tau < dt/2")
     p.add_argument("--quiet", action="store_true", help="only how it reads, not the listing")
     args = p.parse_args(argv)
-    try:
-        graph = read_graph(args.path)
-        n411 = {"auto": None, "yes": True, "no": False}[args.norse411]
-        qnet, info = qnet_from_graph(graph, dt=args.dt, norse411=n411, where=args.path, producer=args.producer)
-    except InputError as e:
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
-        return 2
+    graph = read_graph(args.path)
+    n411 = {"auto": None, "yes": True, "no": False}[args.norse411]
+    qnet, info = qnet_from_graph(graph, dt=args.dt, norse411=n411, where=args.path, producer=args.producer)
     if not args.quiet:
         print(describe(read_graph(args.path)))
     layers = ", ".join(f"{layer.kind} {layer.n}" for layer in (*qnet.layers, qnet.readout))

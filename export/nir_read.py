@@ -15,6 +15,8 @@ from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.train.quantize import QuantizationError, quantize_parts
 from ltcsn.sim import spec
+from ltcsn.train.tasks import TASKS
+from ltcsn.sim.bounds import width_errors
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
 
@@ -111,11 +113,80 @@ def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=Non
         raise NirError(f"{where}: not a NIR graph (a single {type(graph).__name__} node)")
     notes = drop_batch_dims(graph)
     _type_check(graph, where)
+    _check_numbers(graph, where)
     gmeta = plain(graph.metadata or {})
     ours = SCHEMA_KEY in gmeta or any(SCHEMA_KEY in (n.metadata or {}) for n in graph.nodes.values())
     if ours:
-        return _read_ours(graph, gmeta, dt, where)
+        qnet, info = _read_ours(graph, gmeta, dt, where)
+        errors = width_errors(qnet)
+        if errors:
+            raise NirError(f"{where}: {errors[0]} (docs/fixed_point.md)"
+                           + (f"; {len(errors) - 1} more such value(s)" if len(errors) > 1 else ""))
+        return qnet, info
     return read_foreign(graph, gmeta, dt, norse411, x_sample, where, producer=producer, notes=notes)
+
+
+INF_MEANS_SOMETHING = {"tau", "tau_syn", "tau_mem", "v_threshold"}
+
+
+def _nonfinite(value, path: str, inf_ok: bool = False):
+    """The first 'path' (field, metadata key) in value holding NaN (or, where infinite means nothing, Inf), or None.
+    tau = inf is a neuron without leak (NIR's own convention) and v_threshold = inf one that never spikes."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = _nonfinite(v, f"{path}.{k}", str(k) in INF_MEANS_SOMETHING)
+            if bad:
+                return bad
+        return None
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value) if all(isinstance(v, (int, float, np.number)) for v in value) else None
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        a = np.asarray(value, dtype=np.float64)
+        if np.isnan(a).any():
+            return f"{path} holds NaN"
+        if np.isinf(a).any() and not inf_ok:
+            return f"{path} holds Inf"
+    return None
+
+
+def _check_numbers(graph, where: str):
+    """Refuse NaN (and meaningless Inf) in any node field or metadata, and a non-finite or non-positive dt."""
+    for name, node in graph.nodes.items():
+        for f in getattr(node, "__dataclass_fields__", {}):
+            if f in ("input_type", "output_type"):
+                continue
+            value = plain(getattr(node, f)) if f == "metadata" else getattr(node, f)
+            bad = _nonfinite(value, f"node '{name}' {f}", f in INF_MEANS_SOMETHING)
+            if bad:
+                raise NirError(f"{where}: {bad}")
+        tau = getattr(node, "tau", None)
+        if tau is not None and (np.asarray(tau, dtype=np.float64) <= 0).any():
+            raise NirError(f"{where}: node '{name}' tau has a value <= 0 (a time constant is > 0)")
+    bad = _nonfinite(plain(graph.metadata or {}), "graph metadata")
+    if bad:
+        raise NirError(f"{where}: {bad}")
+    for key in ("dt",):
+        for meta in (plain(graph.metadata or {}), plain(graph.metadata or {}).get(SCHEMA_KEY, {})):
+            if isinstance(meta, dict) and key in meta:
+                try:
+                    v = float(meta[key])
+                except (TypeError, ValueError):
+                    raise NirError(f"{where}: graph metadata {key} = {meta[key]!r} is not a number") from None
+                if not (math.isfinite(v) and v > 0):
+                    raise NirError(f"{where}: graph metadata {key} = {v} (a time step is finite and > 0)")
+
+
+def _check_task(task: dict, where: str) -> dict:
+    """The graph's task record: empty, or one this project can rebuild (a known name, options it takes)."""
+    if not task:
+        return task
+    name = task.get("name")
+    if name not in TASKS:
+        raise NirError(f"{where}: graph metadata task {name!r} is not a task of this project (known: "
+                       f"{', '.join(sorted(TASKS))}); remove the record to run on random inputs")
+    return task
 
 
 # ================================================================ our files
@@ -223,7 +294,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
             parts.append(p)
             lps.append(lp)
         n_prev, prev_output, prev_frac = n, output, int(m.get("frac_bits", 0))
-    task = {k: v for k, v in dict(g.get("task", {})).items()}
+    task = _check_task({k: v for k, v in dict(g.get("task", {})).items()}, where)
     info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
             "reading": [f"producer: this project ({g.get('producer')}, schema {SCHEMA_KEY} v{SCHEMA_VERSION})",
                         f"read at dt = {float(g['dt']):g} s: stored in the graph"],

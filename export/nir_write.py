@@ -136,8 +136,8 @@ def _semantics(layer) -> dict:
         eq += "; sends its membrane u after the reset (24-bit graded) to the layer above, not its spikes"
     return {"equations": eq + " (docs/fixed_point.md)",
             "rounding": "rshr = round half up; synapses shl(q@x, shift), floor for negative shifts",
-            "overflow": "d, z, u saturate to 24 bits; synaptic sums int64 (Lava Dense int32), wide synapses "
-                        "(from a membrane u) shl(wrap32(2 q@x), shift - 1)"}
+            "overflow": "d, z, u saturate to 24 bits; each part's synaptic sum wraps to int32 (Lava Dense), wide "
+                        "synapses (from a membrane u) shl(wrap32(2 q@x), shift - 1)"}
 
 
 def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized: bool = True):

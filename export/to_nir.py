@@ -8,11 +8,14 @@ Prints a summary: layers, neurons, synapses, bit widths, clipping and quantizati
 float vs integer (sim/) score on the task's test set. Bad input: one line "error: ..." on stderr, exit 2,
 nothing written.
 """
-import argparse
 from pathlib import Path
 import sys
+import warnings
 
 import numpy as np
+
+from ltcsn.args import ArgumentParser, cli, float_range, int_range
+from ltcsn.files import check_output
 
 
 def _head(path: Path) -> bytes:
@@ -52,8 +55,9 @@ def _summary(qnet, report, quantized: bool, dt: float, out: Path) -> str:
     return "\n".join(lines)
 
 
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Export a checkpoint to NIR (quantized by default).")
+    p = ArgumentParser(description="Export a checkpoint to NIR (quantized by default).")
     p.add_argument("checkpoint", help="checkpoint written by train/run.py (ckpt.pt)")
     p.add_argument("-o", "--out", default=None, help="output file (default: model.nir next to the checkpoint)")
     p.add_argument("--float", dest="float_", action="store_true", help="write the float network")
@@ -63,8 +67,8 @@ def main(argv=None) -> int:
                         "checkpoint carries its own; a different one is an error")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
                    help="LTC membrane/adaptation mixing (default: the target's; a QAT checkpoint carries its own)")
-    p.add_argument("--dt", type=float, default=1e-3, help="time step in s recorded in the file (default 1e-3)")
-    p.add_argument("--samples", type=int, default=None, help="test samples for the accuracy (default: all)")
+    p.add_argument("--dt", type=float_range(0, lo_open=True), default=1e-3, help="time step in s recorded in the file (default 1e-3)")
+    p.add_argument("--samples", type=int_range(1), default=None, help="test samples for the accuracy (default: all)")
     p.add_argument("--no-eval", action="store_true", help="skip the float vs integer test-set evaluation")
     p.add_argument("--plot", default=None,
                    help="write a PNG histogram of every weight tensor's rounding error (in quantization steps)")
@@ -73,37 +77,38 @@ def main(argv=None) -> int:
     from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task
+    from ltcsn.train.tasks import get_task, warn_samples
+    from ltcsn.sim.bounds import overflow_warning, synaptic_sum_bounds
+    ckpt_path = Path(args.checkpoint)
+    out = check_output(Path(args.out) if args.out else ckpt_path.with_name("model.nir"), [ckpt_path],
+                       "-o" if args.out else "output (model.nir next to the checkpoint)")
+    if args.plot:
+        check_output(args.plot, [ckpt_path, out], "--plot")
+    if ckpt_path.is_file() and _head(ckpt_path) == b"\x89HDF\r\n\x1a\n":
+        raise InputError(f"{ckpt_path}: an HDF5 (NIR?) file, not a checkpoint; to read a NIR file: "
+                         f"python export/nir_io.py {ckpt_path}")
+    model, ckpt = load_checkpoint(ckpt_path)
     try:
-        if not args.dt > 0:
-            raise InputError(f"--dt must be > 0, got {args.dt}")
-        if args.samples is not None and args.samples < 1:
-            raise InputError("--samples must be >= 1")
-        ckpt_path = Path(args.checkpoint)
-        out = Path(args.out) if args.out else ckpt_path.with_name("model.nir")
-        if ckpt_path.is_file() and _head(ckpt_path) == b"\x89HDF\r\n\x1a\n":
-            raise InputError(f"{ckpt_path}: an HDF5 (NIR?) file, not a checkpoint; to read a NIR file: "
-                             f"python export/nir_io.py {ckpt_path}")
-        model, ckpt = load_checkpoint(ckpt_path)
-        try:
-            task = get_task(**ckpt["task"])
-        except (TypeError, ValueError) as e:
-            raise InputError(f"{ckpt_path}: cannot rebuild the task {ckpt['task']!r} ({e})") from None
-        plan = ckpt.get("quant_plan")
-        if plan is not None:
-            plan_profile(plan, args.target, args.mixing, where=str(ckpt_path))
-        profile = target_profile(args.target, args.mixing)
+        task = get_task(**ckpt["task"])
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{ckpt_path}: cannot rebuild the task {ckpt['task']!r} ({e})") from None
+    if not args.no_eval:
+        warn_samples(task, args.samples)
+    plan = ckpt.get("quant_plan")
+    if plan is not None:
+        plan_profile(plan, args.target, args.mixing, where=str(ckpt_path))
+    profile = target_profile(args.target, args.mixing)
+    try:
         qnet, plan, report = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
                                       sigmoid=profile["sigmoid"])
-        if args.plot:
-            from ltcsn.files import check_output
-            check_output(args.plot, [ckpt_path, out], "--plot")
-        graph = qnet_to_nir(qnet, model, dt=args.dt, quantized=not args.float_)
-        write_nir(out, graph)
-    except (InputError, ValueError) as e:
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
-        return 2
-    print(_summary(qnet, report, not args.float_, args.dt, out))
+    except ValueError as e:      # a network the integer semantics cannot express
+        raise InputError(f"{ckpt_path}: {e}") from None
+    for bound in synaptic_sum_bounds(qnet):
+        if bound["wraps"]:
+            warnings.warn(overflow_warning(bound))
+    graph = qnet_to_nir(qnet, model, dt=args.dt, quantized=not args.float_)
+    write_nir(out, graph)
+    print(_summary(qnet, report, not args.float_, args.dt, out), flush=True)
     if args.plot:
         from ltcsn.train.quantize import quantization_errors
         plot_quantization_errors(quantization_errors(model, plan), args.plot, f"{ckpt_path}: 8-bit weight codes")

@@ -10,16 +10,17 @@ neuron-program length (`sim.neuron_program`), cores and per-core use. Then every
 runs on the host and why, and the host <-> chip traffic per time step. Limits and their sources:
 hardware/loihi2.py. Errors name the layer that cannot fit; exit status 1 when anything cannot fit.
 """
-import argparse
-import json
 import math
 import sys
 
 import numpy as np
 
+from ltcsn.args import ArgumentParser, cli
+from ltcsn.files import check_output, write_json
 from ltcsn.hardware import loihi2
 from ltcsn.hardware.graph import SYNAPSE_KINDS, loihi2_missing, mapped_graph, with_adapters
 from ltcsn.sim import spec
+from ltcsn.sim.bounds import overflow_warning, synaptic_sum_bounds
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.qnet import QAtrlif, QLif
 
@@ -38,22 +39,19 @@ def _program(layer) -> tuple:
     return program.state_words, program.length
 
 
-def _synapse_errors(name: str, syns: list, input_max: int) -> list:
+def _synapse_errors(name: str, syns: list) -> list:
+    """Weight exponents outside the chip's range. (The int32 bound of the synaptic sums: `resource_report`'s
+    warnings, from `sim.bounds.synaptic_sum_bounds`, for every part of every layer, the readout's wide synapse
+    included; the spec wraps there exactly as Lava does, docs/fixed_point.md.)"""
     errors = []
     for p in syns:
         exp = p.params["weight_exp"]
         if not loihi2.WEIGHT_EXP_RANGE[0] <= exp <= loihi2.WEIGHT_EXP_RANGE[1]:
             errors.append(f"{name}: weight exponent {exp} of {p.name} outside {list(loihi2.WEIGHT_EXP_RANGE)}")
-        if p.params["num_message_bits"] == loihi2.GRADED_PAYLOAD_BITS:
-            continue  # 24-bit membrane payloads: the spec wraps this sum as Lava does (docs/fixed_point.md)
-        x_max = input_max if p.params["source"] == "input" else 1
-        worst = int(np.abs(p.params["weights"]).sum(axis=1).max(initial=0)) * x_max * 2 ** max(exp, 0)
-        if worst > loihi2.INT32_MAX:
-            errors.append(f"{name}: worst-case synaptic sum {worst} of {p.name} overflows int32")
     return errors
 
 
-def layer_row(graph, name: str, input_max: int) -> dict:
+def layer_row(graph, name: str, bounds: list) -> dict:
     """One layer's row: its neuron process, the synapse processes feeding it, its helpers."""
     neuron = graph.proc(f"{name}.neuron")
     layer = neuron.params["layer"]
@@ -65,7 +63,7 @@ def layer_row(graph, name: str, input_max: int) -> dict:
     fan_in = int(rows.max(initial=0))
     on_chip = all(p.placement == "chip" for p in procs if p.role in ("neuron", "synapse", "gate"))
     state_words, program_length = _program(layer)
-    errors = _synapse_errors(name, syns, input_max)
+    errors = _synapse_errors(name, syns)
     if fan_in > loihi2.MAX_FAN_IN:
         errors.append(f"{name}: fan-in {fan_in} exceeds {loihi2.MAX_FAN_IN}")
     if isinstance(layer, QLif):
@@ -88,6 +86,7 @@ def layer_row(graph, name: str, input_max: int) -> dict:
             "state_words": state_words, "program_length": program_length, "cores": cores,
             "neurons_per_core": math.ceil(layer.n / cores) if cores else 0,
             "synapses_per_core": math.ceil(held / cores) if cores else 0,
+            "worst_synaptic_sum": {b["part"]: b["worst"] for b in bounds if b["layer"] == name},
             "processes": [p.name for p in procs], "errors": errors}
 
 
@@ -108,8 +107,8 @@ def traffic(graph) -> list:
 
 def resource_report(qnet) -> dict:
     graph = with_adapters(mapped_graph(qnet))
-    input_max = max(abs(qnet.input_range[0]), abs(qnet.input_range[1]))
-    rows = [layer_row(graph, name, input_max if i == 0 else 1) for i, name in enumerate(graph.layer_names)]
+    bounds = synaptic_sum_bounds(qnet)
+    rows = [layer_row(graph, name, bounds) for name in graph.layer_names]
     procs = [{"name": p.name, "kind": p.kind, "shape": list(p.shape), "layer": p.layer, "role": p.role,
               "placement": p.placement, "reason": p.reason,
               **({"synapses": p.held_synapses, "nonzero_synapses": p.nonzero_synapses,
@@ -146,7 +145,7 @@ def resource_report(qnet) -> dict:
                        "synapses_per_core": loihi2.SYNAPSES_PER_CORE, "max_fan_in": loihi2.MAX_FAN_IN,
                        "weight_bits": loihi2.WEIGHT_BITS, "weight_exp_range": list(loihi2.WEIGHT_EXP_RANGE),
                        "sources": "hardware/loihi2.py"},
-            "verdict": verdict, "errors": errors}
+            "verdict": verdict, "errors": errors, "warnings": [overflow_warning(b) for b in bounds if b["wraps"]]}
 
 
 def _dash(v) -> str:
@@ -183,31 +182,30 @@ def print_resources(report: dict):
           f"sources: {lim['sources']})")
     for n in report["needs_lava_loihi"]:
         print(f"needs lava-loihi: {n}")
+    for w in report["warnings"]:
+        print(f"warning: {w}")
     for e in report["errors"]:
         print(f"error: {e}")
     print(report["verdict"])
 
 
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Loihi 2 resource report of a NIR model or checkpoint.")
+    p = ArgumentParser(description="Loihi 2 resource report of a NIR model or checkpoint.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
     p.add_argument("--json", default=None, help="write the report here")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
     add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.train.errors import InputError
-    try:
-        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.json:
+        check_output(args.json, [args.model], "--json")
+    qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
     for line in reading_lines(info):
         print(line)
     report = resource_report(qnet)
     print_resources(report)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_json(args.json, report)
     return 1 if report["errors"] else 0
 
 

@@ -13,17 +13,18 @@ lava-loihi's embedded_io adapters at the boundary), creates every process open L
 placement, then runs it with Loihi2HwCfg, or stops with one line naming what is missing (lava-loihi; Nc models
 no release ships, such as the LTC neuron programs) and exit status 2.
 """
-import argparse
 import sys
 
 import numpy as np
 
+from ltcsn.args import ArgumentParser, cli, int_range
 
 
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Run a NIR model (or checkpoint) on Lava.")
+    p = ArgumentParser(description="Run a NIR model (or checkpoint) on Lava.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
-    p.add_argument("--samples", type=int, default=100, help="test samples (default 100)")
+    p.add_argument("--samples", type=int_range(1), default=100, help="test samples (default 100)")
     p.add_argument("--backend", default="cpu", choices=["cpu", "loihi2"])
     p.add_argument("--sync", action="store_true", help="Lava's synchronous models (default: async, same outputs)")
     p.add_argument("--json", default=None, help="write the result (score, samples, ms/step, backend) here as JSON")
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
     from ltcsn.hardware.loihi2 import CHIP_TO_HOST, HOST_TO_CHIP
     from ltcsn.sim.simulate import predict
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task
+    from ltcsn.train.tasks import get_task, warn_samples
     def load(x_sample):
         return load_model(args.model, dt=args.dt, producer=args.producer, x_sample=x_sample)
     try:
@@ -64,6 +65,8 @@ def main(argv=None) -> int:
                 raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
                                  f"(or on random ones with sim/verify.py)")
             task = get_task(**qnet.task) if qnet.task.get("name") else None
+            if task is not None:
+                warn_samples(task, args.samples)
     except InputError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import argparse
 import functools
 import math
 import sys
+import warnings
 
 from ltcsn.errors import InputError
 
@@ -98,14 +99,20 @@ def int_list(lo: int = 1, sep: str = ","):
     return parse
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {one_line(message)}", file=sys.stderr if file is None else file)
+
+
 def cli(main):
-    """Decorate a CLI's main(argv) -> int: an InputError becomes "error: ..." (one line, exit 2) and Ctrl-C
-    (SIGINT) one line "interrupted" (exit 130) instead of a traceback. Outputs are written atomically
+    """Decorate a CLI's main(argv) -> int: an InputError becomes "error: ..." (one line, exit 2), a warning one line
+    "warning: ..." on stderr, and Ctrl-C (SIGINT) one line "interrupted" (exit 130) instead of a traceback. Outputs are written atomically
     (`ltcsn.files`), so an interrupted command leaves no half-written file behind."""
     @functools.wraps(main)
     def wrapper(argv=None) -> int:
         try:
-            return main(argv)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return main(argv)
         except InputError as e:
             print(f"error: {one_line(e)}", file=sys.stderr)
             return EXIT_BAD_INPUT

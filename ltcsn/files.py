@@ -27,7 +27,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _writable_dir(folder: Path) -> bool:
-    return os.access(folder, os.W_OK | os.X_OK)
+    """Whether a file can be created in folder: tried for real (os.access says yes to root on read-only mounts)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
 
 
 def check_output(path, inputs=(), option: str = "output") -> Path:

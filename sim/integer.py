@@ -50,14 +50,16 @@ def state_type(layer) -> type:
 
 
 def synaptic_input(ops, synapses, sources: dict):
-    """Sum over synapses of shl(q @ x_src, shift) (wide sources: shl(wrap32(2 q @ x_src), shift - 1));
+    """One part's synaptic sum wrap32(sum over synapses of shl(q @ x_src, shift)) (wide sources:
+    shl(wrap32(2 q @ x_src), shift - 1)): Lava's Dense sends int32 and its int32 in-port adds them, so the spec wraps
+    where Lava wraps (docs/fixed_point.md; `sim.bounds` says which networks can get there).
     sources maps "input"/"self" to [B, n_in] arrays (or `ops.operand`s of them, shared by several products)."""
     acc = 0
     for syn in synapses:
         m = ops.matmul(sources[syn.source], syn.q)
         acc = acc + (ops.shl(ops.wrap32(DENSE_WEIGHT_FACTOR * m), dense_weight_exp(syn.shift)) if syn.wide
                      else ops.shl(m, syn.shift))
-    return acc
+    return ops.wrap32(acc) if synapses else acc
 
 
 def _mix(ops, layer: QLtc, part: str, x):

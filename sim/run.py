@@ -14,24 +14,25 @@ own inputs.
 integer network; prints spikes and float-vs-integer spike agreement per layer; --out writes outputs and every
 layer's spikes (.npz, `export.run_inputs.write_run`).
 """
-import argparse
 import os
 import sys
 
+from ltcsn.args import ArgumentParser, cli, int_range
 from ltcsn.export.load import add_reading_args, load_model, reading_lines
 from ltcsn.export.run_inputs import add_input_args, load_with_inputs, print_run, run_inputs, write_run
 from ltcsn.sim.simulate import evaluate_qnet
 
 
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Evaluate a quantized network with the integer simulator.")
+    p = ArgumentParser(description="Evaluate a quantized network with the integer simulator.")
     p.add_argument("model", help="checkpoint (.pt) or NIR file (.nir)")
-    p.add_argument("--samples", type=int, default=None, help="test samples (default: all)")
+    p.add_argument("--samples", type=int_range(1), default=None, help="test samples (default: all)")
     p.add_argument("--target", default=None, choices=["loihi2", "host"],
                    help="checkpoints without a QAT plan: chip profile (default host; docs/fixed_point.md)")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
                    help="checkpoints without a QAT plan: LTC mixing mode (default: the target's)")
-    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+    p.add_argument("--workers", type=int_range(1), default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
     p.add_argument("--json", default=None, help="write the test-set evaluation here as JSON")
     p.add_argument("--plot", default=None, help="write a PNG of one test sample: spikes and states, float vs integer")
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from ltcsn.files import check_output
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task
+    from ltcsn.train.tasks import get_task, warn_samples
 
     def load(x_sample):
         return load_model(args.model, args.mixing, dt=args.dt, producer=args.producer, x_sample=x_sample,
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
                 raise InputError(f"{args.model}: no task recorded, nothing to evaluate on; run it on your own "
                                  f"inputs with --inputs X.npz")
             task = get_task(**qnet.task)
+            warn_samples(task, args.samples)
     except (InputError, ValueError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -11,13 +11,13 @@ On a mismatch the first divergence is named: stage pair, layer, variable, step, 
 With the float checkpoint it also reports float vs integer accuracy and spike agreement.
 Exit status 0 only when every pair is bit-exact.
 """
-import argparse
-import json
 import sys
 
 import numpy as np
 
 from ltcsn.sim import spec
+from ltcsn.args import ArgumentParser, cli, int_range
+from ltcsn.files import check_output, write_json
 from ltcsn.sim.compare import first_divergence
 from ltcsn.sim.simulate import predict, simulate, simulate_stream
 
@@ -109,32 +109,52 @@ def print_report(report: dict):
           else "NOT BIT-EXACT: see the first divergence above")
 
 
+def check_same_network(model, qnet, ckpt_path, model_path):
+    """Refuse a float checkpoint (--ckpt) that is not the network of the integer model: input shape, layer kinds
+    and sizes, outputs must agree. Raises InputError."""
+    from ltcsn.train.errors import InputError
+    cfg = model.cfg
+    float_layers = [lc.size for lc in cfg.layers]
+    int_layers = [layer.n for layer in qnet.layers]
+    conv = any(lc.kind == "conv" for lc in cfg.layers)
+    same = (tuple(cfg.input_shape) == tuple(qnet.input_shape) and cfg.n_out == qnet.n_out
+            and len(float_layers) == len(int_layers) and (conv or float_layers == int_layers)
+            and all(cfg.neuron == layer.kind for layer, lc in zip(qnet.layers, cfg.layers) if lc.kind == "dense"))
+    if not same:
+        raise InputError(f"--ckpt {ckpt_path} is another network ({cfg.neuron} {float_layers}, input "
+                         f"{list(cfg.input_shape)}, {cfg.n_out} outputs) than {model_path} "
+                         f"({[f'{layer.kind} {layer.n}' for layer in qnet.layers]}, input {list(qnet.input_shape)}, "
+                         f"{qnet.n_out} outputs)")
+
+
+@cli
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Verify quantized PyTorch == sim/ == Lava, bit for bit.")
+    p = ArgumentParser(description="Verify quantized PyTorch == sim/ == Lava, bit for bit.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
-    p.add_argument("--samples", type=int, default=8, help="test samples to run (default 8)")
+    p.add_argument("--samples", type=int_range(1), default=8, help="test samples to run (default 8)")
     p.add_argument("--json", default=None, help="write the report here")
     p.add_argument("--ckpt", default=None, help="float checkpoint, for float vs integer agreement")
     p.add_argument("--no-lava", action="store_true", help="skip the Lava stage")
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs (graphs without a task)")
+    p.add_argument("--seed", type=int_range(0), default=0, help="seed for random inputs (graphs without a task)")
     p.add_argument("--plot", default=None,
                    help="where there is a divergence: write a PNG of the first one (both stages' traces)")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines
     add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task
-    try:
-        qnet, model, info = load_model(args.model, dt=args.dt, producer=args.producer)
-        if args.ckpt:
-            from ltcsn.train.checkpoint import load_checkpoint
-            model, _ = load_checkpoint(args.ckpt)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from ltcsn.train.tasks import get_task, warn_samples
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:
+            check_output(path, [args.model, args.ckpt], option)
+    qnet, model, info = load_model(args.model, dt=args.dt, producer=args.producer)
+    if args.ckpt:
+        from ltcsn.train.checkpoint import load_checkpoint
+        model, _ = load_checkpoint(args.ckpt)
+        check_same_network(model, qnet, args.ckpt, args.model)
     for line in reading_lines(info):
         print(line)
     task = get_task(**qnet.task) if qnet.task.get("name") else None
+    if task is not None:
+        warn_samples(task, args.samples)
     if task is not None:
         x, y = next(iter(task.test_batches(args.samples)))
         x, y = x.numpy(), y.numpy()
@@ -158,9 +178,7 @@ def main(argv=None) -> int:
         else:
             print(f"no divergence: {args.plot} not written")
     if args.json:
-        out = {k: v for k, v in report.items() if not k.startswith("_")}
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+        write_json(args.json, {k: v for k, v in report.items() if not k.startswith("_")})
         print(f"wrote {args.json}")
     return 0 if report["bit_exact"] else 1
 

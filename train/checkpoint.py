@@ -60,6 +60,11 @@ def read_checkpoint(path) -> dict:
     for key in ("config", "state_dict", "task"):
         if key not in ckpt:
             raise CheckpointError(f"{path}: checkpoint lacks '{key}'")
+    for name, t in ckpt["state_dict"].items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            what = "NaN" if bool(torch.isnan(t).any()) else "Inf"
+            raise CheckpointError(f"{path}: weight '{name}' holds {what} ({int((~torch.isfinite(t)).sum())} of "
+                                  f"{t.numel()} values); a diverged or damaged network cannot be used")
     return ckpt
 
 

@@ -7,6 +7,7 @@ every forward pass; `quantize` calls it once with plain rounding and returns num
 """
 from dataclasses import fields, is_dataclass
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -58,6 +59,11 @@ def plan_profile(plan: dict, target: str = None, mixing: str = None, where: str 
             raise QuantizationError(f"{where}'s quantization plan has {stored['mixing']} mixing and the "
                                     f"{stored['sigmoid']} sigmoid; {given} would be ignored")
     return stored
+
+
+class QuantizationWarning(UserWarning):
+    """A value the integer network holds differently from the float one (clipped or saturated); CLIs print it as
+    one line "warning: ..." (`ltcsn.args.cli`)."""
 
 
 # ---------------------------------------------------------------- float parts of each layer
@@ -298,12 +304,25 @@ def build_qnet_from_parts(parts: list, plan: dict, input_shape, b0: float = 0.1,
     threshold parameters of LTC / ALIF layers (NetConfig.b0, .beta)."""
     if len(parts) != len(plan["layers"]):
         raise QuantizationError(f"the plan has {len(plan['layers'])} layers, the network {len(parts)}")
+    if not (math.isfinite(b0) and b0 >= 0 and math.isfinite(beta) and beta >= 0):
+        raise QuantizationError(f"threshold b0 = {b0} and adaptation beta = {beta} must be finite and >= 0")
     layers = []
-    for p, lp in zip(parts, plan["layers"]):
+    for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
         q = _build_layer(_double(p), lp, plan, rnd)
+        name = "readout" if i == len(parts) - 1 else f"layer{i}"
         if isinstance(q, QLtc) and q.spiking:
             q.theta0 = int(round(b0 * 2**q.frac_bits))
+            if q.theta0 > STATE_MAX:    # a 24-bit u never exceeds it: saturating keeps "never spikes" exactly
+                warnings.warn(f"{name}: threshold b0 = {b0:g} is beyond the 24-bit state ({q.theta0} > {STATE_MAX}); "
+                              f"saturated to {STATE_MAX}: the layer never spikes", QuantizationWarning)
+                q.theta0 = STATE_MAX
             q.beta = int(round(beta * DECAY_ONE))
+        if isinstance(q, QLif) and q.vth == LIF_VTH_MAX:
+            raw = float(p["vth"]) * 2.0 ** (q.frac_bits - spec.LIF_A_IN_SHIFT)
+            if round(raw) > LIF_VTH_MAX:
+                warnings.warn(f"{name}: LIF threshold {float(p['vth']):g} needs the mantissa {round(raw)}, beyond 17 "
+                              f"bits: clipped to {LIF_VTH_MAX} (the integer layer spikes at a lower threshold than "
+                              f"the float one)", QuantizationWarning)
         layers.append(q)
     if parts[-1].get("reads") == "u":
         layers[-2].output = "u"

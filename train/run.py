@@ -25,11 +25,12 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 
 import torch
 
 from ltcsn.args import ArgumentParser, cli, float_range, int_list, int_range
-from ltcsn.files import atomic_output, write_json
+from ltcsn.files import atomic_output, check_output_dir, write_json
 from ltcsn.train.quantize import TARGETS, make_plan, plan_profile, target_profile
 from ltcsn.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from ltcsn.train.errors import InputError
@@ -46,6 +47,7 @@ NET_FLAGS = {"neuron": "--neuron", "hidden": "--hidden", "conv": "--conv", "feed
              "readout": "--readout", "threshold": "--threshold", "no_adapt": "--no-adapt"}
 # flags a resumed run may change (everything else comes from the run it continues)
 RESUME_MAY_CHANGE = {"epochs", "quiet", "threads", "device", "workers", "resume", "out"}
+OUTPUT_FILES = ("ckpt.pt", "best.pt", "last.pt", "metrics.json", "curve.png")   # written into --out
 
 
 def conv_spec(text: str) -> list:
@@ -304,6 +306,9 @@ def run(args) -> dict:
             init = {}
             progress = {"progress": False} if args.task in ("dvsgesture", "nmnist", "shd") and args.quiet else {}
             task = get_task(args.task, **task_options(args), **progress)
+            if args.conv and len(task.input_shape) != 3:
+                raise InputError(f"--conv needs a frame task (input [C, H, W]); {task.name} has input shape "
+                                 f"{list(task.input_shape)}")
             cfg = build_config(args, task)
             model = SpikingNet(cfg)
     extra, trained = {}, model
@@ -324,6 +329,10 @@ def run(args) -> dict:
                        lr_schedule=args.lr_schedule, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                        workers=args.workers)
     out = Path(args.out or f"runs/{task.name}-{cfg.neuron}-{args.algo}{'-quant' if args.quant else ''}")
+    check_output_dir(out, [args.init], OUTPUT_FILES)     # --resume continues in its own folder, by design
+    if tcfg.algo == "fptt" and tcfg.K > task.seq_len:
+        warnings.warn(f"--K {tcfg.K} exceeds the sequence length T = {task.seq_len}: FPTT updates once per "
+                      f"sequence, as with --K {task.seq_len}")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(trained, task, tcfg, device=device)

