@@ -8,7 +8,8 @@ held by its synapse processes (a Dense every entry, a Sparse its non-zero ones) 
 (synapses into one neuron input; an unrolled convolution counts its kernel, not its input width), state words and
 neuron-program length (`sim.neuron_program`), cores and per-core use. Then every process with its placement, what
 runs on the host and why, and the host <-> chip traffic per time step. Limits and their sources:
-hardware/loihi2.py. Errors name the layer that cannot fit; exit status 1 when anything cannot fit.
+hardware/loihi2.py. Errors name the layer that cannot fit; exit status 1 when anything cannot fit. Warnings name
+every part (the readout's wide synapse included) whose worst-case synaptic sum can reach int32 (`sim.bounds`).
 """
 import math
 import sys
