@@ -8,12 +8,13 @@ rule the resource report (hardware/resources.py) and the exporter's warning (exp
 import numpy as np
 
 from ltcsn.sim.qnet import QAtrlif, QLif, sends
-from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_ONE, INT32_MAX, LIF_BIAS_EXP_MAX, LIF_BIAS_MANT_MAX,
-                            LIF_BIAS_MANT_MIN, LIF_VTH_MAX, LUT_STEP_BITS, STATE_BITS, STATE_MAX, WEIGHT_MAX)
+from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_ONE, INPUT_RANGE_BINARY, INPUT_RANGE_SIGNED, INPUT_RANGE_UNSIGNED,
+                            INT32_BITS, INT32_MAX, LIF_BIAS_EXP_MAX, LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_VTH_MAX,
+                            LUT_STEP_BITS, STATE_BITS, STATE_MAX, WEIGHT_MAX, layer_name)
 
 INT32_LIMIT = INT32_MAX + 1     # |value| >= this wraps in int32 (the spec's wrap32, Lava's Dense and in-port)
 STATE_MAX_FRAC = STATE_BITS - 1  # fraction bits F of a 24-bit state: at most 23
-SHIFT_RANGE = (-30, 31)         # synapse shifts k: Lava's weight_exp k - 1 then stays a defined int32 shift
+SHIFT_RANGE = (2 - INT32_BITS, INT32_BITS - 1)   # shifts k in [-30, 31]: Lava's weight_exp k - 1 stays a defined int32 shift
 
 
 def source_max(qnet, index: int, source: str) -> int:
@@ -39,7 +40,7 @@ def synaptic_sum_bounds(qnet) -> list:
     out = []
     layers = (*qnet.layers, qnet.readout)
     for i, layer in enumerate(layers):
-        name = "readout" if i == len(layers) - 1 else f"layer{i}"
+        name = layer_name(i, len(layers))
         parts = layer.syn if isinstance(layer.syn, dict) else {"d": layer.syn}
         for part, syns in parts.items():
             worst = [0] * layer.n                         # python ints: exact however large
@@ -79,11 +80,12 @@ def width_errors(qnet) -> list:
     lo, hi = (int(v) for v in qnet.input_range)
     if lo > hi:
         errors.append(f"input range [{lo}, {hi}] is inverted")
-    elif (lo, hi) != (0, 1) and not (-128 <= lo and hi <= 255 and hi - lo <= 255):
+    elif (lo, hi) != INPUT_RANGE_BINARY and not (INPUT_RANGE_SIGNED[0] <= lo and hi <= INPUT_RANGE_UNSIGNED[1]
+                                                 and hi - lo <= INPUT_RANGE_UNSIGNED[1]):
         errors.append(f"input range [{lo}, {hi}] is not an 8-bit payload ([0, 255], [-128, 127] or spikes [0, 1])")
     layers = (*qnet.layers, qnet.readout)
     for i, layer in enumerate(layers):
-        name = "readout" if i == len(layers) - 1 else f"layer{i}"
+        name = layer_name(i, len(layers))
         parts = layer.syn if isinstance(layer.syn, dict) else {"d": layer.syn}
         for part, syns in parts.items():
             for syn in syns:

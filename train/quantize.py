@@ -309,7 +309,7 @@ def build_qnet_from_parts(parts: list, plan: dict, input_shape, b0: float = 0.1,
     layers = []
     for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
         q = _build_layer(_double(p), lp, plan, rnd)
-        name = "readout" if i == len(parts) - 1 else f"layer{i}"
+        name = spec.layer_name(i, len(parts))
         if isinstance(q, QLtc) and q.spiking:
             q.theta0 = int(round(b0 * 2**q.frac_bits))
             if q.theta0 > STATE_MAX:    # a 24-bit u never exceeds it: saturating keeps "never spikes" exactly
