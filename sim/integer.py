@@ -3,7 +3,9 @@
 `ops` is `sim.ops.NumpyOps` (int64, the reference simulator and the Lava process models) or
 `train.quantized.SteOps` (float64 tensors with straight-through gradients, for QAT).
 Shapes: [B, n] per layer; spikes are 0/1 in the backend's dtype. States are NamedTuples, one type per layer kind
-(`state_type`): their fields are the state variables that `sim.simulate.simulate(record=True)` records.
+(`state_type`): their fields are the state variables that `sim.simulate.simulate(record=True)` records; LTC / ALIF /
+readout layers also have a decay type (`decay_type`): the 12-bit decay codes of one step, recorded with
+`simulate(record=True, decays=True)`.
 """
 from typing import NamedTuple
 
@@ -38,6 +40,25 @@ class AtrlifState(NamedTuple):
     s: object
     theta: object
     r: object
+
+
+class SpikingDecays(NamedTuple):
+    """LTC / ALIF decay codes of one step (12-bit, 0..4096; the decay is code / 4096): alpha of the membrane u,
+    rho of the adaptation b. Input-dependent gates [B, n] on gated layers, constants [n] on ALIF layers."""
+    alpha: object
+    rho: object
+
+
+class ReadoutDecays(NamedTuple):
+    """Readout decay code alpha of one step (12-bit, as SpikingDecays.alpha)."""
+    alpha: object
+
+
+def decay_type(layer):
+    """The NamedTuple type of a layer's decay codes, None for LIF / ATRLIF layers (their decays are parameters)."""
+    if isinstance(layer, QLif):
+        return None
+    return SpikingDecays if layer.spiking else ReadoutDecays
 
 
 def state_type(layer) -> type:
@@ -91,28 +112,34 @@ def gate_decay(ops, layer: QLtc, part: str, pre, state_var, lut):
     return ops.lut(lut, z if layer.frac_bits <= LUT_SAT_IMPLIED_MAX_F else ops.sat(z, STATE_BITS), layer.frac_bits)
 
 
-def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut):
+def ltc_decays(ops, layer: QLtc, acc: dict, state, lut):
+    """The decay codes of one step (`decay_type`) from the synaptic sums acc[part] and the state before the step:
+    gated layers alpha = `gate_decay` "m" of u, rho = `gate_decay` "a" of b; ungated ones their constants."""
+    if not layer.gated:
+        return SpikingDecays(layer.alpha, layer.rho) if layer.spiking else ReadoutDecays(layer.alpha)
+    alpha = gate_decay(ops, layer, "m", acc["m"], state.u, lut)
+    if not layer.spiking:
+        return ReadoutDecays(alpha)
+    return SpikingDecays(alpha, gate_decay(ops, layer, "a", acc["a"], state.b, lut))
+
+
+def ltc_neuron_step(ops, layer: QLtc, acc: dict, state, lut, decays=None):
     """LTC / ALIF / readout neuron update from the synaptic sums acc[part] ([B, n] each).
 
-    state: SpikingState, or ReadoutState for the readout. Returns (output, new state): the spikes
-    (or, with layer.output == "u", the membrane u after the reset) of spiking layers, u for the readout.
+    state: SpikingState, or ReadoutState for the readout. decays: this step's `ltc_decays` where the caller
+    has them (computed here otherwise). Returns (output, new state): the spikes (or, with layer.output == "u",
+    the membrane u after the reset) of spiking layers, u for the readout.
     """
     F = layer.frac_bits
     u = state.u
     d = ops.sat(acc["d"] + layer.bias["d"], STATE_BITS)
-    if layer.gated:
-        alpha = gate_decay(ops, layer, "m", acc["m"], u, lut)
-    else:
-        alpha = layer.alpha
+    decays = ltc_decays(ops, layer, acc, state, lut) if decays is None else decays
+    alpha = decays.alpha
     # rshr((4096 - alpha) u + alpha d, 12) == u + rshr(alpha (d - u), 12): 4096 u is a multiple of 2^12
     u_tilde = ops.sat(u + ops.rshr(alpha * (d - u), DECAY_BITS), STATE_BITS)
     if not layer.spiking:
         return u_tilde, ReadoutState(u_tilde)
-    s_prev, b = state.s, state.b
-    if layer.gated:
-        rho = gate_decay(ops, layer, "a", acc["a"], b, lut)
-    else:
-        rho = layer.rho
+    s_prev, b, rho = state.s, state.b, decays.rho
     # rshr(rho b + (4096 - rho) S, 12) == S + rshr(rho (b - S), 12) with S = s_prev 2^F (same reason)
     s_scaled = s_prev * (1 << F)
     b = s_scaled + ops.rshr(rho * (b - s_scaled), DECAY_BITS)
@@ -156,14 +183,19 @@ def atrlif_neuron_step(ops, layer: QAtrlif, a_in, state):
     return s, AtrlifState(i, v, s, theta, r)
 
 
-def layer_step(ops, layer, x, state, lut):
-    """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes."""
+def layer_step(ops, layer, x, state, lut, decays: bool = False):
+    """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes. Returns (output, new state);
+    with decays=True (output, new state, this step's decay codes (`decay_type`; None for LIF / ATRLIF layers))."""
     sources = {"input": ops.operand(x), "self": ops.operand(state.s) if hasattr(state, "s") else None}
     acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
     if isinstance(layer, QLif):
         step = atrlif_neuron_step if isinstance(layer, QAtrlif) else lif_neuron_step
-        return step(ops, layer, acc["d"], state)
-    return ltc_neuron_step(ops, layer, acc, state, lut)
+        out, state = step(ops, layer, acc["d"], state)
+        return (out, state, None) if decays else (out, state)
+    if not decays:
+        return ltc_neuron_step(ops, layer, acc, state, lut)
+    codes = ltc_decays(ops, layer, acc, state, lut)
+    return (*ltc_neuron_step(ops, layer, acc, state, lut, codes), codes)
 
 
 def init_state(ops, layer, batch: int):

@@ -5,18 +5,21 @@
 
 Rows: per spiking layer a raster (float spikes as dots, integer spikes as rings; a dot without a ring or a ring
 without a dot is a spike only one of them made) and the layer's non-spike state variables (LTC / ALIF: membrane u
-and adaptation b; LIF: current i and voltage v) of its first `neurons` neurons; then the readout's output u.
-Integer states are drawn as values (code * 2^-frac_bits, the scale docs/fixed_point.md gives them).
+and adaptation b; LIF: current i and voltage v) of its first `neurons` neurons, then (LTC / ALIF) its decays:
+alpha of the membrane (the LTC gate sigmoid(W_m [d; u] + c_m)) and rho of the adaptation; then the readout's
+output u and decay alpha. Integer states are drawn as values (code * 2^-frac_bits, the scale docs/fixed_point.md
+gives them), integer decays as code / 4096 (`DECAY_ONE`).
 """
 import numpy as np
 
-from ltcsn.sim.integer import state_type
+from ltcsn.sim.integer import decay_type, state_type
 from ltcsn.sim.simulate import simulate
+from ltcsn.sim.spec import DECAY_ONE
 
 
 def float_states(model, x) -> list:
-    """Run the float network step by step (its `init_state` / `step`): one dict per layer (readout last) mapping
-    each state variable name to its values [T, n] for sample 0. None without a float model."""
+    """Run the float network step by step (its `init_state` / `step(..., decays=True)`): one dict per layer
+    (readout last) mapping each state variable and decay name ("alpha", "rho") to its values [T, n] for sample 0."""
     import torch
     layers = (*model.layers, model.readout)
     rec = [dict() for _ in layers]
@@ -24,31 +27,32 @@ def float_states(model, x) -> list:
         xt = torch.as_tensor(x[:1], dtype=torch.float32)
         state = model.init_state(1)
         for t in range(xt.shape[1]):
-            _, state, _ = model.step(xt[:, t], state)
-            for r, st in zip(rec, state):
-                for k, v in enumerate(st):
-                    r.setdefault(k, []).append(v[0].flatten().double().numpy())
+            _, state, _, decays = model.step(xt[:, t], state, decays=True)
+            for r, st, dec in zip(rec, state, decays):
+                for name, v in (*st._asdict().items(), *(dec._asdict().items() if dec is not None else ())):
+                    r.setdefault(name, []).append(v[0].flatten().double().numpy())
     return [{k: np.stack(v) for k, v in r.items()} for r in rec]
 
 
 def plot_sample(qnet, model, x, path, neurons: int = 4, title: str = ""):
-    """Write the figure of sample 0 of x [N, T, *input_shape] to path (PNG)."""
+    """Write the figure of sample 0 of x [N, T, *input_shape] to path (PNG). Returns its rows, top to bottom:
+    (layer index, layer kind, variable name, integer values [T, n] as drawn, float values [T, n] or None)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from ltcsn.files import atomic_output
     x = np.asarray(x, dtype=np.float64)[:1]
-    _, rec = simulate(qnet, qnet.encode_input(x), record=True)
+    _, rec = simulate(qnet, qnet.encode_input(x), record=True, decays=True)
     fl = float_states(model, x) if model is not None else None
     layers = (*qnet.layers, qnet.readout)
     rows = []
     for i, layer in enumerate(layers):
-        names = state_type(layer)._fields
-        scale = 2.0 ** -getattr(layer, "frac_bits", 0)
-        for k, name in enumerate(names):
+        decays = decay_type(layer)._fields if decay_type(layer) else ()
+        for name in state_type(layer)._fields + decays:
             integer = rec[i][name][0]
-            floats = fl[i][k] if fl is not None else None
-            rows.append((i, layer.kind, name, integer if name == "s" else integer * scale, floats))
+            scale = 1.0 if name == "s" else 1 / DECAY_ONE if name in decays else 2.0 ** -layer.frac_bits
+            floats = fl[i].get(name) if fl is not None else None
+            rows.append((i, layer.kind, name, integer * scale, floats))
     fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.6 * len(rows) + 0.6), sharex=True, squeeze=False)
     for ax, (i, kind, name, integer, floats) in zip(axes[:, 0], rows):
         where = "readout" if i == len(layers) - 1 else f"layer {i} ({kind})"
@@ -73,6 +77,7 @@ def plot_sample(qnet, model, x, path, neurons: int = 4, title: str = ""):
     with atomic_output(path, quiet_replace=True) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+    return rows
 
 
 def plot_divergence(records_a, records_b, first: dict, names, path, neighbours: int = 3):

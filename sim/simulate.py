@@ -7,29 +7,33 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ltcsn.sim import spec
-from ltcsn.sim.integer import init_state, layer_step, state_type
+from ltcsn.sim.integer import decay_type, init_state, layer_step, state_type
 from ltcsn.sim.qnet import QLif
 from ltcsn.sim.ops import NumpyOps
 
 
-def _records(layers, shape: tuple, dtype) -> list:
-    """Empty records: one dict per layer mapping each state variable (the fields of its state type) to an
-    array [*shape, n]."""
-    return [{k: np.empty((*shape, layer.n), dtype=dtype) for k in state_type(layer)._fields} for layer in layers]
+def _records(layers, shape: tuple, dtype, decays: bool = False) -> list:
+    """Empty records: one dict per layer mapping each state variable (the fields of its state type; with decays,
+    those of its decay type too) to an array [*shape, n]."""
+    def fields(layer):
+        return state_type(layer)._fields + (decay_type(layer)._fields if decays and decay_type(layer) else ())
+    return [{k: np.empty((*shape, layer.n), dtype=dtype) for k in fields(layer)} for layer in layers]
 
 
 def _store(records, state, t: int):
-    """Write every layer's state variables of step t into the records (one dict per layer)."""
+    """Write every layer's state variables (NamedTuples, or None for nothing) of step t into the records."""
     for rec, st in zip(records, state):
-        for name, value in st._asdict().items():
+        for name, value in (st._asdict().items() if st is not None else ()):
             rec[name][:, t] = value
 
 
-def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=NumpyOps):
+def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=NumpyOps, decays: bool = False):
     """Run the integer network on input codes x_int [B, T, *input_shape] (int64).
 
     Returns readout u [B, T, n_out] (int64, scale 2^-F) and, with record=True, a list with one dict per
-    layer (readout last) mapping each state variable name to its values [B, T, n] at every step.
+    layer (readout last) mapping each state variable name to its values [B, T, n] at every step; with
+    decays=True as well, each LTC / ALIF / readout layer's dict also holds its decay codes of every step
+    ("alpha", "rho"; readout "alpha": `sim.integer.decay_type`, 12-bit, decay = code / 4096).
     lava_clock=False: layer l at step t reads layer l-1 of the same step (docs/fixed_point.md).
     lava_clock=True: every synapse delays by one step, as Lava's Dense does: layer l at step t reads
     layer l-1 of step t-1 (the input of step t-1 for the first layer; zeros at t = 0).
@@ -41,18 +45,25 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
     state = [init_state(ops, layer, B) for layer in layers]
     dtype = ops.dtype
     outs = np.empty((B, T, qnet.n_out), dtype=dtype)
-    rec = _records(layers, (B, T), dtype) if record else None
+    decays = record and decays
+    rec = _records(layers, (B, T), dtype, decays) if record else None
+    codes = [None] * len(layers)
     delivered = [ops.zeros(B, int(np.prod(qnet.input_shape)))] + [ops.zeros(B, layer.n) for layer in layers[:-1]]
     for t in range(T):
         x = x_int[:, t].reshape(B, -1)
         sent = [x]
         for i, layer in enumerate(layers):
-            out, state[i] = layer_step(ops, layer, delivered[i] if lava_clock else sent[i], state[i], qnet.lut)
+            x_i = delivered[i] if lava_clock else sent[i]
+            if decays:
+                out, state[i], codes[i] = layer_step(ops, layer, x_i, state[i], qnet.lut, decays=True)
+            else:
+                out, state[i] = layer_step(ops, layer, x_i, state[i], qnet.lut)
             sent.append(out)
         delivered = sent[:-1]
         outs[:, t] = out
         if record:
             _store(rec, state, t)
+            _store(rec, codes, t)
     return (outs, rec) if record else outs
 
 

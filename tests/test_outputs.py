@@ -44,6 +44,34 @@ def test_sim_run_json_and_plot(qat_run, tmp_path, capsys):
     assert main([ckpt, "--json", ckpt]) == 2              # an input is never an output
 
 
+def test_sample_plot_draws_float_and_integer_gates(qat_run, tmp_path):
+    """The sample figure's rows hold every LTC layer's decays alpha and rho and the readout's alpha, float and
+    integer; the integer rows are the codes simulate(record=True, decays=True) records, / 4096."""
+    import numpy as np
+    from ltcsn.export.load import load_qnet
+    from ltcsn.sim.plot import plot_sample
+    from ltcsn.sim.simulate import simulate
+    from ltcsn.sim.spec import DECAY_ONE
+    from ltcsn.train.checkpoint import load_checkpoint
+    from ltcsn.train.tasks import get_task
+    ckpt = qat_run / "ckpt.pt"
+    qnet, _ = load_qnet(str(ckpt))
+    model, _ = load_checkpoint(ckpt)
+    x = next(iter(get_task(**qnet.task).test_batches(1)))[0].numpy()
+    rows = plot_sample(qnet, model, x, tmp_path / "sample.png")
+    assert _png(tmp_path / "sample.png")
+    _, rec = simulate(qnet, qnet.encode_input(x), record=True, decays=True)
+    drawn = {(i, name): (integer, floats) for i, _, name, integer, floats in rows}
+    gates = [(i, name) for i, layer in enumerate(qnet.all_layers) if layer.kind == "ltc"
+             for name in ("alpha", "rho")] + [(len(qnet.layers), "alpha")]
+    assert len(gates) >= 3
+    for i, name in gates:
+        integer, floats = drawn[(i, name)]
+        assert np.array_equal(integer * DECAY_ONE, rec[i][name][0])          # the recorded 12-bit codes
+        assert floats is not None and floats.shape == integer.shape == (x.shape[1], qnet.all_layers[i].n)
+        assert ((floats > 0) & (floats < 1)).all() and len(np.unique(rec[i][name][0])) > 1
+
+
 def test_run_lava_json(qat_run, tmp_path):
     out = tmp_path / "lava.json"
     done = subprocess.run([sys.executable, str(REPO / "hardware" / "run_lava.py"), str(qat_run / "ckpt.pt"),

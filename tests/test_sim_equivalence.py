@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ltcsn.train.quantize import float_parts, quantize, target_profile, to_numpy
 from ltcsn.sim.compare import first_divergence
-from ltcsn.sim.integer import init_state, layer_step
+from ltcsn.sim.integer import decay_type, gate_decay, init_state, layer_step, state_type, synaptic_input
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.qnet import DECAY_ONE, LUT_SAT_IMPLIED_MAX_F, QLif, QLtc, QNet, QSynapse, sends, sigmoid_lut
 from ltcsn.sim.simulate import simulate, simulate_parallel
@@ -196,6 +196,46 @@ def qnet_cases(draw, kinds=None):
 def test_random_qnets_sim_equals_torch(case):
     qnet, x = case
     assert_equivalent(qnet, x, f"random QNet {[layer.kind for layer in qnet.layers]}")
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(case=qnet_cases())
+def test_recorded_decays_are_the_codes_of_each_step(case):
+    """simulate(record=True, decays=True): outputs and states as without decays; each LTC / ALIF / readout layer's
+    "alpha" / "rho" at step t == sim.integer's gate_decay of that step's synaptic sums and the recorded state of
+    step t - 1 (constants on ungated layers); the straight-through backend records the same codes."""
+    from ltcsn.train.quantized import SteOps, to_torch
+    qnet, x = case
+    out, rec = simulate(qnet, x, record=True)
+    out_d, rec_d = simulate(qnet, x, record=True, decays=True)
+    assert np.array_equal(out, out_d)
+    assert all(np.array_equal(r[k], rd[k]) for r, rd in zip(rec, rec_d) for k in r)
+    _, rec_t = simulate(to_torch(qnet), x, record=True, ops=SteOps, decays=True)
+    div = first_divergence(rec_d, rec_t, names=("sim", "torch"), layer_names=layer_names(qnet))
+    assert div is None, div["message"]
+    ops, prepared = NumpyOps, NumpyOps.prepare(qnet)
+    layers = prepared.all_layers
+    B, T = x.shape[:2]
+    for i, layer in enumerate(layers):
+        kind = decay_type(layer)
+        assert set(rec_d[i]) == set(state_type(layer)._fields + (kind._fields if kind else ()))
+        if kind is None:
+            continue
+        for t in range(T):
+            fields = state_type(layer)._fields
+            prev = (init_state(ops, layer, B) if t == 0 else
+                    state_type(layer)(*(rec_d[i][k][:, t - 1] for k in fields)))
+            below = x[:, t].reshape(B, -1) if i == 0 else rec_d[i - 1][sends(layers[i - 1])][:, t]
+            sources = {"input": ops.operand(below), "self": ops.operand(prev.s) if "s" in fields else None}
+            acc = {p: synaptic_input(ops, syns, sources) for p, syns in layer.syn.items()}
+            want = {"alpha": gate_decay(ops, layer, "m", acc["m"], prev.u, qnet.lut) if layer.gated
+                    else np.broadcast_to(layer.alpha, (B, layer.n))}
+            if layer.spiking:
+                want["rho"] = (gate_decay(ops, layer, "a", acc["a"], prev.b, qnet.lut) if layer.gated
+                               else np.broadcast_to(layer.rho, (B, layer.n)))
+            for name, code in want.items():
+                assert np.array_equal(rec_d[i][name][:, t], code), f"layer {i} {name} step {t}"
+                assert rec_d[i][name].dtype == np.int64 and 0 <= code.min() and code.max() <= DECAY_ONE
 
 
 def test_random_qnets_hit_saturation_and_wrap():

@@ -3,6 +3,8 @@
 Every layer has `init_state(batch, device)` and `step(x, state) -> (out, state)`; state is the NamedTuple of
 its kind that the integer network uses too (`ltcsn.sim.integer`: SpikingState (u, s, b), LifState (i, v, s),
 ReadoutState (u,)), of float tensors. Spiking layers output spikes; the readout outputs its membrane (the logits / regression value).
+`step(x, state, decays=True)` also returns the step's decays (in (0, 1)) in the integer network's decay types
+(`SpikingDecays` (alpha, rho), `ReadoutDecays` (alpha,)), None for LIF / ATRLIF layers.
 """
 import math
 
@@ -10,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ltcsn.sim.integer import AtrlifState, LifState, ReadoutState, SpikingState
+from ltcsn.sim.integer import AtrlifState, LifState, ReadoutDecays, ReadoutState, SpikingDecays, SpikingState
 from ltcsn.train.neurons import adaptive_step, atrlif_step, leaky_readout_step, lif_step
 
 NEURONS = ("ltc", "alif", "lif", "atrlif")
@@ -90,18 +92,10 @@ class DenseSpikingLayer(nn.Module):
             d = d + self.fc_r(s_prev)
         return d
 
-    def step(self, x, state):
-        if self.neuron == "atrlif":
-            i, v, s, theta, r = state
-            i, v, theta, r, s = atrlif_step(self.current(x, s), i, v, theta, r, torch.sigmoid(self.du_logit),
-                                            torch.sigmoid(self.dv_logit), torch.sigmoid(self.dtheta_logit),
-                                            torch.sigmoid(self.dr_logit), self.vth, self.theta_step, self.bias)
-            return s, AtrlifState(i, v, s, theta, r)
-        if self.neuron == "lif":
-            i, v, s = state
-            i, v, s = lif_step(self.current(x, s), i, v, torch.sigmoid(self.du_logit),
-                               torch.sigmoid(self.dv_logit), self.vth, self.bias)
-            return s, LifState(i, v, s)
+    def step(self, x, state, decays: bool = False):
+        if self.neuron in ("lif", "atrlif"):
+            out = self._lava_step(x, state)
+            return (*out, None) if decays else out
         u, s, b = state
         d = self.current(x, s)
         if self.neuron == "ltc":
@@ -110,7 +104,21 @@ class DenseSpikingLayer(nn.Module):
         else:
             alpha, rho = torch.sigmoid(self.tau_m), torch.sigmoid(self.tau_a)
         u, s, b = adaptive_step(d, u, s, b, alpha, rho, self.b0, self.beta)
+        if decays:
+            return s, SpikingState(u, s, b), SpikingDecays(alpha.expand_as(d), rho.expand_as(d))
         return s, SpikingState(u, s, b)
+
+    def _lava_step(self, x, state):
+        if self.neuron == "atrlif":
+            i, v, s, theta, r = state
+            i, v, theta, r, s = atrlif_step(self.current(x, s), i, v, theta, r, torch.sigmoid(self.du_logit),
+                                            torch.sigmoid(self.dv_logit), torch.sigmoid(self.dtheta_logit),
+                                            torch.sigmoid(self.dr_logit), self.vth, self.theta_step, self.bias)
+            return s, AtrlifState(i, v, s, theta, r)
+        i, v, s = state
+        i, v, s = lif_step(self.current(x, s), i, v, torch.sigmoid(self.du_logit),
+                           torch.sigmoid(self.dv_logit), self.vth, self.bias)
+        return s, LifState(i, v, s)
 
 
 class ConvLtcLayer(nn.Module):
@@ -138,7 +146,7 @@ class ConvLtcLayer(nn.Module):
         z = torch.zeros(batch, *self.out_shape, device=device)
         return SpikingState(z, z.clone(), z.clone())
 
-    def step(self, x, state):
+    def step(self, x, state, decays: bool = False):
         u, s, b = state
         c = self.conv_x(x)
         if self.pool > 1:
@@ -146,7 +154,7 @@ class ConvLtcLayer(nn.Module):
         alpha = torch.sigmoid(self.conv_m(c + u))
         rho = torch.sigmoid(self.conv_a(c + b))
         u, s, b = adaptive_step(c, u, s, b, alpha, rho, self.b0, self.beta)
-        return s, SpikingState(u, s, b)
+        return (s, SpikingState(u, s, b), SpikingDecays(alpha, rho)) if decays else (s, SpikingState(u, s, b))
 
 
 class Readout(nn.Module):
@@ -172,11 +180,12 @@ class Readout(nn.Module):
     def init_state(self, batch: int, device=None):
         return ReadoutState(torch.zeros(batch, self.n_out, device=device))
 
-    def step(self, x, state):
+    def step(self, x, state, decays: bool = False):
         (u,) = state
         d = self.fc(x)
-        if self.kind == "membrane":
-            return d, ReadoutState(d)
-        alpha = torch.sigmoid(gate_input(self.gate, d, u, self.mixing) if self.gated else self.tau)
-        u = leaky_readout_step(d, u, alpha)
-        return u, ReadoutState(u)
+        if self.kind == "membrane":       # u = d: a full update, alpha = 1
+            u, alpha = d, torch.ones_like(d)
+        else:
+            alpha = torch.sigmoid(gate_input(self.gate, d, u, self.mixing) if self.gated else self.tau)
+            u = leaky_readout_step(d, u, alpha)
+        return (u, ReadoutState(u), ReadoutDecays(alpha.expand_as(d))) if decays else (u, ReadoutState(u))

@@ -91,20 +91,22 @@ class SpikingNet(nn.Module):
     def init_state(self, batch: int, device=None):
         return [m.init_state(batch, device) for m in (*self.layers, self.readout)]
 
-    def step(self, x, state):
-        """One time step. x [B, *input_shape]. Returns (readout output [B, n_out], new state, spikes)."""
-        new_state, spikes = [], []
+    def step(self, x, state, decays: bool = False):
+        """One time step. x [B, *input_shape]. Returns (readout output [B, n_out], new state, spikes); with
+        decays=True also every layer's decays of this step (readout last; `layers` module doc) as a 4th item."""
+        new_state, spikes, codes = [], [], []
         for layer, st in zip(self.layers, state):
             if isinstance(layer, DenseSpikingLayer) and x.dim() > 2:
                 x = x.flatten(1)
-            x, st = layer.step(x, st)
+            x, st, *dec = layer.step(x, st, decays)
             new_state.append(st)
             spikes.append(x)
+            codes += dec
         if self.cfg.readout == "membrane":
             x = new_state[-1].u           # the last spiking layer's membrane u (after its reset)
-        out, st = self.readout.step(x.flatten(1), state[-1])
+        out, st, *dec = self.readout.step(x.flatten(1), state[-1], decays)
         new_state.append(st)
-        return out, new_state, spikes
+        return (out, new_state, spikes, codes + dec) if decays else (out, new_state, spikes)
 
     def forward(self, x, state=None, record: bool = False):
         """x [B, T, ...] -> (outputs [B, T, n_out], final state[, per-layer spikes [B, T, ...]])."""
