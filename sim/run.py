@@ -8,7 +8,8 @@ own inputs.
     python sim/run.py ckpt.pt --samples 256 --json sim.json --plot sample.png
 
 --json: the test-set evaluation as JSON (task, metric, score, samples, seconds). --plot: one test sample as a figure
-(`sim.plot.plot_sample`): spike rasters and state traces, float network vs integer network overlaid.
+(`sim.plot.plot_sample`): spike rasters, state traces and the LTC decays (gates) alpha, rho, float network vs integer
+network overlaid.
 
 --inputs: arrays [N, T, ...] (or tonic event recordings made into frames) run through the float reading and the
 integer network; prints spikes and float-vs-integer spike agreement per layer; --out writes outputs and every
@@ -35,7 +36,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int_range(1), default=len(os.sched_getaffinity(0)),
                    help="processes sharing each batch (default: every core this process may use)")
     p.add_argument("--json", default=None, help="write the test-set evaluation here as JSON")
-    p.add_argument("--plot", default=None, help="write a PNG of one test sample: spikes and states, float vs integer")
+    p.add_argument("--plot", default=None,
+                   help="write a PNG of one test sample: spikes, states and decays, float vs integer")
     add_reading_args(p)
     add_input_args(p)
     args = p.parse_args(argv)
