@@ -7,7 +7,8 @@ LIF's spikes (sink RingBuffer on s_out) and its u and v after every step (lava.p
 attached to the Vars through RefPorts; they read in the post-management phase, i.e. after the step), and
 compares them, with exact integer equality, with the project's simulator:
   * always: the project's one LIF step ``sim.integer.lif_neuron_step`` (NumpyOps) fed by Lava's Dense as
-    ``lava_reference.dense_output`` (tests/lava_reference.py) computes it, with one-step Dense buffers (``reference`` below); this
+    ``lava_reference.dense_output`` (tests/lava_reference.py) computes it, with one-step Dense buffers
+    (``reference`` below); this
     covers what a QNet cannot express (non-zero initial u/v, int16-wrapping bias mantissas, per-neuron or
     negative bias exponents, graded int32 wrap before the Dense's shift);
   * wherever the network is a QNet (starts at rest, every Dense equals a spec synapse shl(q @ x, k) on the
@@ -333,7 +334,8 @@ def test_dense_output_and_exact_matmul():
 
 
 def _lif(du, dv, vth, bias_mant=0, bias_exp=0, n=2) -> QLif:
-    return QLif(n=n, syn={"d": []}, du=du, dv=dv, vth=vth, bias_mant=np.broadcast_to(np.asarray(bias_mant, np.int64), (n,)),
+    return QLif(n=n, syn={"d": []}, du=du, dv=dv, vth=vth,
+                bias_mant=np.broadcast_to(np.asarray(bias_mant, np.int64), (n,)),
                 bias_exp=bias_exp, frac_bits=12)
 
 

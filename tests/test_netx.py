@@ -77,7 +77,8 @@ def _random_lif_net(seed: int, graded: bool, sizes=(5, 7, 6)) -> tuple:
         syn = [QSynapse(rng.integers(-127, 128, (n, n_in)), int(rng.integers(0, 2)), "input")]
         if i == 0:
             syn.append(QSynapse(rng.integers(-127, 128, (n, n)), 1, "self"))   # q << 1 reaches netx's edge 254
-        layers.append(QLif(n=n, syn={"d": syn}, du=int(rng.choice([0, 1, 700, 4095])), dv=int(rng.choice([0, 300, 4095])),
+        layers.append(QLif(n=n, syn={"d": syn}, du=int(rng.choice([0, 1, 700, 4095])),
+                           dv=int(rng.choice([0, 300, 4095])),
                            vth=int(rng.integers(1, 80)), bias_mant=rng.integers(-40, 60, n) * 8, bias_exp=3,
                            frac_bits=12))
     qnet = QNet(input_shape=(sizes[0],), input_frac=0, input_range=(0, 255) if graded else (0, 1), layers=layers,

@@ -500,7 +500,8 @@ def test_paper_cnn_resources_count_kernels_and_lava_runs_the_same_graph(cnn):
     first = rep["layers"][0]
     assert first["fan_in"] == int(np.prod(conv.weight.shape[1:]))           # C_in x kh x kw, not 2 x 34 x 34
     assert first["synapses"] == first["nonzero_synapses"] < q.layers[0].n * int(np.prod(conv.weight.shape[1:]))
-    unrolled = sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn["d"]) + int(np.size(q.readout.syn["d"][0].q))
+    unrolled = (sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn["d"])
+                + int(np.size(q.readout.syn["d"][0].q)))
     assert unrolled > 9_000_000 and rep["synapses"] < unrolled / 8
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"holds {rep['synapses']:,} synapses instead of {unrolled / 1e6:.2f} M unrolled entries" in readme

@@ -133,7 +133,8 @@ def qnet_cases(draw, kinds=None):
             return syn
 
         if kind == "lif":
-            layers.append(QLif(n=n, syn={"d": synapses((-3, 12), (14, 22))}, du=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
+            layers.append(QLif(n=n, syn={"d": synapses((-3, 12), (14, 22))},
+                               du=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
                                dv=int(rng.choice([0, 1, 300, 2048, 4000, 4095])),
                                vth=int(_log_int(rng, 17, signed=False)), bias_mant=rng.integers(-4096, 4096, n)
                                * (rng.random(n) < 0.5), bias_exp=draw(st.integers(0, 7)),

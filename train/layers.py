@@ -2,7 +2,8 @@
 
 Every layer has `init_state(batch, device)` and `step(x, state) -> (out, state)`; state is the NamedTuple of
 its kind that the integer network uses too (`ltcsn.sim.integer`: SpikingState (u, s, b), LifState (i, v, s),
-ReadoutState (u,)), of float tensors. Spiking layers output spikes; the readout outputs its membrane (the logits / regression value).
+AtrlifState (i, v, s, theta, r), ReadoutState (u,)), of float tensors. Spiking layers output spikes; the readout
+outputs its membrane (the logits / regression value).
 `step(x, state, decays=True)` also returns the step's decays (in (0, 1)) in the integer network's decay types
 (`SpikingDecays` (alpha, rho), `ReadoutDecays` (alpha,)), None for LIF / ATRLIF layers.
 """
