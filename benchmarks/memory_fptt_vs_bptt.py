@@ -256,7 +256,7 @@ def main(argv=None):
         return
     configs = [(algo, T) for T in args.seq_lens for algo in ALGOS]
     results = {}
-    for algo, T in tqdm(configs, desc="configurations"):
+    for algo, T in tqdm(configs, desc="configurations", disable=None):     # None: a bar on a terminal only
         r = measure(algo, T, args)
         results[algo, T] = r
         tqdm.write(f"{algo.upper()} T={T}: peak {r['peak_bytes'] / MIB:.2f} MiB, "

@@ -75,8 +75,10 @@ def test_sample_plot_draws_float_and_integer_gates(qat_run, tmp_path):
 def test_run_lava_json(qat_run, tmp_path):
     out = tmp_path / "lava.json"
     done = subprocess.run([sys.executable, str(REPO / "hardware" / "run_lava.py"), str(qat_run / "ckpt.pt"),
-                           "--samples", "2", "--json", str(out)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+                           "--samples", "2", "--json", str(out)], capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:].decode()
+    # output to a pipe: no progress-bar frames (compared as bytes: text mode would turn a "\r" into "\n")
+    assert b"\r" not in done.stdout + done.stderr
     report = json.loads(out.read_text())
     assert report["samples"] == 2 and report["backend"] == "cpu" and report["models"] == "fixed_pt"
     assert 0 <= report["accuracy"] <= 1 and report["ms_per_step"] > 0 and report["steps"] > 0

@@ -257,9 +257,9 @@ def test_killed_run_resumes_bit_identically(tmp_path):
     stopped = _load(last)["resume"]["epoch"]
     assert proc.returncode == -signal.SIGKILL and 2 <= stopped < 4 and not (cut / "ckpt.pt").exists()
     assert not list(cut.glob(".*.tmp"))        # no half-written file left behind
-    text = (tmp_path / "log.txt").read_text()
-    lines = text.splitlines()
-    assert "\r" not in text and lines[0].startswith("training ltc [16] on rdigits (T=8; 1294 train / 143 validation")
+    raw = (tmp_path / "log.txt").read_bytes()    # bytes: read_text() would turn a "\r" into "\n"
+    lines = raw.decode().splitlines()
+    assert b"\r" not in raw and lines[0].startswith("training ltc [16] on rdigits (T=8; 1294 train / 143 validation")
     assert [line.split(":")[0] for line in lines[1:stopped + 1]] == [f"epoch {e}/4" for e in range(1, stopped + 1)]
     resumed = run(parse_args(["--resume", str(cut), "--quiet"]))
     a, b = _load(whole / "last.pt"), _load(cut / "last.pt")
