@@ -141,8 +141,8 @@ def test_refusals_name_the_layer(tmp_path):
                                                                          "bias_mant": np.full(6, 3), "bias_exp": 0})]})
     with pytest.raises(NetxError, match=r"^layer1 \(lif\): bias"):
         write_netx(bad_bias, path, hidden_only=True)
-    right_shift = QNet(**{**qnet.__dict__, "layers": [QLif(**{**qnet.layers[0].__dict__, "syn": [
-        QSynapse(np.ones((7, 5), np.int64), -1, "input")]}), qnet.layers[1]]})
+    right_shift = QNet(**{**qnet.__dict__, "layers": [QLif(**{**qnet.layers[0].__dict__, "syn": {"d": [
+        QSynapse(np.ones((7, 5), np.int64), -1, "input")]}}), qnet.layers[1]]})
     with pytest.raises(NetxError, match=r"^layer0 \(lif\): its input synapse shifts"):
         write_netx(right_shift, path, hidden_only=True)
     atrlif = QNet(**{**qnet.__dict__, "layers": [QAtrlif(**{**qnet.layers[0].__dict__, "kind": "atrlif"})]})
