@@ -123,6 +123,7 @@ def main(argv=None) -> int:
     if args.publish:
         if not args.run:
             p.error("--publish needs RUN")
+        (ROOT / COMMITTED).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / COMMITTED).write_text((Path(args.run) / "summary.json").read_text())
         args.source, args.readme = str(ROOT / COMMITTED), str(ROOT / "README.md")
         print(f"wrote {COMMITTED}")
