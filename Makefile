@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 RUN := runs/demo
 
-.PHONY: setup demo test
+.PHONY: setup demo test test-slow
 
 setup:
 	bash scripts/setup_env.sh
@@ -25,3 +25,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# the long runs the default deselects: >= 200 random extreme networks through verify with Lava (issue 18)
+test-slow: setup
+	$(PY) -m pytest -q -m slow

@@ -12,12 +12,16 @@ from ltcsn.sim.simulate import simulate
 from ltcsn.train.parts_sim import can_simulate, simulate_parts
 
 
-def load_with_inputs(model_path: str, inputs_path: str, load, key: str = None, frames: int = None,
-                     time_window: float = None):
+def load_with_inputs(args, load):
     """(QNet, float model or None, info or None, x [N, T, *input_shape]) for an .npz of arrays or tonic event
-    files (`ltcsn.sim.inputs`). load(x_sample) loads the model
+    files (`ltcsn.sim.inputs`). args: the command's options (`model` and those of `add_input_args`); --out is
+    checked first. load(x_sample) loads the model
     (`export.load.load_model` with the command's options); NIR graphs get x as x_sample, so their input
     encoding fits these inputs (binary spikes stay binary, graded inputs get an 8-bit payload)."""
+    from ltcsn.files import check_output
+    model_path, inputs_path, key, frames, time_window = args.model, args.inputs, args.key, args.frames, args.time_window
+    if args.out:
+        check_output(args.out, [model_path, inputs_path], "--out")
     nir_file, loaded = str(model_path).endswith(".nir"), None
     if is_event_input(inputs_path):
         loaded = load(None)                     # its input shape is the sensor size of the frames

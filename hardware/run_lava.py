@@ -55,10 +55,7 @@ def main(argv=None) -> int:
             raise InputError("--inputs runs Lava's fixed_pt CPU models (compared with sim/ bit for bit); "
                              "drop --float / --backend loihi2")
         if args.inputs:
-            if args.out:
-                check_output(args.out, [args.model, args.inputs], "--out")
-            qnet, model, info, x = load_with_inputs(args.model, args.inputs, load, args.key, args.frames,
-                                                    args.time_window)
+            qnet, model, info, x = load_with_inputs(args, load)
         else:
             qnet, model, info = load(None)
             if not qnet.task.get("name") and args.backend != "loihi2":

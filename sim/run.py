@@ -57,10 +57,7 @@ def main(argv=None) -> int:
             if path:
                 check_output(path, [args.model], option)
         if args.inputs:
-            if args.out:
-                check_output(args.out, [args.model, args.inputs], "--out")
-            qnet, model, info, x = load_with_inputs(args.model, args.inputs, load, args.key, args.frames,
-                                                    args.time_window)
+            qnet, model, info, x = load_with_inputs(args, load)
         else:
             qnet, model, info = load(None)
             if not qnet.task.get("name"):

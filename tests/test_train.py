@@ -318,7 +318,6 @@ def test_quiet_prints_the_final_line_and_metrics_say_how_the_run_was_made(tmp_pa
                                                           "metrics.json"]
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path):
     """torchrun with 2 CPU processes (gloo, DistributedDataParallel, DistributedSampler, 32 samples each of a global
     batch of 64) ends with the weights of one process training on the same global batches (fp tolerance: the
