@@ -147,6 +147,16 @@ class _Builder:
         return self.emit("add", dst, x, t)
 
 
+def _decay(p: "_Builder", layer, params: list, name: str, part: str, state_var: str) -> str:
+    """The decay code `name`: the gate of synaptic part `part` on `state_var` (gated layers; its bias and mixing
+    become parameters) or a constant per-neuron parameter (ungated layers). Appends to params."""
+    if layer.gated:
+        params += [f"bias_{part}", f"mix_{part}"]
+        return p.gate(name, layer, part, state_var)
+    params.append(name)
+    return name
+
+
 def neuron_program(layer) -> NeuronProgram:
     """The Loihi 2 neuron program of an LTC / ALIF / readout layer (sim.qnet.QLtc) with neuron-local updates:
     diagonal (or no) mixing and the piecewise-linear sigmoid. Raises ValueError for a layer that is not one
@@ -161,23 +171,13 @@ def neuron_program(layer) -> NeuronProgram:
     d = p.emit("recv", "d", "d")
     p.emit("add", d, d, "bias_d")
     p.sat(d, d)
-    if layer.gated:
-        params += ["bias_m", "mix_m"]
-        alpha = p.gate("alpha", layer, "m", "u")
-    else:
-        params.append("alpha")
-        alpha = "alpha"
+    alpha = _decay(p, layer, params, "alpha", "m", "u")
     u_new = "u" if not layer.spiking else "u_tilde"
     p.sat(u_new, p.decay_toward(u_new, "u", d, alpha))
     if not layer.spiking:
         p.emit("send", "", "u")
         return NeuronProgram(layer.kind, tuple(p.code), ("u",), tuple(params))
-    if layer.gated:
-        params += ["bias_a", "mix_a"]
-        rho = p.gate("rho", layer, "a", "b")
-    else:
-        params.append("rho")
-        rho = "rho"
+    rho = _decay(p, layer, params, "rho", "a", "b")
     s_scaled = p.emit("shl", "s_scaled", "s", layer.frac_bits)
     p.decay_toward("b", s_scaled, "b", rho)            # b = S + rshr(rho (b - S), 12)
     theta = p.emit("mul", "theta", "beta", "b")
