@@ -44,29 +44,25 @@ def main(argv=None) -> int:
     from ltcsn.train.tasks import get_task, warn_samples
     def load(x_sample):
         return load_model(args.model, dt=args.dt, producer=args.producer, x_sample=x_sample)
-    try:
-        if args.out and not args.inputs:
-            raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
-        if args.json:
-            if args.inputs:
-                raise InputError("--json reports the test-set run; with --inputs, --out writes the run")
-            check_output(args.json, [args.model], "--json")
-        if args.inputs and (args.float or args.backend != "cpu"):
-            raise InputError("--inputs runs Lava's fixed_pt CPU models (compared with sim/ bit for bit); "
-                             "drop --float / --backend loihi2")
+    if args.out and not args.inputs:
+        raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
+    if args.json:
         if args.inputs:
-            qnet, model, info, x = load_with_inputs(args, load)
-        else:
-            qnet, model, info = load(None)
-            if not qnet.task.get("name") and args.backend != "loihi2":
-                raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
-                                 f"(or on random ones with sim/verify.py)")
-            task = get_task(**qnet.task) if qnet.task.get("name") else None
-            if task is not None:
-                warn_samples(task, args.samples)
-    except InputError as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+            raise InputError("--json reports the test-set run; with --inputs, --out writes the run")
+        check_output(args.json, [args.model], "--json")
+    if args.inputs and (args.float or args.backend != "cpu"):
+        raise InputError("--inputs runs Lava's fixed_pt CPU models (compared with sim/ bit for bit); "
+                         "drop --float / --backend loihi2")
+    if args.inputs:
+        qnet, model, info, x = load_with_inputs(args, load)
+    else:
+        qnet, model, info = load(None)
+        if not qnet.task.get("name") and args.backend != "loihi2":
+            raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
+                             f"(or on random ones with sim/verify.py)")
+        task = get_task(**qnet.task) if qnet.task.get("name") else None
+        if task is not None:
+            warn_samples(task, args.samples)
     for line in reading_lines(info):
         print(line)
     if args.inputs:
@@ -86,12 +82,10 @@ def main(argv=None) -> int:
             print(f"  {proc.placement:8s} {proc.kind:16s} {proc.name}: {proc.reason}")
         missing = loihi2_missing(graph, loihi_available())
         if missing:
-            print(f"error: --backend loihi2 cannot run here; missing: {'; '.join(missing)} (use --backend cpu)",
-                  file=sys.stderr)
-            return 2
+            raise InputError(f"--backend loihi2 cannot run here; missing: {'; '.join(missing)} "
+                             f"(use --backend cpu)")
         if task is None:
-            print(f"error: {args.model}: no task recorded; nothing to score on Loihi 2", file=sys.stderr)
-            return 2
+            raise InputError(f"{args.model}: no task recorded; nothing to score on Loihi 2")
     tag = "floating_pt" if args.float else "fixed_pt"
     run = build_and_run(qnet, x_int, backend=args.backend, async_models=not args.sync,
                         progress=True, tag=tag)
@@ -100,8 +94,8 @@ def main(argv=None) -> int:
     y = y.numpy()
     score = float((pred == y).mean()) if task.kind == "classification" else float(((pred - y) ** 2).mean())
     print(f"{task.name} on Lava ({args.backend}, {tag}, {'async' if run.async_models else 'sync'} models, "
-          f"{run.processes} processes): {task.metric_name} {score:.4f} on {len(y)} samples, {run.ms_per_step:.2f} ms/step "
-          f"({run.steps} steps in {run.seconds:.1f} s)")
+          f"{run.processes} processes): {task.metric_name} {score:.4f} on {len(y)} samples, "
+          f"{run.ms_per_step:.2f} ms/step ({run.steps} steps in {run.seconds:.1f} s)")
     if args.json:
         from ltcsn.files import write_json
         write_json(args.json, {"model": args.model, "task": qnet.task, "metric": task.metric_name,

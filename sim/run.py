@@ -65,9 +65,8 @@ def main(argv=None) -> int:
                                  f"inputs with --inputs X.npz")
             task = get_task(**qnet.task)
             warn_samples(task, args.samples)
-    except (InputError, ValueError) as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    except ValueError as e:             # a reader's ValueError is bad input too (InputError: `cli` prints it)
+        raise InputError(str(e)) from None
     for line in reading_lines(info):
         print(line)
     if args.inputs:
@@ -89,7 +88,8 @@ def main(argv=None) -> int:
     if args.plot:
         from ltcsn.sim.plot import plot_sample
         x, y = next(iter(task.test_batches(1)))
-        plot_sample(qnet, model, x.numpy(), args.plot, title=f"{args.model}: {task.name} test sample 0 (label {y[0].tolist()})")
+        title = f"{args.model}: {task.name} test sample 0 (label {y[0].tolist()})"
+        plot_sample(qnet, model, x.numpy(), args.plot, title=title)
         print(f"wrote {args.plot}")
     return 0
 
