@@ -266,9 +266,22 @@ def setup_distributed(args):
 
 def run(args) -> dict:
     """Train as the arguments say (or continue --resume RUN_DIR); write last.pt, best.pt, ckpt.pt, metrics.json,
-    curve.png. Returns the metrics dict."""
+    curve.png. Returns the metrics dict. Under torchrun the process group is left at the end, after all ranks
+    arrive (a process that exits while gloo's threads still run aborts), or at once when this rank failed."""
     torch.set_num_threads(args.threads)
     rank, device = setup_distributed(args)
+    if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+        return _run(args, rank, device)
+    import torch.distributed as dist
+    try:
+        metrics = _run(args, rank, device)
+        dist.barrier()
+        return metrics
+    finally:
+        dist.destroy_process_group()
+
+
+def _run(args, rank, device) -> dict:
     say = print if rank == 0 and not args.quiet else (lambda *a, **k: None)
     resume_state = None
     if args.resume:
