@@ -2,6 +2,7 @@
 command-line options and lines that say how a NIR file was read (every CLI that reads one uses them)."""
 from ltcsn.args import float_range
 from ltcsn.export.nir_producers import PRODUCERS
+from ltcsn.sim.spec import WEIGHT_PRECISIONS
 from ltcsn.train.errors import InputError
 
 
@@ -12,19 +13,21 @@ def load_qnet(path: str, mixing: str = None, dt: float = None, producer: str = N
 
 
 def load_model(path: str, mixing: str = None, dt: float = None, producer: str = None, x_sample=None,
-               target: str = None):
+               target: str = None, weight_bits: int = None):
     """(QNet, float model or None, info or None). NIR files: `export.nir_read.read_nir` with dt, producer
-    (None / "auto": recognised) and x_sample (float inputs [N, T, ...] for a graded input encoding); info says
-    how it was read. Checkpoints: dt and producer do not apply (InputError if given). A target / mixing that would
-    be ignored (a NIR file carries its own; so does a QAT plan of another profile) is an InputError."""
+    (None / "auto": recognised), weight_bits (None: 8) and x_sample (float inputs [N, T, ...] for a graded input
+    encoding); info says how it was read. Checkpoints: dt, producer and weight_bits do not apply (InputError if
+    given). A target / mixing that would be ignored (a NIR file carries its own; so does a QAT plan of another
+    profile) is an InputError."""
     if str(path).endswith(".nir"):
         if target is not None or mixing is not None:
             raise InputError(f"{path}: a NIR file carries its integer network; --target / --mixing do not apply")
         from ltcsn.export.nir_read import read_nir
-        qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample)
+        qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample, weight_bits=weight_bits)
         return qnet, None, info
-    if dt is not None or producer not in (None, "auto"):
-        raise InputError(f"{path}: --dt and --producer apply to NIR files only (a checkpoint knows its network)")
+    if dt is not None or producer not in (None, "auto") or weight_bits is not None:
+        raise InputError(f"{path}: --dt, --producer and --weight-bits apply to NIR files only (a checkpoint knows "
+                         f"its network)")
     from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.tasks import get_task
@@ -40,12 +43,21 @@ def load_model(path: str, mixing: str = None, dt: float = None, producer: str = 
 
 
 def add_reading_args(parser) -> None:
-    """--dt and --producer: how a NIR graph from another tool is read (docs/nir_schema.md, "Third-party graphs")."""
+    """--dt, --producer and --weight-bits: how a NIR graph from another tool is read (docs/nir_schema.md,
+    "Third-party graphs"); `reading_options` passes them on."""
     parser.add_argument("--dt", type=float_range(0, lo_open=True), default=None,
                         help="NIR graphs: time step in s (default: the graph's stored dt, else its producer's "
                              "convention; refused when neither decides)")
     parser.add_argument("--producer", default="auto", choices=["auto", *PRODUCERS],
                         help="NIR graphs: the tool that wrote it (default: recognised from the graph)")
+    parser.add_argument("--weight-bits", type=int, choices=WEIGHT_PRECISIONS, default=None,
+                        help="NIR graphs from other tools: 8 (default: one Dense per weight matrix, Loihi 2's weight "
+                             "width) or 15 (a second Dense adds each 8-bit code's remainder: twice the synapses)")
+
+
+def reading_options(args) -> dict:
+    """The keyword arguments of `load_model` / `read_nir` that `add_reading_args` parsed."""
+    return {"dt": args.dt, "producer": args.producer, "weight_bits": args.weight_bits}
 
 
 def reading_lines(info) -> list:

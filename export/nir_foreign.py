@@ -11,6 +11,7 @@ import torch
 from ltcsn.export.nir_common import NirError, as_array, tname
 from ltcsn.export.nir_graph import compose, input_shape, structure, unused_note
 from ltcsn.export.nir_producers import V_LEAK_START, decide_dt, producer_of
+from ltcsn.sim.spec import SPLIT_WEIGHT_BITS, WEIGHT_BITS
 from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
@@ -143,11 +144,23 @@ def _stored_dt(gmeta: dict):
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
+def _weights_line(weight_bits: int, report: list) -> str:
+    """How the weights are coded, with the largest relative RMS error of a weight matrix (the report's rows)."""
+    rows = [r for r in report if r["tensor"].rsplit(".", 1)[-1] in ("input", "self")]
+    worst = max(rows, key=lambda r: r["rel_error"])
+    error = f"largest relative error {worst['rel_error']:.3%}: {worst['tensor']}"
+    if weight_bits == SPLIT_WEIGHT_BITS:
+        return (f"weights: 8-bit codes and a second Dense for their remainder, up to {weight_bits} bits where the "
+                f"layer's scale has room ({error})")
+    return (f"weights: {weight_bits}-bit codes, one Dense per weight matrix ({error}); --weight-bits "
+            f"{SPLIT_WEIGHT_BITS} adds a Dense for the codes' remainder")
+
+
 def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, producer: str = None,
-                 notes: list = ()):
+                 notes: list = (), weight_bits: int = WEIGHT_BITS):
     """A third-party graph -> (QNet, info). dt: --dt (None: the graph's stored dt, else the producer's
     convention, export/nir_producers.py); producer: a PRODUCERS name or None/"auto" (recognised from the graph);
-    notes: lines already due (e.g. a dropped batch dimension)."""
+    notes: lines already due (e.g. a dropped batch dimension); weight_bits: 8 or 15 (`train.quantize.synapse_codes`)."""
     prod, how = producer_of(graph, producer)
     dt, rule = decide_dt(graph, _stored_dt(gmeta), dt, prod, where)
     st = structure(graph, where)
@@ -200,9 +213,10 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, produce
         raise NirError(f"{where}: linear nodes after the LI readout '{names[-1]}' are not supported")
     enc = input_encoding(torch.as_tensor(np.asarray(x_sample))) if x_sample is not None else (0, (0, 1))
     try:
-        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc)
+        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc, weight_bits=weight_bits)
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
+    reading.append(_weights_line(weight_bits, report))
     info = {"origin": "third-party", "dt": dt, "producer": prod.name, "reading": reading, "norse411": n411,
             "notes": notes, "layers": names, "parts": parts, "plan": plan, "report": report,
             "quantized_file": False}

@@ -7,7 +7,7 @@ nir_foreign.py (third-party graphs), nir_graph.py (graph structure, linear chain
 import numpy as np
 import torch
 
-from ltcsn.export.load import add_reading_args, reading_lines
+from ltcsn.export.load import add_reading_args, reading_lines, reading_options
 from ltcsn.export.nir_common import as_array, plain, tname
 from ltcsn.export.nir_read import qnet_from_graph, read_graph
 from ltcsn.args import ArgumentParser, cli
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     graph = read_graph(args.path)
     n411 = {"auto": None, "yes": True, "no": False}[args.norse411]
-    qnet, info = qnet_from_graph(graph, dt=args.dt, norse411=n411, where=args.path, producer=args.producer)
+    qnet, info = qnet_from_graph(graph, norse411=n411, where=args.path, **reading_options(args))
     if not args.quiet:
         print(describe(read_graph(args.path)))
     layers = ", ".join(f"{layer.kind} {layer.n}" for layer in (*qnet.layers, qnet.readout))

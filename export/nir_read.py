@@ -83,12 +83,13 @@ def _type_check(graph, where: str) -> None:
 
 
 def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None,
-              producer: str = None) -> QNet:
+              producer: str = None, weight_bits: int = None) -> QNet:
     """Any of our NIR files, or a third-party NIR graph, as a QNet for `sim/` (see `read_nir`)."""
-    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, producer=producer)[0]
+    return read_nir(path, dt=dt, norse411=norse411, x_sample=x_sample, producer=producer, weight_bits=weight_bits)[0]
 
 
-def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, producer: str = None):
+def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, producer: str = None,
+             weight_bits: int = None):
     """NIR file -> (QNet, info). Raises InputError (NirError) with one line on anything it cannot use.
 
     Our files (graph metadata "ltcsn"): exactly the network that was written; dt must be None or the stored dt.
@@ -96,17 +97,18 @@ def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, produ
     graph's stored dt, else its producer's convention; refused when neither decides and the reading depends on
     dt); producer: a name of export.nir_producers.PRODUCERS, or None to recognise it; norse411 = None undoes
     norse's τ·dt export bug on norse graphs (some τ < dt/2), True / False forces it; x_sample: float inputs
-    [N, T, ...] for a graded input encoding (default: binary spikes).
+    [N, T, ...] for a graded input encoding (default: binary spikes); weight_bits: 8 (None) or 15 (each weight
+    matrix as two synapses, `train.quantize.synapse_codes`).
     info: {"origin": "ltcsn" | "third-party", "dt", "producer", "reading" (the lines every CLI prints),
     "norse411", "notes", "parts", "plan", "report", ...}.
     """
     graph = read_graph(path)
     return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, where=str(path),
-                           producer=producer)
+                           producer=producer, weight_bits=weight_bits)
 
 
 def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, where: str = "graph",
-                    producer: str = None):
+                    producer: str = None, weight_bits: int = None):
     """`read_nir` on an in-memory nir.NIRGraph (batch dimensions of its Input / Output are dropped in place)."""
     nir = load_nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -117,13 +119,17 @@ def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=Non
     gmeta = plain(graph.metadata or {})
     ours = SCHEMA_KEY in gmeta or any(SCHEMA_KEY in (n.metadata or {}) for n in graph.nodes.values())
     if ours:
+        if weight_bits is not None:
+            raise NirError(f"{where}: the file holds our integer network, codes and all; --weight-bits applies to "
+                           f"graphs from other tools")
         qnet, info = _read_ours(graph, gmeta, dt, where)
         errors = width_errors(qnet)
         if errors:
             raise NirError(f"{where}: {errors[0]} (docs/fixed_point.md)"
                            + (f"; {len(errors) - 1} more such value(s)" if len(errors) > 1 else ""))
         return qnet, info
-    return read_foreign(graph, gmeta, dt, norse411, x_sample, where, producer=producer, notes=notes)
+    return read_foreign(graph, gmeta, dt, norse411, x_sample, where, producer=producer, notes=notes,
+                        weight_bits=weight_bits or spec.WEIGHT_BITS)
 
 
 INF_MEANS_SOMETHING = {"tau", "tau_syn", "tau_mem", "v_threshold"}

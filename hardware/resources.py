@@ -195,12 +195,12 @@ def main(argv=None) -> int:
     p = ArgumentParser(description="Loihi 2 resource report of a NIR model or checkpoint.")
     p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
     p.add_argument("--json", default=None, help="write the report here")
-    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     add_reading_args(p)
     args = p.parse_args(argv)
     if args.json:
         check_output(args.json, [args.model], "--json")
-    qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
+    qnet, _, info = load_model(args.model, **reading_options(args))
     for line in reading_lines(info):
         print(line)
     report = resource_report(qnet)

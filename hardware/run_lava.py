@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="write the result (score, samples, ms/step, backend) here as JSON")
     p.add_argument("--float", action="store_true",
                    help="Lava's floating_pt models: the dequantized network without rounding (default fixed_pt)")
-    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     from ltcsn.export.run_inputs import add_input_args, load_with_inputs
     add_reading_args(p)
     add_input_args(p)
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from ltcsn.train.errors import InputError
     from ltcsn.train.tasks import get_task, warn_samples
     def load(x_sample):
-        return load_model(args.model, dt=args.dt, producer=args.producer, x_sample=x_sample)
+        return load_model(args.model, x_sample=x_sample, **reading_options(args))
     if args.out and not args.inputs:
         raise InputError("--out writes the run on --inputs; pass --inputs X.npz")
     if args.json:

@@ -63,6 +63,9 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
             raise NetxError(f"{name}: netx has no {layer.kind.upper()} neuron (it runs CUBA LIF, sigma-delta "
                             f"and resonate-and-fire layers)")
         syn = {s.source: s for s in layer.syn["d"]}
+        if len(syn) < len(layer.syn["d"]):
+            raise NetxError(f"{name}: its weights are split into two synapses from one source (--weight-bits 15); "
+                            f"a netx layer holds one 8-bit weight matrix")
         entry = {"type": "dense_rec" if "self" in syn else "dense", "shape": [layer.n],
                  "weight": _weights(name, syn["input"])}
         if "self" in syn:
@@ -116,12 +119,12 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--out", required=True, help="netx HDF5 file to write (e.g. net.net)")
     p.add_argument("--hidden-only", action="store_true",
                    help="write the spiking layers only (netx has no leaky-integrator readout)")
-    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     add_reading_args(p)
     args = p.parse_args(argv)
     check_output(args.out, inputs=[args.model], option="-o")
     try:
-        qnet, _, info = load_model(args.model, dt=args.dt, producer=args.producer)
+        qnet, _, info = load_model(args.model, **reading_options(args))
     except OSError as e:
         raise InputError(f"{args.model}: {e}") from None
     for line in reading_lines(info):

@@ -19,7 +19,7 @@ import os
 import sys
 
 from ltcsn.args import ArgumentParser, cli, int_range
-from ltcsn.export.load import add_reading_args, load_model, reading_lines
+from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
 from ltcsn.export.run_inputs import add_input_args, load_with_inputs, print_run, run_inputs, write_run
 from ltcsn.sim.simulate import evaluate_qnet
 
@@ -46,8 +46,7 @@ def main(argv=None) -> int:
     from ltcsn.train.tasks import get_task, warn_samples
 
     def load(x_sample):
-        return load_model(args.model, args.mixing, dt=args.dt, producer=args.producer, x_sample=x_sample,
-                          target=args.target)
+        return load_model(args.model, args.mixing, x_sample=x_sample, target=args.target, **reading_options(args))
     try:
         if args.out and not args.inputs:
             raise InputError("--out writes the run on --inputs; pass --inputs X.npz")

@@ -18,6 +18,9 @@ STATE_BITS = 24                             # u, d, z, b, LIF u / v
 STATE_MAX = (1 << (STATE_BITS - 1)) - 1     # sat(x, 24) clips to [-STATE_MAX, STATE_MAX]
 WEIGHT_BITS = 8                             # synaptic and mixing codes
 WEIGHT_MAX = (1 << (WEIGHT_BITS - 1)) - 1   # symmetric codes |q| <= 127
+WEIGHT_LO_BITS = 7                          # a split weight matrix W ~ q_hi 2^e + q_lo 2^(e-7): two synapses from one
+SPLIT_WEIGHT_BITS = WEIGHT_BITS + WEIGHT_LO_BITS   # source (two Dense), |q_lo| <= 64: 15-bit weights
+WEIGHT_PRECISIONS = (WEIGHT_BITS, SPLIT_WEIGHT_BITS)
 INT32_BITS = 32                             # Lava's Dense accumulator and out-port, LIF arithmetic
 INT32_MAX = (1 << (INT32_BITS - 1)) - 1
 

@@ -138,14 +138,14 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int_range(0), default=0, help="seed for random inputs (graphs without a task)")
     p.add_argument("--plot", default=None,
                    help="where there is a divergence: write a PNG of the first one (both stages' traces)")
-    from ltcsn.export.load import add_reading_args, load_model, reading_lines
+    from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     add_reading_args(p)
     args = p.parse_args(argv)
     from ltcsn.train.tasks import get_task, warn_samples
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path:
             check_output(path, [args.model, args.ckpt], option)
-    qnet, model, info = load_model(args.model, dt=args.dt, producer=args.producer)
+    qnet, model, info = load_model(args.model, **reading_options(args))
     if args.ckpt:
         from ltcsn.train.checkpoint import load_checkpoint
         model, _ = load_checkpoint(args.ckpt)

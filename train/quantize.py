@@ -17,7 +17,7 @@ from ltcsn.sim import spec
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
 from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
                             LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX, STATE_BITS, STATE_MAX,
-                            WEIGHT_BITS, WEIGHT_MAX)
+                            SPLIT_WEIGHT_BITS, WEIGHT_BITS, WEIGHT_MAX, WEIGHT_PRECISIONS)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
@@ -154,15 +154,32 @@ def weight_codes(w, e: int, rnd=torch.round):
     return torch.clamp(rnd(w * 2.0 ** -e), -WEIGHT_MAX, WEIGHT_MAX)
 
 
-def choose_exponent(w) -> int:
+def synapse_codes(w, e: int, lo_bits: int = 0, rnd=torch.round) -> list:
+    """[(codes, exponent)] of one weight matrix: its 8-bit codes under e, and with lo_bits > 0 (split weights,
+    at most spec.WEIGHT_LO_BITS) the codes of the remainder under e - lo_bits (a second synapse from the same
+    source, |codes| <= 2^(lo_bits - 1)) where the remainder rounds to anything but zero."""
+    hi = weight_codes(w, e, rnd)
+    if lo_bits <= 0:
+        return [(hi, e)]
+    lo = weight_codes(w - hi * 2.0**e, e - lo_bits, rnd)
+    return [(hi, e)] + ([(lo, e - lo_bits)] if bool((lo != 0).any()) else [])
+
+
+def weight_values(w, e: int, lo_bits: int = 0):
+    """The weights the codes of w hold (`synapse_codes`): sum of codes * 2^exponent."""
+    return sum(q * 2.0**k for q, k in synapse_codes(w, e, lo_bits))
+
+
+def choose_exponent(w, lo_bits: int = 0) -> int:
     """Exponent e (W ~ q 2^e, |q| <= 127) with the least squared error, among the candidates around the
-    one that just avoids clipping (smaller exponents trade clipped outliers for resolution)."""
+    one that just avoids clipping (smaller exponents trade clipped outliers for resolution); lo_bits: of split
+    weights (`synapse_codes`), whose remainder does not hold what the 8-bit codes clip."""
     w = w.detach().double()
     m = w.abs().max().item()
     if m == 0:
         return 0
     e0 = math.ceil(math.log2(m / WEIGHT_MAX))
-    return min(range(e0 - 2, e0 + 1), key=lambda e: ((weight_codes(w, e) * 2.0**e - w) ** 2).sum().item())
+    return min(range(e0 - 2, e0 + 1), key=lambda e: ((weight_values(w, e, lo_bits) - w) ** 2).sum().item())
 
 
 def _mix_matrix(w, mixing: str):
@@ -190,7 +207,8 @@ def make_plan(model, x_train, mixing: str = "dense", sigmoid: str = "lut") -> di
     return plan_from_parts(model_parts(model), input_encoding(x_train), mixing, sigmoid)
 
 
-def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid: str = "lut") -> dict:
+def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid: str = "lut",
+                    weight_bits: int = WEIGHT_BITS) -> dict:
     """Choose all exponents from the float parts of every layer (readout last, as `float_parts` returns
     them) and the input encoding (input_frac, (lo, hi)). `make_plan` on a model comes here; so do float
     networks read from NIR files (export/nir_read.py), so both are quantized by the same code."""
@@ -199,15 +217,20 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
     if sigmoid not in SIGMOIDS:
         raise ValueError(f"sigmoid must be one of {SIGMOIDS}, not {sigmoid!r}")
     input_frac, input_range = encoding
+    if weight_bits not in WEIGHT_PRECISIONS:
+        raise ValueError(f"weight_bits must be one of {WEIGHT_PRECISIONS}, not {weight_bits!r}")
+    split = weight_bits == SPLIT_WEIGHT_BITS
+    lo_max = spec.WEIGHT_LO_BITS if split else 0
     plan = {"mixing": mixing, "sigmoid": sigmoid, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
-            "layers": []}
+            "weight_bits": weight_bits, "layers": []}
     src_frac = plan["input_frac"]
+    x_range = [v * 2.0**-input_frac for v in input_range]
     for i, p in enumerate(parts):
         if p.get("reads") == "u":
             if i == 0 or parts[i - 1]["kind"] not in ("ltc", "alif"):
                 raise QuantizationError("a membrane readout needs an LTC / ALIF layer below it")
             src_frac = FRAC_BITS   # the membrane u of the layer below, on 2^-F
-        lp = {"syn": {part: {src: choose_exponent(w) for src, w in srcs.items()}
+        lp = {"syn": {part: {src: choose_exponent(w, lo_max) for src, w in srcs.items()}
                       for part, srcs in p["syn"].items()},
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
@@ -225,10 +248,44 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                 top = max(p["vth"], p["theta_step"], 1e-9)
                 headroom = min(headroom, spec.LIF_A_IN_SHIFT + math.floor(math.log2(ATRLIF_THETA_MAX / top)))
             zero_shift = -spec.synapse_shift(e_in, src_frac, spec.target_frac(0, lif=True))  # the shift grows with F
-            lp["frac_bits"] = int(max(spec.LIF_A_IN_SHIFT, min(zero_shift, headroom)))
+            F = int(max(spec.LIF_A_IN_SHIFT, min(zero_shift, headroom)))
+            if split and p["kind"] == "lif":
+                # split weights: up to 7 more fraction bits, so that the remainder's synapse needs no negative
+                # shift, as far as a bound on the float v and i allows (they never reach the 24-bit limits)
+                F = max(F, min(zero_shift + lo_max, headroom, _lif_frac_limit(p, x_range if i == 0 else (0, 1))))
+            lp["frac_bits"] = F
+        if split:
+            # the remainder's synapse only with a shift >= 0: a negative one floors every step's sum
+            target = spec.target_frac(lp.get("frac_bits", FRAC_BITS), lif=p["kind"] in LAVA_NEURON_KINDS)
+            lp["lo_bits"] = {part: {src: max(0, min(lo_max, spec.synapse_shift(e, src_frac if src == "input" else 0,
+                                                                                target)))
+                                    for src, e in srcs.items()} for part, srcs in lp["syn"].items()}
         plan["layers"].append(lp)
         src_frac = 0  # every layer above the first receives binary spikes (or, membrane readout, u)
+        x_range = (0, 1)
     return plan
+
+
+def _lif_frac_limit(p: dict, x_range) -> int:
+    """The largest F at which the float LIF layer p's v (on 2^-F) and current i (on 2^-(F-6)) stay within 24 bits
+    for any input in x_range per element (and its own spikes): each is bounded by the steady state of the largest
+    drive of either sign, v from above by vth plus one step's drive."""
+    W = p["syn"]["d"]["input"].detach().double()
+    lo, hi = x_range
+    a_max = torch.maximum(W * lo, W * hi).sum(1)
+    a_min = torch.minimum(W * lo, W * hi).sum(1)
+    if "self" in p["syn"]["d"]:
+        Ws = p["syn"]["d"]["self"].detach().double()
+        a_max, a_min = a_max + Ws.clamp(min=0).sum(1), a_min + Ws.clamp(max=0).sum(1)
+    du, dv = float(p["du"]), float(p["dv"])
+    b = torch.as_tensor(p["bias"]["v"]).double()
+    if du <= 0 or dv <= 0:
+        return -1
+    i_max, i_min = a_max.clamp(min=0) / du, a_min.clamp(max=0) / du
+    v_bound = max(float((p["vth"] + (i_max + b).clamp(min=0)).max()), float((-(i_min + b) / dv).max()), 1e-30)
+    i_bound = max(float(i_max.max()), float((-i_min).max()), 1e-30)
+    return min(math.floor(math.log2(STATE_MAX / v_bound)),
+               spec.LIF_A_IN_SHIFT + math.floor(math.log2(STATE_MAX / i_bound)))
 
 
 # ---------------------------------------------------------------- codes under a plan
@@ -244,15 +301,20 @@ def _lif_bias_exp(scaled) -> int:
     return bias_exp
 
 
+def lo_bits_of(lp: dict, part: str, src: str) -> int:
+    """Bits of the remainder's synapse of a split weight matrix under the plan (0: not split)."""
+    return lp.get("lo_bits", {}).get(part, {}).get(src, 0)
+
+
 def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     F = lp.get("frac_bits", FRAC_BITS)
     target = spec.target_frac(F, lif=p["kind"] in LAVA_NEURON_KINDS)   # Lava's LIF / ATRLIF add a_in << 6
     syn = {}
     for part, srcs in p["syn"].items():
-        syn[part] = [QSynapse(weight_codes(w, lp["syn"][part][src], rnd),
-                              spec.synapse_shift(lp["syn"][part][src], lp["src_frac"] if src == "input" else 0, target),
+        syn[part] = [QSynapse(q, spec.synapse_shift(e, lp["src_frac"] if src == "input" else 0, target),
                               src, wide=src == "input" and p.get("reads") == "u")
-                     for src, w in srcs.items()]
+                     for src, w in srcs.items()
+                     for q, e in synapse_codes(w, lp["syn"][part][src], lo_bits_of(lp, part, src), rnd)]
     if p["kind"] in LAVA_NEURON_KINDS:
         scaled = p["bias"]["v"] * 2.0**F
         bias_exp = _lif_bias_exp(scaled)
@@ -362,12 +424,14 @@ def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dic
 
 
 def quantize_parts(parts: list, input_shape, encoding: tuple = (0, (0, 1)), mixing: str = "dense",
-                   plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8, sigmoid: str = "lut"):
+                   plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8, sigmoid: str = "lut",
+                   weight_bits: int = WEIGHT_BITS):
     """`quantize` for a float network given as float parts (e.g. read from a NIR file) instead of a torch
     module: the same plan, codes and report. encoding: (input_frac, (lo, hi)) of the network input
-    (default binary spikes). Returns (QNet with int64 numpy arrays, plan, report rows)."""
+    (default binary spikes); weight_bits: 8, or 15 (`synapse_codes`: each weight matrix as two synapses).
+    Returns (QNet with int64 numpy arrays, plan, report rows)."""
     with torch.no_grad():
-        plan = plan or plan_from_parts(parts, encoding, mixing, sigmoid)
+        plan = plan or plan_from_parts(parts, encoding, mixing, sigmoid, weight_bits)
         qnet = to_numpy(build_qnet_from_parts(parts, plan, input_shape, b0, beta))
         report = report_from_parts(parts, plan)
     qnet.task = dict(task or {})
@@ -381,23 +445,23 @@ def quantization_report(model, plan: dict) -> list:
 
 
 def weight_tensors(parts: list, plan: dict):
-    """Every 8-bit weight tensor of the plan: (layer index, "layerK.part.src" name, float weights (float64),
-    exponent e); its codes are weight_codes(w, e), their values codes * 2^e."""
+    """Every weight tensor of the plan: (layer index, "layerK.part.src" name, float weights (float64), exponent e,
+    lo_bits: of a split synaptic matrix, else 0); its codes are synapse_codes(w, e, lo_bits)."""
     for i, (p, lp) in enumerate(zip(parts, plan["layers"])):
         name = spec.layer_name(i, len(parts))
-        tensors = [(f"{part}.{src}", w, lp["syn"][part][src]) for part, srcs in p["syn"].items()
-                   for src, w in srcs.items()]
-        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part])
+        tensors = [(f"{part}.{src}", w, lp["syn"][part][src], lo_bits_of(lp, part, src))
+                   for part, srcs in p["syn"].items() for src, w in srcs.items()]
+        tensors += [(f"mix.{part}", _mix_matrix(w, plan["mixing"]), lp["mix"][part], 0)
                     for part, w in p.get("mix", {}).items()]
-        for tname, w, e in tensors:
-            yield i, f"{name}.{tname}", w.detach().double(), e
+        for tname, w, e, lo_bits in tensors:
+            yield i, f"{name}.{tname}", w.detach().double(), e, lo_bits
 
 
 def quantization_errors(model, plan: dict) -> dict:
     """{tensor name: (code * 2^e - w) / 2^e}: each weight's rounding error in quantization steps (within
     +-0.5 unless clipped at the 8-bit range), float64 numpy."""
-    return {name: ((weight_codes(w, e) * 2.0**e - w) * 2.0**-e).numpy()
-            for _, name, w, e in weight_tensors(model_parts(model), plan)}
+    return {name: ((weight_values(w, e, lo_bits) - w) * 2.0**-e).numpy()
+            for _, name, w, e, lo_bits in weight_tensors(model_parts(model), plan)}
 
 
 def report_from_parts(parts: list, plan: dict) -> list:
@@ -405,11 +469,11 @@ def report_from_parts(parts: list, plan: dict) -> list:
     rows, tensors = [], list(weight_tensors(parts, plan))
     for i, p in enumerate(parts):
         name = spec.layer_name(i, len(parts))
-        for _, tname, w, e in (t for t in tensors if t[0] == i):
-            q = weight_codes(w, e)
-            err = ((q * 2.0**e - w).norm() / w.norm().clamp_min(1e-30)).item()
+        for _, tname, w, e, lo_bits in (t for t in tensors if t[0] == i):
+            err = ((weight_values(w, e, lo_bits) - w).norm() / w.norm().clamp_min(1e-30)).item()
             clipped = ((w * 2.0**-e).round().abs() > WEIGHT_MAX).double().mean().item()
-            rows.append({"tensor": tname, "bits": WEIGHT_BITS, "exponent": e, "clipped": clipped, "rel_error": err})
+            rows.append({"tensor": tname, "bits": WEIGHT_BITS + lo_bits, "exponent": e, "clipped": clipped,
+                         "rel_error": err})
         rows += _decay_rows(name, p)
         if plan["mixing"] == "diag":
             for part, w in p.get("mix", {}).items():
