@@ -3,6 +3,7 @@
 Reading rules: dt (--dt, a stored dt, the producer's convention, or a refusal naming the flag), the producer
 table, batch dimensions, loops and unused nodes, on every CLI that reads a NIR file.
 """
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -288,49 +289,88 @@ def _weights_rounded(parts, plan):
 
 CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF")] + \
         [("snntorch", k) for k in ("LIF", "CubaLIF", "recurrent", "conv+pool+flatten")]
-# measured with 8-bit weights (the default, Loihi 2's width): the integer reading falls below 0.97 in these two,
-# and a float run with only the weights rounded to their codes gives the same numbers (0.960; 0.977 and 0.947):
-# the weight codes, not decays or state widths. --weight-bits 15 (a second Dense for the codes' remainder) holds
-# >= 0.97 in every case.
+# with 8-bit weights (the default, Loihi 2's width) the integer reading falls below 0.97 in these two, and a float
+# run with only the weights replaced by their codes' values falls as far: the weight codes, not decays or state
+# widths. With --weight-bits 15 (a second Dense for the codes' remainder) every case holds >= 0.97.
 EIGHT_BIT_LIMITED = {("snntorch", "CubaLIF", 1e-3), ("snntorch", "conv+pool+flatten", 1e-4)}
+
+
+RESULTS = REPO / "docs" / "results" / "conformance.json"   # python scripts/conformance_results.py writes it
+TABLE_BEGIN = "<!-- conformance table: written by scripts/conformance_results.py from docs/results/conformance.json -->"
+TABLE_END = "<!-- end of conformance table -->"
+
+
+def case_id(tool, kind, dt, weight_bits) -> str:
+    return f"{tool} {kind} dt={dt:g} {weight_bits}-bit"
+
+
+def _overlap(a, b) -> float:
+    """Spikes at the very same step: |a and b| / max(|a|, |b|)."""
+    return float((a * b).sum() / max(a.sum(), b.sum()))
+
+
+def measure(tool, kind, dt, weight_bits) -> dict:
+    """One conformance case: the tool's own model and ours on the same random spike trains. Returns the pieces the
+    test checks and "numbers": per layer [integer spike agreement, integer spikes at the same step, the same two
+    for a float run with only the weights replaced by their codes' values], rounded to 4 decimals."""
+    from ltcsn.train.parts_sim import simulate_parts
+    graph, x, net, run = (_norse_case if tool == "norse" else _snntorch_case)(kind, dt)
+    # norse starts v at v_leak, NIR at 0 (warned, checked in the test): compare from NIR's start
+    want_spikes, want_out = run(net, x, v0=True) if kind == "LIF+bias+v_leak" else run(net, x)
+    # norse's convention is dt = 1e-3 (its default); a norse graph made at 1e-4 needs --dt
+    q, info = qnet_from_graph(graph, dt=1e-4 if tool == "norse" and dt == 1e-4 else None, weight_bits=weight_bits)
+    f_out, f_spikes = simulate_parts(info["parts"], x.numpy())
+    _, rec = simulate(q, q.encode_input(x.numpy()), record=True)
+    _, w_spikes = simulate_parts(_weights_rounded(info["parts"], info["plan"]), x.numpy())
+    numbers = [[round(v, 4) for v in (float((r["s"] == w).mean()), _overlap(r["s"], w), float((c == w).mean()),
+                                      _overlap(c, w))]
+               for r, c, w in zip(rec, w_spikes, want_spikes)]
+    return dict(x=x, net=net, run=run, want_spikes=want_spikes, want_out=want_out, q=q, info=info, f_out=f_out,
+                f_spikes=f_spikes, rec=rec, numbers=numbers)
+
+
+def conformance_table(results: dict) -> str:
+    """The markdown table of docs/nir_schema.md from the results (case_id -> numbers)."""
+    def cell(v):
+        return f"{v[0]:.3f} ({v[1]:.3f})"
+    lines = ["| graph | dt | 8-bit: integer | 8-bit weights only | 15-bit: integer | 15-bit weights only |",
+             "|---|---|---|---|---|---|"]
+    for tool, kind in CASES:
+        for dt in (1e-3, 1e-4):
+            n8, n15 = (results[case_id(tool, kind, dt, b)] for b in (8, 15))
+            for j, (a, b) in enumerate(zip(n8, n15)):
+                graph = f"{tool} {kind}" + (f", layer {j + 1}" if len(n8) > 1 else "")
+                bold = "**" if a[0] < INTEGER_MIN_AGREEMENT else ""
+                lines.append(f"| {graph} | {dt:g} | {bold}{cell(a)}{bold} | {cell(a[2:])} | {cell(b)} | "
+                             f"{cell(b[2:])} |")
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("weight_bits", [8, 15])
 @pytest.mark.parametrize("dt", [1e-3, 1e-4])
 @pytest.mark.parametrize("tool,kind", CASES, ids=[f"{t}-{k}" for t, k in CASES])
-def test_conformance(tmp_path, tool, kind, dt, weight_bits, request):
-    if weight_bits == 8 and (tool, kind, dt) in EIGHT_BIT_LIMITED:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="integer agreement < 0.97: 8-bit weight codes"))
-    from ltcsn.train.parts_sim import simulate_parts
-    graph, x, net, run = (_norse_case if tool == "norse" else _snntorch_case)(kind, dt)
-    path = tmp_path / "g.nir"
-    nir.write(path, graph)
-    # norse starts v at v_leak, NIR at 0 (warned, shown below): compare from NIR's start
-    want_spikes, want_out = run(net, x, v0=True) if kind == "LIF+bias+v_leak" else run(net, x)
-    # norse's convention is dt = 1e-3 (its default); a norse graph made at 1e-4 needs --dt
-    q, info = read_nir(path, dt=1e-4 if tool == "norse" and dt == 1e-4 else None, weight_bits=weight_bits)
+def test_conformance(tool, kind, dt, weight_bits):
+    m = measure(tool, kind, dt, weight_bits)
+    q, info, x, net, run, want_spikes, want_out = (m[k] for k in ("q", "info", "x", "net", "run", "want_spikes",
+                                                                  "want_out"))
     assert info["producer"] == (tool if kind != "IF" else "sinabs"), info["reading"]
-    f_out, f_spikes = simulate_parts(info["parts"], x.numpy())
-    _, rec = simulate(q, q.encode_input(x.numpy()), record=True)
-    agreement, same_step = [], []
-    for j, (w, f, r) in enumerate(zip(want_spikes, f_spikes, rec)):
+    for j, (w, f, r) in enumerate(zip(want_spikes, m["f_spikes"], m["rec"])):
         assert w.sum() >= 20, f"layer {j}: the tool's model fires only {w.sum()} spikes"
         assert np.array_equal(f, w), f"layer {j}: float reading differs from {tool} on {(f != w).sum()} values"
-        agreement.append(float((r["s"] == w).mean()))
-        same_step.append(float((r["s"] * w).sum() / max(r["s"].sum(), w.sum())))
         # sparse layers agree on most values trivially: the spike counts must agree too
         assert abs(r["s"].sum() - w.sum()) <= 0.1 * w.sum() + 2, (j, r["s"].sum(), w.sum())
-    _, w_spikes = simulate_parts(_weights_rounded(info["parts"], info["plan"]), x.numpy())
-    w_agree = [float((f == w).mean()) for f, w in zip(w_spikes, want_spikes)]
-    w_same = [float((f * w).sum() / max(f.sum(), w.sum())) for f, w in zip(w_spikes, want_spikes)]
-    print(f"{tool} {kind} dt={dt:g}, {weight_bits}-bit weights: integer spike agreement per layer {agreement}, "
-          f"spikes at the same step {same_step}; float with the weights' codes: agreement {w_agree}, "
-          f"same step {w_same}")
-    assert min(agreement) >= INTEGER_MIN_AGREEMENT, agreement
+    # the numbers docs/nir_schema.md states
+    assert m["numbers"] == json.loads(RESULTS.read_text())[case_id(tool, kind, dt, weight_bits)]
+    if weight_bits == 8 and (tool, kind, dt) in EIGHT_BIT_LIMITED:
+        # below 0.97 as far as the 8-bit weight codes alone take the float run (within 0.002)
+        assert min(n[0] for n in m["numbers"]) < INTEGER_MIN_AGREEMENT
+        assert all(abs(n[0] - n[2]) <= 0.002 for n in m["numbers"]), m["numbers"]
+    else:
+        assert min(n[0] for n in m["numbers"]) >= INTEGER_MIN_AGREEMENT, m["numbers"]
     if kind == "CubaLIF":      # slow decays, small weights: F high enough that no step's input is floored
         assert all(s.shift >= 0 for s in q.layers[0].syn["d"])
     if kind == "LI":
-        assert np.allclose(f_out, want_out, atol=1e-5)
+        assert np.allclose(m["f_out"], want_out, atol=1e-5)
         u = simulate(q, q.encode_input(x.numpy())) / 2.0 ** q.readout.frac_bits
         assert np.abs(u - want_out).mean() < 0.02 * np.abs(want_out).max()
     if kind == "LIF+bias+v_leak":          # norse's own start (v = v_leak) is not NIR's: warned, not guessed
@@ -417,6 +457,59 @@ def test_decay_code_error_is_reported():
     assert rows["layer0.du"]["rel_error"] == 0.0
 
 
+def test_split_weights_run_on_lava_as_on_sim(tmp_path, capsys):
+    """--weight-bits 15: each weight matrix is its 8-bit codes q_hi 2^e plus a second synapse from the same source
+    holding the remainder's codes q_lo 2^(e - lo), lo <= 7, only with a shift >= 0 (a negative one floors every
+    step's sum); F rises so that the float v and i stay inside 24 bits at the worst-case input. Lava runs it bit for
+    bit as sim/ does, two Dense per source; netx and our own files refuse it."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.hardware import run_lava, to_netx
+    from ltcsn.sim.spec import STATE_MAX
+    rng = np.random.default_rng(3)
+    W = rng.uniform(-0.2, 1, (3, 4)) * 8
+    W[2] = -np.abs(W[2])                                   # a neuron driven only downwards
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type={"input": np.array([4])}), "w": nir.Linear(weight=W),
+                            "lif": nir.LIF(tau=np.full(3, 1e-2), r=np.ones(3), v_leak=np.zeros(3),
+                                           v_threshold=np.ones(3), v_reset=np.zeros(3)),
+                            "out": nir.Output(output_type={"output": np.array([3])})},
+                     edges=[("in", "w"), ("w", "lif"), ("lif", "out")])
+    path = tmp_path / "g.nir"
+    nir.write(path, g)
+    q8, info8 = read_nir(path, dt=1e-3)
+    q, info = read_nir(path, dt=1e-3, weight_bits=15)
+    w = info["parts"][0]["syn"]["d"]["input"].numpy()
+    e = info["plan"]["layers"][0]["syn"]["d"]["input"]
+    (hi8,), (hi, lo) = q8.layers[0].syn["d"], q.layers[0].syn["d"]
+    bits = hi.shift - lo.shift
+    assert hi.source == lo.source == "input" and lo.shift >= 0 and 0 < bits <= 7 and np.abs(lo.q).max() <= 64
+    assert q.layers[0].frac_bits == q8.layers[0].frac_bits + bits
+    err15 = np.abs(hi.q * 2.0**e + lo.q * 2.0**(e - bits) - w).max()
+    assert err15 <= 2.0 ** (e - bits - 1) < np.abs(hi8.q * 2.0**e - w).max()
+    assert info["reading"][-1].startswith("weights: 8-bit codes and a second Dense for their remainder")
+    assert info8["reading"][-1].endswith("--weight-bits 15 adds a Dense for the codes' remainder")
+    assert {r["tensor"]: r["bits"] for r in info["report"]}["layer0.d.input"] == 8 + bits
+    # the worst-case input (every input spiking every step) leaves v inside 24 bits, also driven downwards
+    _, rec = simulate(q, np.ones((1, 300, 4), dtype=np.int64), record=True)
+    assert np.abs(rec[0]["v"]).max() < STATE_MAX and rec[0]["v"][0, :, 2].min() < -STATE_MAX // 4
+    # Lava: two Dense from the input, the same integers as sim/
+    x = (np.random.default_rng(1).random((2, 30, 4)) < 0.4).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    out = tmp_path / "lava.npz"
+    assert run_lava.main([str(path), "--dt", "1e-3", "--weight-bits", "15", "--inputs", str(tmp_path / "x.npz"),
+                          "--out", str(out)]) == 0
+    assert "readout: Lava == sim/: yes" in capsys.readouterr().out
+    with np.load(out) as f:
+        assert np.array_equal(f["lava_spikes_0"], f["integer_spikes_0"]) and f["lava_spikes_0"].sum() > 10
+    assert resources.main([str(path), "--dt", "1e-3", "--weight-bits", "15"]) == 0
+    text = capsys.readouterr().out
+    assert f"layer0.dense.input.k{hi.shift} (3, 4)" in text and f"layer0.dense.input.k{lo.shift} (3, 4)" in text
+    assert to_netx.main([str(path), "--dt", "1e-3", "--weight-bits", "15", "-o", str(tmp_path / "n.net")]) == 2
+    assert "split into two synapses from one source" in capsys.readouterr().err
+    ours = write_nir(tmp_path / "ours.nir", qnet_to_nir(q8))
+    with pytest.raises(InputError, match="--weight-bits applies to graphs from other tools"):
+        read_nir(ours, weight_bits=15)
+
+
 def test_run_on_your_inputs_checkpoint_and_own_file(tmp_path, capsys):
     """A checkpoint runs its float model next to the integer network; our quantized NIR file has only the integer
     network, and the run says so."""
@@ -450,3 +543,8 @@ def test_run_on_your_inputs_checkpoint_and_own_file(tmp_path, capsys):
     assert "float reading: not available: a quantized NIR file holds only the integer network" in text
     with np.load(out) as f:
         assert "float_out" not in f and f["integer_spikes_0"].shape == (2, 30, 12)
+
+
+def test_the_documented_table_is_the_committed_results():
+    text = (REPO / "docs" / "nir_schema.md").read_text()
+    assert f"{TABLE_BEGIN}\n{conformance_table(json.loads(RESULTS.read_text()))}\n{TABLE_END}" in text

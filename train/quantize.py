@@ -224,7 +224,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
     plan = {"mixing": mixing, "sigmoid": sigmoid, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
             "weight_bits": weight_bits, "layers": []}
     src_frac = plan["input_frac"]
-    x_range = [v * 2.0**-input_frac for v in input_range]
+    x_range = [float(v) for v in spec.decode_input(input_range, input_frac)]
     for i, p in enumerate(parts):
         if p.get("reads") == "u":
             if i == 0 or parts[i - 1]["kind"] not in ("ltc", "alif"):
