@@ -269,7 +269,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
 def _lif_frac_limit(p: dict, x_range) -> int:
     """The largest F at which the float LIF layer p's v (on 2^-F) and current i (on 2^-(F-6)) stay within 24 bits
     for any input in x_range per element (and its own spikes): each is bounded by the steady state of the largest
-    drive of either sign, v from above by vth plus one step's drive."""
+    drive of either sign, v from above by vth plus one step's drive (-1, no bound, when a decay is 0)."""
     W = p["syn"]["d"]["input"].detach().double()
     lo, hi = x_range
     a_max = torch.maximum(W * lo, W * hi).sum(1)
