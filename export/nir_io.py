@@ -4,6 +4,11 @@ file (nodes, fields, metadata) and how it reads into our network (producer, dt a
 The NIR code itself: nir_write.py (our networks -> NIR files), nir_read.py (NIR files -> QNet),
 nir_foreign.py (third-party graphs), nir_graph.py (graph structure, linear chains), nir_common.py (shared by all).
 """
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import nir_info
+    raise SystemExit(nir_info())
+
 import numpy as np
 import torch
 
@@ -88,7 +93,3 @@ def main(argv=None) -> int:
         print(format_report(info["report"]))
     return 0
 
-
-if __name__ == "__main__":
-    import sys
-    sys.exit(main())

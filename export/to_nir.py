@@ -8,8 +8,12 @@ Prints a summary: layers, neurons, synapses, bit widths, clipping and quantizati
 float vs integer (sim/) score on the task's test set. Bad input: one line "error: ..." on stderr, exit 2,
 nothing written.
 """
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import export
+    raise SystemExit(export())
+
 from pathlib import Path
-import sys
 import warnings
 
 import numpy as np
@@ -153,6 +157,3 @@ def plot_quantization_errors(errors: dict, path, title: str = ""):
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

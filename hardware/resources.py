@@ -11,8 +11,12 @@ runs on the host and why, and the host <-> chip traffic per time step. Limits an
 hardware/loihi2.py. Errors name the layer that cannot fit; exit status 1 when anything cannot fit. Warnings name
 every part (the readout's wide synapse included) whose worst-case synaptic sum can reach int32 (`sim.bounds`).
 """
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import resources
+    raise SystemExit(resources())
+
 import math
-import sys
 
 import numpy as np
 
@@ -209,6 +213,3 @@ def main(argv=None) -> int:
         write_json(args.json, report)
     return 1 if report["errors"] else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,10 @@ lava-loihi's embedded_io adapters at the boundary), creates every process open L
 placement, then runs it with Loihi2HwCfg, or stops with one line naming what is missing (lava-loihi; Nc models
 no release ships, such as the LTC neuron programs) and exit status 2.
 """
-import sys
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import lava
+    raise SystemExit(lava())
 
 import numpy as np
 
@@ -131,6 +134,3 @@ def _run_inputs(args, qnet, model, info, x) -> int:
         print(f"wrote {args.out}")
     return 0 if all(same) and same_out else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,10 @@ The file runs on Lava's CPU backend as `Network(net_config=path, input_message_b
 step tau equals `sim.simulate.simulate(..., lava_clock=True)` of the same network at tau (tests/test_netx.py).
 Needs lava-dl only to run the file, not to write it (h5py).
 """
-import sys
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import netx
+    raise SystemExit(netx())
 
 import numpy as np
 
@@ -136,6 +139,3 @@ def main(argv=None) -> int:
           f"input_message_bits={input_message_bits(qnet)})")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

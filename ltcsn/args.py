@@ -9,6 +9,7 @@ Bad input: "error: argument --samples: must be an integer >= 1, got '0'" on stde
 """
 import argparse
 import functools
+import importlib
 import math
 import sys
 import warnings
@@ -117,7 +118,22 @@ def cli(main):
             print(f"error: {one_line(e)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
-            print("interrupted (SIGINT): stopped; every file written so far is complete, none is half-written",
-                  file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted()
     return wrapper
+
+
+def _interrupted() -> int:
+    print("interrupted (SIGINT): stopped; every file written so far is complete, none is half-written",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def launch(module: str, argv=None) -> int:
+    """Import the command module `module` and run its main(argv) (a `cli`): a Ctrl-C while its imports load
+    (torch takes a second or more) ends with the same one line and exit 130 as one inside main. The console
+    scripts (`ltcsn.commands`) and the `python <folder>/<file>.py` forms start here."""
+    try:
+        main = importlib.import_module(module).main
+    except KeyboardInterrupt:
+        return _interrupted()
+    return main(argv)

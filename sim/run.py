@@ -15,8 +15,12 @@ network overlaid.
 integer network; prints spikes and float-vs-integer spike agreement per layer; --out writes outputs and every
 layer's spikes (.npz, `export.run_inputs.write_run`).
 """
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import sim
+    raise SystemExit(sim())
+
 import os
-import sys
 
 from ltcsn.args import ArgumentParser, cli, int_range
 from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
@@ -92,6 +96,3 @@ def main(argv=None) -> int:
         print(f"wrote {args.plot}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

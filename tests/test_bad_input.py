@@ -139,6 +139,24 @@ def test_a_signal_during_an_atomic_write_leaves_the_previous_file(tmp_path, sig)
         assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.parametrize("form", ["script", "console script"])
+def test_sigint_while_the_imports_load_ends_with_one_line(form):
+    """Ctrl-C before main runs, while torch is still being imported (the import-time log says when: the first
+    torch module done), ends as one inside main does: one line, exit 130, no traceback."""
+    cmd = [PY, str(REPO / "sim" / "run.py")] if form == "script" else [str(Path(PY).parent / "ltcsn-sim")]
+    proc = subprocess.Popen(cmd + ["--help"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    for line in proc.stderr:
+        if line.startswith("import time:") and "torch" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    said = [line for line in rest.splitlines() if not line.startswith("import time:")]
+    assert proc.returncode == 130 and said == [
+        "interrupted (SIGINT): stopped; every file written so far is complete, none is half-written"], rest[-2000:]
+
+
 # ---------------------------------------------------------------------------------------------- the matrix
 # Every case of issue 18 against the seven CLIs: main(argv) in this process (a traceback fails the test), a few
 # through real subprocesses below. Classes: ERROR = one line "error: ..." on stderr, exit 2, no file written or

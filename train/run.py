@@ -15,6 +15,11 @@ validation and test scores) and curve.png. Every file is written atomically.
 Output: a progress bar on a terminal only; one plain line per epoch (also in a log file); --quiet: warnings and
 the final line only.
 """
+
+if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports below load ends with one line
+    from ltcsn.commands import train
+    raise SystemExit(train())
+
 import argparse
 from importlib.metadata import PackageNotFoundError, version
 import json
@@ -416,6 +421,3 @@ def main(argv=None) -> int:
     run(parse_args(argv))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
