@@ -7,9 +7,10 @@ re-scored by the integer simulator (quantized on the fly under its stored QAT pl
 names) when it exists and is the row's run (its algorithm and epochs done are the row's); the cell becomes
 "0.xxxx (spec v2, re-scored)". A row whose checkpoint is gone keeps its number and says which spec version scored
 it: "(spec v2)" (a version whose integers the current one keeps, `ltcsn.sim.spec.READABLE_SPEC_VERSIONS`), or for an
-older version "(spec v1: 256-entry LUT, not re-scored: checkpoint gone)". The version
-of an unmarked cell is the one of the commit that wrote the row (git blame against SPEC_SINCE), so every row is
-marked once and keeps its mark. Prints one line per row.
+older version "(spec v1: 256-entry LUT, not re-scored: checkpoint gone; written 2026-11-23 at 06daccf)": a number
+that cannot be re-measured says the date and commit of its row (`row_origin`). The version of an unmarked cell is
+the one of the commit that wrote the row (git blame against SPEC_SINCE), so every row is marked once and keeps its
+mark. Prints one line per row.
 """
 import argparse
 from pathlib import Path
@@ -27,6 +28,7 @@ SPEC_SINCE = {2: "9213f85", 3: "9d98033"}
 SPEC_DIFFERENCE = {1: "256-entry LUT"}
 # versions whose integers equal the current one's for the networks they describe (ltcsn.sim.spec)
 TAG = re.compile(r"\s*\(spec v(\d+)(?:[,:] ?([^)]*))?\)\s*$")
+WRITTEN = re.compile(r"written (\d{4}-\d\d-\d\d) at ([0-9a-f]{7,40})")
 
 
 def table_rows(text: str) -> list:
@@ -103,9 +105,19 @@ def _matches(ckpt_path: Path, epochs, algo) -> bool:
     return ckpt.get("metrics", {}).get("epochs_done") == epochs and ckpt.get("train", {}).get("algo") == algo
 
 
-def rescore(table: Path, runs: Path, samples=None, versions: dict = None) -> tuple:
+def row_origin(table: Path, cells: list) -> str:
+    """"written DATE at COMMIT": the first commit whose table held the row (its cells up to the integer one; git log
+    -S), "written: unknown commit" outside a git checkout or when no commit has it."""
+    prefix = "| " + " | ".join(cells[:QUANT_COLUMN]) + " | "
+    out = subprocess.run(["git", "log", "--reverse", "--format=%h %ad", "--date=short", "-S", prefix, "--",
+                          table.name], cwd=table.parent, capture_output=True, text=True).stdout.split()
+    return f"written {out[1]} at {out[0]}" if len(out) >= 2 else "written: unknown commit"
+
+
+def rescore(table: Path, runs: Path, samples=None, versions: dict = None, origins: dict = None) -> tuple:
     """(new text, one report line per row). versions: {line index: spec version} for unmarked cells
-    (default: git blame)."""
+    (default: git blame); origins: {line index: "written DATE at COMMIT"} for rows marked not re-scored that do not
+    say it yet (default: `row_origin`)."""
     from ltcsn.sim.spec import READABLE_SPEC_VERSIONS, SPEC_VERSION
     text = table.read_text()
     lines = text.split("\n")
@@ -121,13 +133,15 @@ def rescore(table: Path, runs: Path, samples=None, versions: dict = None) -> tup
             version = (versions or {}).get(i)
         if ckpt is not None and ckpt.exists() and _matches(ckpt, epochs, algo):
             cell = f"{rescore_checkpoint(ckpt, samples)} (spec v{SPEC_VERSION}, re-scored)"
-        elif version is None:
-            cell = f"{_number(cells[QUANT_COLUMN])} (spec version unknown, not re-scored: checkpoint gone)"
         elif version in READABLE_SPEC_VERSIONS:      # the same integers as the current spec
             cell = f"{_number(cells[QUANT_COLUMN])} (spec v{version})"
         else:
-            cell = (f"{_number(cells[QUANT_COLUMN])} (spec v{version}: {SPEC_DIFFERENCE.get(version, 'older spec')}, "
-                    f"not re-scored: checkpoint gone)")
+            # a number no one can re-measure: it says when and at which commit its row was written
+            found = WRITTEN.search(cells[QUANT_COLUMN])
+            origin = found.group(0) if found else (origins or {}).get(i) or row_origin(table, cells)
+            head = ("spec version unknown" if version is None
+                    else f"spec v{version}: {SPEC_DIFFERENCE.get(version, 'older spec')}")
+            cell = f"{_number(cells[QUANT_COLUMN])} ({head}, not re-scored: checkpoint gone; {origin})"
         report.append(f"{name}, {epochs} ep: {cells[QUANT_COLUMN]} -> {cell}")
         cells[QUANT_COLUMN] = cell
         lines[i] = "| " + " | ".join(cells) + " |"

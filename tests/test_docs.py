@@ -166,11 +166,25 @@ def test_benchmark_integer_columns_say_their_spec_version():
         sys.path.remove(str(ROOT / "benchmarks"))
     rows = rescore.table_rows(_text(ROOT / "BENCHMARKS.md"))
     assert rows
+    history = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True,
+                             text=True).stdout.strip() == "false"
     for _, cells in rows:
         version, note = rescore.cell_version(cells[rescore.QUANT_COLUMN])
         assert version is not None, f"no spec version: {cells[rescore.QUANT_COLUMN]}"
         if version not in spec.READABLE_SPEC_VERSIONS:     # an older integer semantics
             assert "not re-scored" in note, cells[rescore.QUANT_COLUMN]
+            # a number no one can re-measure says the date and commit of its row, and that commit (in a checkout
+            # with the whole history) holds the row
+            date, commit = rescore.WRITTEN.search(note).groups()
+            if history:
+                shown = subprocess.run(["git", "show", "--format=%ad", "--date=short", "--no-patch", commit],
+                                       cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+                held = subprocess.run(["git", "show", f"{commit}:BENCHMARKS.md"], cwd=ROOT, capture_output=True,
+                                      text=True, check=True).stdout
+                before = subprocess.run(["git", "show", f"{commit}^:BENCHMARKS.md"], cwd=ROOT, capture_output=True,
+                                        text=True).stdout
+                row = "| " + " | ".join(cells[:rescore.QUANT_COLUMN]) + " | "
+                assert shown == date and row in held and row not in before, note
 
 
 def test_rescore_rescores_the_rows_run_and_marks_the_rest(tmp_path):
@@ -208,12 +222,14 @@ def test_rescore_rescores_the_rows_run_and_marks_the_rest(tmp_path):
         row.format(ep=3, cell="0.3333", name="gone"),
         row.format(ep=3, cell="0.4444 (spec v2)", name="gone2"),
         rescore.TABLE_END, ""]))
-    text, report = rescore.rescore(table, tmp_path / "runs", versions={3: 2, 4: 1})
+    text, report = rescore.rescore(table, tmp_path / "runs", versions={3: 2, 4: 1},
+                                   origins={4: "written 2026-11-20 at abc1234"})
     assert f"{score:.4f}" != "0.9999"
     cells = [c[rescore.QUANT_COLUMN] for _, c in rescore.table_rows(text)]
     assert cells == [f"{score:.4f} (spec v{spec.SPEC_VERSION}, re-scored)",
                      "0.2222 (spec v2)",
-                     "0.3333 (spec v1: 256-entry LUT, not re-scored: checkpoint gone)",
+                     "0.3333 (spec v1: 256-entry LUT, not re-scored: checkpoint gone; "
+                     "written 2026-11-20 at abc1234)",
                      "0.4444 (spec v2)"], report
     table.write_text(text)                          # marked once, the marks stay
-    assert rescore.rescore(table, tmp_path / "runs", versions={})[0] == text
+    assert rescore.rescore(table, tmp_path / "runs", versions={}, origins={})[0] == text
