@@ -252,14 +252,12 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
             if split and p["kind"] == "lif":
                 # split weights: up to 7 more fraction bits, so that the remainder's synapse needs no negative
                 # shift, as far as a bound on the float v and i allows (they never reach the 24-bit limits)
-                F = max(F, min(zero_shift + lo_max, headroom, _lif_frac_limit(p, x_range if i == 0 else (0, 1))))
+                F = max(F, min(zero_shift + lo_max, headroom, _lif_frac_limit(p, x_range)))
             lp["frac_bits"] = F
         if split:
             # the remainder's synapse only with a shift >= 0: a negative one floors every step's sum
-            target = spec.target_frac(lp.get("frac_bits", FRAC_BITS), lif=p["kind"] in LAVA_NEURON_KINDS)
-            lp["lo_bits"] = {part: {src: max(0, min(lo_max, spec.synapse_shift(e, src_frac if src == "input" else 0,
-                                                                                target)))
-                                    for src, e in srcs.items()} for part, srcs in lp["syn"].items()}
+            lp["lo_bits"] = {part: {src: max(0, min(lo_max, _synapse_shift(p, lp, src, e))) for src, e in srcs.items()}
+                             for part, srcs in lp["syn"].items()}
         plan["layers"].append(lp)
         src_frac = 0  # every layer above the first receives binary spikes (or, membrane readout, u)
         x_range = (0, 1)
@@ -306,13 +304,18 @@ def lo_bits_of(lp: dict, part: str, src: str) -> int:
     return lp.get("lo_bits", {}).get(part, {}).get(src, 0)
 
 
+def _synapse_shift(p: dict, lp: dict, src: str, e: int) -> int:
+    """Shift of a synapse of layer p (plan lp) from src with exponent e; Lava's LIF / ATRLIF add a_in << 6."""
+    target = spec.target_frac(lp.get("frac_bits", FRAC_BITS), lif=p["kind"] in LAVA_NEURON_KINDS)
+    return spec.synapse_shift(e, lp["src_frac"] if src == "input" else 0, target)
+
+
 def _build_layer(p: dict, lp: dict, plan: dict, rnd):
     F = lp.get("frac_bits", FRAC_BITS)
-    target = spec.target_frac(F, lif=p["kind"] in LAVA_NEURON_KINDS)   # Lava's LIF / ATRLIF add a_in << 6
+    target = spec.target_frac(F, lif=p["kind"] in LAVA_NEURON_KINDS)   # vth and theta_step are on a_in's scale
     syn = {}
     for part, srcs in p["syn"].items():
-        syn[part] = [QSynapse(q, spec.synapse_shift(e, lp["src_frac"] if src == "input" else 0, target),
-                              src, wide=src == "input" and p.get("reads") == "u")
+        syn[part] = [QSynapse(q, _synapse_shift(p, lp, src, e), src, wide=src == "input" and p.get("reads") == "u")
                      for src, w in srcs.items()
                      for q, e in synapse_codes(w, lp["syn"][part][src], lo_bits_of(lp, part, src), rnd)]
     if p["kind"] in LAVA_NEURON_KINDS:
