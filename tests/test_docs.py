@@ -1,13 +1,10 @@
 """The documents say what the code does: spec version, LUT size, the names of functions, modules and files they
-cite, the NIR producer and equation strings, the README pipeline (it runs the checkpoint it fine-tuned), and
-BENCHMARKS.md's integer columns (every one says which spec version scored it; rows scored under an older one say
-they were not re-scored). The README's demo numbers: tests/test_demo_summary.py."""
+cite, the NIR producer and equation strings and the README pipeline (it runs the checkpoint it fine-tuned). The README's
+demo numbers: tests/test_demo_summary.py; BENCHMARKS.md's rows: tests/test_paper.py."""
 import importlib
 from pathlib import Path
 import re
 import shlex
-import subprocess
-import sys
 
 import pytest
 
@@ -155,81 +152,3 @@ def test_readme_pipeline_runs_the_checkpoint_it_fine_tuned():
     assert all((ROOT / s).exists() for s in scripts)
 
 
-# ------------------------------------------------------------------------------------ BENCHMARKS.md
-def test_benchmark_integer_columns_say_their_spec_version():
-    """benchmarks/rescore.py has marked every row: re-scored, scored under the current spec, or scored under an
-    older one and not re-scored (checkpoint gone)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import rescore
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    rows = rescore.table_rows(_text(ROOT / "BENCHMARKS.md"))
-    assert rows
-    history = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True,
-                             text=True).stdout.strip() == "false"
-    for _, cells in rows:
-        version, note = rescore.cell_version(cells[rescore.QUANT_COLUMN])
-        assert version is not None, f"no spec version: {cells[rescore.QUANT_COLUMN]}"
-        if version not in spec.READABLE_SPEC_VERSIONS:     # an older integer semantics
-            assert "not re-scored" in note, cells[rescore.QUANT_COLUMN]
-            # a number no one can re-measure says the date and commit of its row, and that commit (in a checkout
-            # with the whole history) holds the row
-            date, commit = rescore.WRITTEN.search(note).groups()
-            if history:
-                shown = subprocess.run(["git", "show", "--format=%ad", "--date=short", "--no-patch", commit],
-                                       cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-                held = subprocess.run(["git", "show", f"{commit}:BENCHMARKS.md"], cwd=ROOT, capture_output=True,
-                                      text=True, check=True).stdout
-                before = subprocess.run(["git", "show", f"{commit}^:BENCHMARKS.md"], cwd=ROOT, capture_output=True,
-                                        text=True).stdout
-                row = "| " + " | ".join(cells[:rescore.QUANT_COLUMN]) + " | "
-                assert shown == date and row in held and row not in before, note
-
-
-def test_rescore_rescores_the_rows_run_and_marks_the_rest(tmp_path):
-    """A row whose checkpoint is on disk (same configuration, algorithm and epochs) gets the integer score of that
-    checkpoint under the current spec; a row of another run of the same configuration, and rows whose checkpoint is
-    gone, keep their numbers with the spec version that scored them."""
-    import torch
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import rescore
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    from ltcsn.export.load import load_qnet
-    from ltcsn.sim.simulate import evaluate_qnet
-    from ltcsn.train.checkpoint import save_checkpoint
-    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
-    from ltcsn.train.tasks import get_task
-
-    task = get_task("rdigits")
-    torch.manual_seed(0)
-    model = SpikingNet(NetConfig((8,), 10, [LayerConfig(12)]))
-    with torch.no_grad():
-        model.layers[0].fc_x.weight.mul_(3.0)
-    ckpt = tmp_path / "runs" / "tiny" / "ckpt.pt"
-    save_checkpoint(ckpt, model, task, {"algo": "fptt", "epochs": 3}, {"epochs_done": 3})
-    score, _, _ = evaluate_qnet(load_qnet(str(ckpt))[0], task)
-    row = ("| rdigits | LTC 12 → ltc readout | FPTT K=1 α=0.1, Adam 0.003, batch 32, {ep} ep | 0.5 | {cell} | "
-           "1.0 s | 1 MiB | `python benchmarks/train_benchmarks.py --only {name}` | here |")
-    table = tmp_path / "BENCHMARKS.md"
-    table.write_text("\n".join([
-        "| task | network | algorithm | float | quantized (integer sim) | s | mem | command | machine |",
-        "|---|---|---|---|---|---|---|---|---|",
-        row.format(ep=3, cell="0.9999", name="tiny"),
-        row.format(ep=5, cell="0.2222", name="tiny"),                        # another run of the configuration
-        row.format(ep=3, cell="0.3333", name="gone"),
-        row.format(ep=3, cell="0.4444 (spec v2)", name="gone2"),
-        rescore.TABLE_END, ""]))
-    text, report = rescore.rescore(table, tmp_path / "runs", versions={3: 2, 4: 1},
-                                   origins={4: "written 2026-11-20 at abc1234"})
-    assert f"{score:.4f}" != "0.9999"
-    cells = [c[rescore.QUANT_COLUMN] for _, c in rescore.table_rows(text)]
-    assert cells == [f"{score:.4f} (spec v{spec.SPEC_VERSION}, re-scored)",
-                     "0.2222 (spec v2)",
-                     "0.3333 (spec v1: 256-entry LUT, not re-scored: checkpoint gone; "
-                     "written 2026-11-20 at abc1234)",
-                     "0.4444 (spec v2)"], report
-    table.write_text(text)                          # marked once, the marks stay
-    assert rescore.rescore(table, tmp_path / "runs", versions={}, origins={})[0] == text

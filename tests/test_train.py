@@ -256,7 +256,8 @@ def test_killed_run_resumes_bit_identically(tmp_path):
         proc.wait()
     stopped = _load(last)["resume"]["epoch"]
     assert proc.returncode == -signal.SIGKILL and 2 <= stopped < 4 and not (cut / "ckpt.pt").exists()
-    assert not list(cut.glob(".*.tmp"))        # no half-written file left behind
+    # SIGKILL can land inside a write: a temporary file may stay behind, but every named file is whole
+    assert json.loads((cut / "metrics.json").read_text())["epochs_done"] >= stopped - 1
     raw = (tmp_path / "log.txt").read_bytes()    # bytes: read_text() would turn a "\r" into "\n"
     lines = raw.decode().splitlines()
     assert b"\r" not in raw and lines[0].startswith("training ltc [16] on rdigits (T=8; 1294 train / 143 validation")

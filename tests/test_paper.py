@@ -1,0 +1,122 @@
+"""benchmarks/paper.py: one paper row through the whole chain (real training, QAT, NIR, sim/, resources, Lava,
+verify), interrupted and continued from its committed state as a new machine would, and BENCHMARKS.md rendered from
+docs/results/benchmarks.json."""
+from dataclasses import replace
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_row(paper):
+    """The sdigits row with 16 hidden neurons, 6 Lava and 2 verify samples (the test's budget)."""
+    row = paper.ROWS["sdigits"]
+    train = list(row.train)
+    train[train.index("--hidden") + 1] = "16"
+    return replace(row, train=tuple(train), lava_samples=6, verify_samples=2)
+
+
+@pytest.fixture
+def paper(monkeypatch, tmp_path):
+    """benchmarks/paper.py with its runs, state, results and table in tmp_path (sdigits: few Lava samples)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import paper
+    table = tmp_path / "BENCHMARKS.md"
+    table.write_text(f"# head\n\n{paper.BEGIN}\n{paper.END}\n\ntail\n")
+    for name, value in (("RUNS", tmp_path / "runs"), ("STATE", tmp_path / "state"),
+                        ("RESULTS", tmp_path / "benchmarks.json"), ("TABLE", table)):
+        monkeypatch.setattr(paper, name, value)
+    monkeypatch.setitem(paper.ROWS, "sdigits", small_row(paper))
+    return paper
+
+
+def test_committed_table_is_rendered_from_the_results_file():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import paper
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    assert paper.replace_section(text, paper.render(paper.load_results())) == text, \
+        "BENCHMARKS.md differs from docs/results/benchmarks.json: run python benchmarks/paper.py --render"
+    for r in paper.load_results():
+        assert r["task"] in paper.ROWS and r["profile"] in paper.PROFILES
+        if r["status"] == "final":
+            assert r["bit_exact"] is True, f"{r['task']} {r['profile']}: verify found a divergence"
+        else:       # a row still training keeps its resumable state in the tracked folder
+            for stage, progress in r["progress"].items():
+                last = ROOT / "benchmarks" / "paper_state" / paper.row_name(r["task"], r["profile"]) / stage
+                if progress["epochs_done"] < progress["epochs"]:
+                    assert (last / "last.pt").exists(), f"{last}/last.pt is not committed"
+
+
+def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_chain(paper, tmp_path, capsys):
+    # 1. Ctrl-C after the first epoch: the training stops, its files are mirrored into the tracked folder, and the
+    #    entry says "training" with the command that continues it
+    code = ("import sys, paper; from pathlib import Path; "
+            f"paper.RUNS, paper.STATE = Path({str(tmp_path / 'runs')!r}), Path({str(tmp_path / 'state')!r}); "
+            f"paper.RESULTS, paper.TABLE = Path({str(paper.RESULTS)!r}), Path({str(paper.TABLE)!r}); "
+            "import test_paper; paper.ROWS['sdigits'] = test_paper.small_row(paper); "
+            "sys.exit(paper.main(['--task', 'sdigits', '--epochs', '2', '--qat-epochs', '1']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT / "benchmarks", stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "tests")})
+    last = tmp_path / "runs" / "sdigits-loihi2" / "float" / "last.pt"
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("epoch 1/2"):
+            break
+    deadline = time.monotonic() + 60
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)                # last.pt is written (atomically) just after the epoch's line
+    assert last.exists() and proc.poll() is None, "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "Traceback" not in rest and "interrupted" in rest
+    assert "rerun `python benchmarks/paper.py --task sdigits --profile loihi2 --epochs 2 --qat-epochs 1` to continue" \
+        in rest
+    entry, = json.loads(paper.RESULTS.read_text())
+    assert entry["status"] == "training" and entry["progress"]["float"]["epochs_done"] == 1
+    state = tmp_path / "state" / "sdigits-loihi2" / "float"
+    assert sorted(p.name for p in state.iterdir()) == ["best.pt", "last.pt", "metrics.json"]
+    assert "| sdigits | loihi2 | training: float 1/2 epochs (cpu " in paper.TABLE.read_text()
+    # 2. a new machine has only the committed state: the same command continues from epoch 1 to the end
+    shutil.rmtree(tmp_path / "runs")
+    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    relative = os.path.relpath(tmp_path / "runs" / "sdigits-loihi2" / "float", ROOT)
+    assert "restored" in out and f"train/run.py --resume {relative}" in out    # paths relative to the repository
+    metrics = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "float" / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2] and metrics["resumed"][0]["from_epoch"] == 1
+    # 3. final: every stage ran, the entry holds the chain's numbers, the tracked state is gone
+    entry, = json.loads(paper.RESULTS.read_text())
+    assert entry["status"] == "final" and entry["bit_exact"] is True
+    sim = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "sim.json").read_text())
+    assert entry["integer"] == sim["integer_accuracy"] and entry["integer_samples"] == 360
+    assert entry["lava_samples"] == 6 and entry["verify_samples"] == 2 and entry["verify_steps"] == 64
+    assert entry["epochs"] == 2 and entry["qat_epochs"] == 1 and entry["host_layers"] == []
+    assert entry["cores"] >= 1 and entry["neurons"] == 16 + 10 and set(entry["train_hours_by_device"]) == {"cpu"}
+    assert entry["command"] == "python benchmarks/paper.py --task sdigits --profile loihi2 --epochs 2 --qat-epochs 1"
+    assert not (tmp_path / "state" / "sdigits-loihi2").exists()
+    assert paper.replace_section(paper.TABLE.read_text(), paper.render([entry])) == paper.TABLE.read_text()
+
+
+def test_targets_and_the_host_gap_are_computed_from_the_entries(paper):
+    loihi2 = {"task": "fmnist", "profile": "loihi2", "status": "final", "metric": "accuracy", "integer": 0.885,
+              "target": ">= 0.88"}
+    host = {"task": "fmnist", "profile": "host", "status": "final", "metric": "accuracy", "float": 0.891}
+    assert paper.target_met(loihi2) is True and paper.target_met({**loihi2, "integer": 0.87}) is False
+    assert paper.host_gap(loihi2, [loihi2, host]) == "-0.6 points vs host float"
+    add = {"task": "add1000", "profile": "loihi2", "status": "final", "metric": "mse", "integer": 0.006,
+           "target": "< 0.01"}
+    assert paper.target_met(add) is True
+    assert paper.host_gap(add, [add, {**host, "task": "add1000", "metric": "mse", "float": 0.005}]) == \
+        "+20 % vs host float"
+    assert paper.host_gap(host, [loihi2, host]) == ""
