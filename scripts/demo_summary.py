@@ -97,8 +97,8 @@ def render(s: dict) -> str:
                              f"{lava['samples']} test samples", f"**{_pct(lava['score'])}** {metric}",
          f"{lava['ms_per_step']:.2f} ms/step"),
         ("Loihi 2 mapping", "the resource report of its NIR file",
-         f"{res['neurons']} neurons, {res['cores']} cores" + (f", {len(res['errors'])} errors" if res["errors"] else ""),
-         ""),
+         f"{res['neurons']} neurons, {res['cores']} cores"
+         + (f", {len(res['errors'])} errors" if res["errors"] else ""), ""),
         ("verify", f"{s['verify']['samples']} samples, every variable of every layer at every step", verdict, ""),
     ]
     lines = [f"**`make demo`** ({wall}seed {t['seed']}, task {s['task']}; its `runs/demo/summary.json` is committed "

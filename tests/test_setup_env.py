@@ -49,7 +49,8 @@ def test_one_line_per_step_and_pip_output_in_the_log(tmp_path):
     assert (tmp_path / "build" / "setup.log").read_text().count("WARNING: Location") == 3 * 90
     again = _setup(tmp_path)                       # nothing changed: nothing installed, no log written
     assert again.returncode == 0 and again.stderr == ""
-    assert again.stdout.splitlines()[1] == "setup: packages up to date (pyproject.toml unchanged since the last install)"
+    assert again.stdout.splitlines()[1] == ("setup: packages up to date (pyproject.toml unchanged since the last "
+                                            "install)")
 
 
 def test_a_failing_step_names_its_log(tmp_path):
