@@ -149,6 +149,26 @@ def test_no_tracked_file_names_a_path_of_one_machine():
     assert not MACHINE_PATH.search("runs/demo/work/x and docs/home/y")
 
 
+def test_memory_table_is_the_committed_measurement():
+    """docs/performance.md's FPTT vs BPTT memory table and its summary line say what the committed output of
+    benchmarks/memory_fptt_vs_bptt.py (docs/figures/memory_vs_T.json) says."""
+    import json
+    measured = json.loads(_text(ROOT / "docs/figures/memory_vs_T.json"))
+    text = _text(ROOT / "docs/performance.md")
+    runs = {(r["algo"], r["T"]): r for r in measured["results"]}
+    mib = 2 ** 20
+    for T in measured["settings"]["seq_lens"]:
+        f, b = runs["fptt", T], runs["bptt", T]
+        row = (f"| {T} | {f['peak_bytes'] / mib:.2f} | {b['peak_bytes'] / mib:.2f} | "
+               f"{b['peak_bytes'] / f['peak_bytes']:.1f}x | {f['saved_bytes'] / mib:.3f} | "
+               f"{b['saved_bytes'] / mib:.1f} |")
+        assert row in text, row
+    summary = measured["summary"]
+    assert (f"FPTT growth from T = {min(measured['settings']['seq_lens'])} to {max(measured['settings']['seq_lens'])}: "
+            f"+{summary['fptt_growth_pct']:.1f} %") in text
+    assert f"BPTT/FPTT at T = 2000: {summary['ratio_at_2000']:.1f}x" in text
+
+
 # ------------------------------------------------------------------------------------ README pipeline
 def _pipeline() -> list:
     text = _text(ROOT / "README.md")
