@@ -1,8 +1,9 @@
-# Two entry points for a fresh machine: `make demo` (the whole pipeline on its default) and `make test`.
+# Two entry points for a fresh machine: `make demo` (the whole pipeline on its default) and `make test`;
+# `make docs` builds the documentation site into site/ (warnings are errors).
 PY := .venv/bin/python
 RUN := runs/demo
 
-.PHONY: setup demo test test-slow
+.PHONY: setup demo test test-slow docs
 
 setup:
 	bash scripts/setup_env.sh
@@ -10,7 +11,7 @@ setup:
 # train (FPTT, LTC, rdigits) -> quantization-aware fine-tuning, both under the Loihi 2 chip profile (--target
 # loihi2: neuron-local gate mixing, then per-neuron integer programs; docs/fixed_point.md) -> NIR -> integer
 # simulator -> resource report -> Lava -> verify, then RUN/summary.json (scripts/demo_summary.py; the README's
-# demo paragraph is rendered from its committed copy: scripts/demo_summary.py RUN --publish)
+# results table is rendered from its committed copy: scripts/demo_summary.py RUN --publish)
 demo: setup
 	@mkdir -p $(RUN) && date +%s > $(RUN)/started
 	$(PY) train/run.py --target loihi2 --out $(RUN)/float
@@ -29,3 +30,7 @@ test: setup
 # the long runs the default deselects: >= 200 random extreme networks through verify with Lava (issue 18)
 test-slow: setup
 	$(PY) -m pytest -q -m slow
+
+# MkDocs + Material + mkdocstrings (API pages from the docstrings); tests/test_site.py runs the same build
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site

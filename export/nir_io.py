@@ -1,4 +1,4 @@
-"""python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no] [--quiet]: list a NIR
+"""`python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no] [--quiet]`: list a NIR
 file (nodes, fields, metadata) and how it reads into our network (producer, dt and the rule that decided it).
 
 The NIR code itself: nir_write.py (our networks -> NIR files), nir_read.py (NIR files -> QNet),
@@ -70,7 +70,7 @@ def describe(graph) -> str:
 
 @cli
 def main(argv=None) -> int:
-    """python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no]: list the graph and
+    """`python export/nir_io.py FILE.nir [--dt S] [--producer NAME] [--norse411 auto|yes|no]`: list the graph and
     how it reads."""
     p = ArgumentParser(description=main.__doc__)
     p.add_argument("path")

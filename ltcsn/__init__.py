@@ -5,7 +5,8 @@ The stages are subpackages (folders of the repository): `ltcsn.train`, `ltcsn.ex
 """
 from importlib.metadata import PackageNotFoundError, version
 
+DIST_NAME = "ltcsn-deploy"    # the distribution (pyproject.toml's project name) that installs `ltcsn`
 try:
-    __version__ = version("ltcsn-deploy")
+    __version__ = version(DIST_NAME)      # pyproject.toml's version, as installed
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "unknown"

@@ -1,12 +1,12 @@
-"""The summary of a `make demo` run, and the README paragraph made from it.
+"""The summary of a `make demo` run, and the README results table made from it.
 
     python scripts/demo_summary.py runs/demo                      # -> runs/demo/summary.json
-    python scripts/demo_summary.py runs/demo --publish            # and commit it: COMMITTED, README's paragraph
-    python scripts/demo_summary.py --check README.md --from SUMMARY.json   # exit 1 if the paragraph differs
+    python scripts/demo_summary.py runs/demo --publish            # and commit it: COMMITTED, README's table
+    python scripts/demo_summary.py --check README.md --from SUMMARY.json   # exit 1 if the table differs
 
 The summary collects what the demo's commands wrote (float/ and qat/ metrics.json and checkpoints, sim.json,
 lava.json, verify.json, resources.json): float, integer and Lava accuracy, the verify result, and the seconds of
-each stage. The README's demo paragraph (between the markers below) is rendered from a summary, never typed:
+each stage. The README's results table (between the markers below) is rendered from a summary, never typed:
 the committed copy of the last run's summary (COMMITTED), and tests/test_demo_summary.py checks that the README
 says what it says.
 """
@@ -71,48 +71,58 @@ def _pct(x: float) -> str:
 
 
 def render(s: dict) -> str:
-    """The README's demo paragraph of summary s (one line)."""
+    """The README's results table of summary s: a heading line, then one row per stage of the demo."""
     n, t = s["network"], s["training"]
     layers = " + ".join(f"{size}{'' if rec else ' feed-forward'}" for size, rec in zip(n["layers"], n["recurrent"]))
     algo = f"FPTT K = {t['K']}, α = {t['alpha']:g}" if t["algo"] == "fptt" else t["algo"].upper()
     mism = sorted({p["mismatches"] for p in s["verify"]["pairs"]})
     pairs = ", ".join(f"{p['pair']}: {p['mismatches']}" for p in s["verify"]["pairs"])
-    verdict = "0 mismatches in every stage pair" if mism == [0] else f"mismatches {pairs}"
+    verdict = "**0 mismatches in every stage pair**" if mism == [0] else f"mismatches {pairs}"
     wall = "" if s.get("wall_seconds") is None else f"{s['wall_seconds'] / 60:.1f} min, "
-    lava, qat = s["lava"], s["qat"]
-    profile = (f" under the {qat['target']} profile ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)"
-               if qat.get("target") else f" ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)")
-    return (
-        f"**`make demo`** ({wall}seed {t['seed']}; its `runs/demo/summary.json` is committed in docs/results/): "
-        f"float {n['neuron'].upper()} ({layers}, {algo}, "
-        f"{t['optimizer'].capitalize()} {t['lr']:g}, {s['float']['epochs']} epochs, batch {t['batch_size']}, "
-        f"{s['task']}) **{_pct(s['float']['score'])}** test {s['metric']} in {s['float']['train_seconds']:.0f} s; "
-        f"integer network before QAT **{_pct(s['integer_before_qat']['score'])}** "
-        f"({s['integer_before_qat'].get('on', 'test')}); after {s['qat']['epochs']} "
-        f"epochs of quantization-aware FPTT{profile} **{_pct(s['qat']['score'])}**, and its NIR file in the integer "
-        f"simulator **{_pct(s['integer_sim']['score'])}** ({s['integer_sim']['samples']} test samples); on Lava "
-        f"({lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, {lava['samples']} test samples) "
-        f"**{_pct(lava['score'])}** at {lava['ms_per_step']:.2f} ms/step; `verify`: {verdict} "
-        f"({s['verify']['samples']} samples, every variable of every layer at every step)."
-    )
+    lava, qat, sim, before, res = s["lava"], s["qat"], s["integer_sim"], s["integer_before_qat"], s["resources"]
+    profile = (f"the {qat['target']} profile ({qat['mixing']} mixing, {qat['sigmoid']} sigmoid)"
+               if qat.get("target") else f"{qat['mixing']} mixing, {qat['sigmoid']} sigmoid")
+    metric = f"test {s['metric']}"
+    rows = [
+        ("float training", f"{n['neuron'].upper()} {layers}, {algo}, {t['optimizer'].capitalize()} {t['lr']:g}, "
+                           f"{s['float']['epochs']} epochs, batch {t['batch_size']}",
+         f"**{_pct(s['float']['score'])}** {metric}", f"{s['float']['train_seconds']:.0f} s"),
+        ("integer network before QAT", "the float network's integer codes",
+         f"**{_pct(before['score'])}** {before.get('on', 'test')} {s['metric']}", ""),
+        ("quantization-aware FPTT", f"{qat['epochs']} epochs under {profile}", f"**{_pct(qat['score'])}** {metric}",
+         f"{qat['train_seconds']:.0f} s"),
+        ("integer simulator", f"its NIR file, {sim['samples']} test samples", f"**{_pct(sim['score'])}** {metric}",
+         f"{sim['seconds']:.2f} s"),
+        ("Lava CPU backend", f"{lava['tag']}, {'async' if lava['async_models'] else 'sync'} models, "
+                             f"{lava['samples']} test samples", f"**{_pct(lava['score'])}** {metric}",
+         f"{lava['ms_per_step']:.2f} ms/step"),
+        ("Loihi 2 mapping", "the resource report of its NIR file",
+         f"{res['neurons']} neurons, {res['cores']} cores"
+         + (f", {len(res['errors'])} errors" if res["errors"] else ""), ""),
+        ("verify", f"{s['verify']['samples']} samples, every variable of every layer at every step", verdict, ""),
+    ]
+    lines = [f"**`make demo`** ({wall}seed {t['seed']}, task {s['task']}; its `runs/demo/summary.json` is committed "
+             f"in docs/results/):", "", "| stage | what ran | result | time |", "|---|---|---|---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
-def replace_paragraph(text: str, paragraph: str) -> str:
+def replace_table(text: str, table: str) -> str:
     if BEGIN not in text or END not in text:
         raise ValueError(f"the README lacks the markers {BEGIN!r} ... {END!r}")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{paragraph}\n{END}{tail}"
+    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run", nargs="?", help="the demo's folder: writes RUN/summary.json")
     p.add_argument("--from", dest="source", default=None, help="a summary.json to render (default RUN/summary.json)")
-    p.add_argument("--readme", default=None, help="rewrite the demo paragraph of this README")
-    p.add_argument("--check", default=None, help="exit 1 if this README's demo paragraph differs from the summary")
+    p.add_argument("--readme", default=None, help="rewrite the results table of this README")
+    p.add_argument("--check", default=None, help="exit 1 if this README's results table differs from the summary")
     p.add_argument("--publish", action="store_true",
-                   help=f"with RUN: copy RUN/summary.json to {COMMITTED} and rewrite README.md's demo paragraph")
+                   help=f"with RUN: copy RUN/summary.json to {COMMITTED} and rewrite README.md's results table")
     args = p.parse_args(argv)
     if args.run:
         summary = summarize(Path(args.run))
@@ -132,12 +142,12 @@ def main(argv=None) -> int:
         p.error("--readme / --check need --from SUMMARY or RUN")
     if args.readme:
         path = Path(args.readme)
-        path.write_text(replace_paragraph(path.read_text(), render(_load(source))))
-        print(f"rewrote the demo paragraph of {path}")
+        path.write_text(replace_table(path.read_text(), render(_load(source))))
+        print(f"rewrote the results table of {path}")
     if args.check:
         text = Path(args.check).read_text()
-        if replace_paragraph(text, render(_load(source))) != text:
-            print(f"{args.check}: the demo paragraph differs from {source} (run: python scripts/demo_summary.py "
+        if replace_table(text, render(_load(source))) != text:
+            print(f"{args.check}: the results table differs from {source} (run: python scripts/demo_summary.py "
                   f"--readme {args.check} --from {source})", file=sys.stderr)
             return 1
     return 0

@@ -1,5 +1,5 @@
-"""The README's demo paragraph is rendered from a summary of a `make demo` run (scripts/demo_summary.py), never
-typed: --check catches a paragraph that differs from its summary, --readme writes it, and the README says what the
+"""The README's results table is rendered from a summary of a `make demo` run (scripts/demo_summary.py), never
+typed: --check catches a table that differs from its summary, --readme writes it, and the README says what the
 committed summary of the last run (docs/results/demo_summary.json) says."""
 import json
 from pathlib import Path
@@ -35,7 +35,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
 
 
-def test_readme_paragraph_is_written_and_checked(tmp_path):
+def test_readme_table_is_written_and_checked(tmp_path):
     summary = tmp_path / "summary.json"
     summary.write_text(json.dumps(SUMMARY))
     readme = tmp_path / "README.md"
@@ -46,6 +46,7 @@ def test_readme_paragraph_is_written_and_checked(tmp_path):
     text = readme.read_text()
     assert "**95.0 %** test accuracy" in text and "**94.4 %**" in text and "1.37 ms/step" in text
     assert "0 mismatches in every stage pair" in text and text.endswith("\n\nrest\n")
+    assert "| stage | what ran | result | time |" in text and "| Lava CPU backend | fixed_pt, async models" in text
     assert _cli("--check", str(readme), "--from", str(summary)).returncode == 0
     readme.write_text(text.replace("**94.4 %**", "**94.5 %**", 1))                    # a number typed by hand
     r = _cli("--check", str(readme), "--from", str(summary))

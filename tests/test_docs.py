@@ -1,17 +1,19 @@
 """The documents say what the code does: spec version, LUT size, the names of functions, modules and files they
-cite, the NIR producer and equation strings and the README pipeline (it runs the checkpoint it fine-tuned). The README's
-demo numbers: tests/test_demo_summary.py; BENCHMARKS.md's rows: tests/test_paper.py."""
+cite, the NIR producer and equation strings, the README pipeline (it runs the checkpoint it fine-tuned), and that no
+tracked file names a path of one machine. The README's results table: tests/test_demo_summary.py; BENCHMARKS.md's
+rows: tests/test_paper.py; the documentation site: tests/test_site.py."""
 import importlib
 from pathlib import Path
 import re
 import shlex
+import subprocess
 
 import pytest
 
 from ltcsn.sim import spec
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "BENCHMARKS.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
 STAGE_DIRS = ("train", "export", "sim", "hardware")
 # files a command writes that the repository may not hold yet, with the command
 WRITTEN_BY = {"docs/results/demo_summary.json": "make demo, then python scripts/demo_summary.py runs/demo --publish"}
@@ -33,7 +35,9 @@ def test_spec_version_and_lut_size_come_from_the_code():
     schema = _text(ROOT / "docs/nir_schema.md")
     assert re.search(r"`spec_version` \| `docs/fixed_point.md`, (\d+)", schema).group(1) == str(spec.SPEC_VERSION)
     assert re.search(r"the (\d+) sigmoid codes", schema).group(1) == str(spec.LUT_SIZE)
-    assert re.search(r"sigmoid LUT has (\d+) entries", _text(ROOT / "README.md")).group(1) == str(spec.LUT_SIZE)
+    sizes = [int(n) for doc in DOCS for n in re.findall(r"sigmoid LUT has (\d+) entries|(\d+)-entry sigmoid table",
+                                                        _text(doc)) for n in n if n]
+    assert len(sizes) >= 2 and set(sizes) == {spec.LUT_SIZE}, sizes
 
 
 def _dotted_names(text: str) -> set:
@@ -48,7 +52,7 @@ def _resolve(name: str):
     parts = name.split(".")
     if parts[0] != "ltcsn":
         parts = ["ltcsn", *parts]
-    for cut in range(len(parts), 1, -1):
+    for cut in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:cut]))
         except ImportError:
@@ -121,6 +125,46 @@ def test_nir_producer_and_equations_name_the_code(tmp_path):
         if eq is not None:
             fn = eq.split()[0].rstrip(":")
             assert callable(_resolve(fn)), f"{name}: {eq[:60]}"
+
+
+# absolute paths of a particular machine: a home, root's home, the development machine's work folder
+MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:home|root|work|Users)/")
+
+
+def test_no_tracked_file_names_a_path_of_one_machine():
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split("\0")
+    found = []
+    for name in filter(None, files):
+        path = ROOT / name
+        if path.suffix in (".png", ".pt", ".nir", ".h5") or not path.is_file():
+            continue
+        for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if MACHINE_PATH.search(line):
+                found.append(f"{name}:{no}: {line.strip()[:100]}")
+    assert not found, "\n".join(found)
+    assert MACHINE_PATH.search("see /" + "work/shared/x.nir") and MACHINE_PATH.search("`/" + "root/.pyenv`")
+    assert not MACHINE_PATH.search("runs/demo/work/x and docs/home/y")
+
+
+def test_memory_table_is_the_committed_measurement():
+    """docs/performance.md's FPTT vs BPTT memory table and its summary line say what the committed output of
+    benchmarks/memory_fptt_vs_bptt.py (docs/figures/memory_vs_T.json) says."""
+    import json
+    measured = json.loads(_text(ROOT / "docs/figures/memory_vs_T.json"))
+    text = _text(ROOT / "docs/performance.md")
+    runs = {(r["algo"], r["T"]): r for r in measured["results"]}
+    mib = 2 ** 20
+    for T in measured["settings"]["seq_lens"]:
+        f, b = runs["fptt", T], runs["bptt", T]
+        row = (f"| {T} | {f['peak_bytes'] / mib:.2f} | {b['peak_bytes'] / mib:.2f} | "
+               f"{b['peak_bytes'] / f['peak_bytes']:.1f}x | {f['saved_bytes'] / mib:.3f} | "
+               f"{b['saved_bytes'] / mib:.1f} |")
+        assert row in text, row
+    summary = measured["summary"]
+    assert (f"FPTT growth from T = {min(measured['settings']['seq_lens'])} to {max(measured['settings']['seq_lens'])}: "
+            f"+{summary['fptt_growth_pct']:.1f} %") in text
+    assert f"BPTT/FPTT at T = 2000: {summary['ratio_at_2000']:.1f}x" in text
 
 
 # ------------------------------------------------------------------------------------ README pipeline

@@ -12,6 +12,7 @@ from ltcsn.hardware.graph import loihi2_missing, mapped_graph, with_adapters
 from ltcsn.hardware.lava_net import build_and_run, build_processes, input_stream, loihi_available
 from ltcsn.hardware.resources import resource_report
 from ltcsn.sim.simulate import simulate_stream
+from nir_graphs import GRAPHS, needs_graphs
 from test_hardware import _qnet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,13 +102,11 @@ def test_chip_side_processes_of_the_demo_network_have_nc_models_or_are_named(mix
             build_processes(graph, data, P, P)
 
 
-def test_readme_loihi2_figures_come_from_the_report():
-    """The README's "Running on Loihi 2" section states the demo configuration's figures (recurrent LTC 128 +
-    gated readout on rdigits, loihi2 profile) as the report computes them; they depend on the shapes only (two
-    seeds give the same figures), so they hold for the trained demo network."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Running on Loihi 2"):]
-    section = section[:section.index("\n## ", 3)]
+def test_loihi2_page_figures_come_from_the_report():
+    """docs/loihi2.md states the demo configuration's figures (recurrent LTC 128 + gated readout on rdigits,
+    loihi2 profile) as the report computes them; they depend on the shapes only (two seeds give the same figures),
+    so they hold for the trained demo network."""
+    section = (ROOT / "docs" / "loihi2.md").read_text()
     reports = [resource_report(_qnet("ltc", True, "loihi2", "ltc", (128,), seed=s)[0]) for s in (0, 1)]
     figures = [(r["traffic_per_step"], r["verdict"], r["host"],
                 [(x["layer"], x["kind"], x["placement"], x["neurons"], x["state_words"], x["program_length"],
@@ -146,12 +145,12 @@ def test_command_line_on_a_loihi2_profile_nir_file(tmp_path, capsys):
         assert "Intel's lava-loihi (not installed" in err
 
 
-@pytest.mark.skipif(not Path("/work/shared/nir_graphs").is_dir(), reason="third-party NIR graphs not available")
+@needs_graphs
 def test_loihi2_backend_on_a_third_party_graph_without_task(capsys):
     """A NIR file written by another tool (no task recorded): --backend loihi2 still builds and prints its graph
     and names what is missing; LIF layers are LIFReset, whose Nc model no public source shows."""
     from ltcsn.hardware import run_lava
-    assert run_lava.main(["/work/shared/nir_graphs/two_lif_neurons.nir", "--dt", "1e-4", "--backend", "loihi2"]) == 2
+    assert run_lava.main([str(GRAPHS / "two_lif_neurons.nir"), "--dt", "1e-4", "--backend", "loihi2"]) == 2
     out, err = capsys.readouterr()
     assert "chip     LIFReset         layer0.neuron" in out and "chip     Dense            layer0.dense" in out
     assert err.count("\n") == 1 and "an Nc model for LIFReset (layer0, layer1)" in err

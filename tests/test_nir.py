@@ -31,12 +31,10 @@ from ltcsn.train.errors import InputError
 from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.neurons import leaky_readout_step, lif_step
 from ltcsn.train.tasks import get_task
+from nir_graphs import GRAPHS, needs_graphs
 
 REPO = Path(__file__).resolve().parents[1]
-GRAPHS = Path("/work/shared/nir_graphs")
 STANDARD = {"Input", "Output", "Affine", "Linear", "LIF", "CubaLIF", "LI", "Flatten"}
-
-needs_graphs = pytest.mark.skipif(not GRAPHS.is_dir(), reason="third-party NIR graphs not available")
 
 
 @pytest.fixture(autouse=True)
@@ -489,7 +487,7 @@ def test_paper_cnn_conv_unrolling_is_exact(cnn):
 @needs_graphs
 def test_paper_cnn_resources_count_kernels_and_lava_runs_the_same_graph(cnn):
     """The resource report counts the CNN's convolutions by their kernels (Lava Sparse processes holding the
-    non-zero synapses), not as unrolled dense matrices, the README states its figures, and Lava runs that graph
+    non-zero synapses), not as unrolled dense matrices, docs/loihi2.md states its figures, and Lava runs that graph
     bit-exact with sim/."""
     from ltcsn.hardware.lava_net import build_and_run
     from ltcsn.hardware.resources import resource_report
@@ -503,7 +501,7 @@ def test_paper_cnn_resources_count_kernels_and_lava_runs_the_same_graph(cnn):
     unrolled = (sum(int(np.size(s.q)) for layer in q.layers for s in layer.syn["d"])
                 + int(np.size(q.readout.syn["d"][0].q)))
     assert unrolled > 9_000_000 and rep["synapses"] < unrolled / 8
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    readme = " ".join((REPO / "docs" / "loihi2.md").read_text().split())
     assert f"holds {rep['synapses']:,} synapses instead of {unrolled / 1e6:.2f} M unrolled entries" in readme
     first_unrolled = int(np.size(q.layers[0].syn["d"][0].q))
     assert (f"first convolution holds {first['synapses']:,} instead of {first_unrolled / 1e6:.2f} M and has fan-in "
