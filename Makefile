@@ -12,6 +12,10 @@ setup:
 # loihi2: neuron-local gate mixing, then per-neuron integer programs; docs/fixed_point.md) -> NIR -> integer
 # simulator -> resource report -> Lava -> verify, then RUN/summary.json (scripts/demo_summary.py; the README's
 # results table is rendered from its committed copy: scripts/demo_summary.py RUN --publish)
+# The demo's numbers are the same on every x86-64 CPU with AVX2 and the same package versions: MKL and ATen take their
+# AVX2 kernels whatever wider vector unit the CPU has (their AVX-512 kernels sum in another order; docs/training.md).
+demo: export MKL_CBWR := AVX2
+demo: export ATEN_CPU_CAPABILITY := avx2
 demo: setup
 	@mkdir -p $(RUN) && date +%s > $(RUN)/started
 	$(PY) train/run.py --target loihi2 --out $(RUN)/float
