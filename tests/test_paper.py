@@ -87,7 +87,13 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     state = tmp_path / "state" / "sdigits-loihi2" / "float"
     assert sorted(p.name for p in state.iterdir()) == ["best.pt", "last.pt", "metrics.json"]
     assert "| sdigits | loihi2 | training: float 1/2 epochs (cpu " in paper.TABLE.read_text()
-    # 2. a new machine has only the committed state: the same command continues from epoch 1 to the end
+    # 2. while it trains: the chain on its best float epoch so far (no QAT), shown in its entry and the table
+    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1", "--preview"]) == 0
+    entry, = json.loads(paper.RESULTS.read_text())
+    assert entry["status"] == "training" and entry["preview"]["epoch"] == 1 and entry["preview"]["bit_exact"]
+    assert entry["preview"]["verify_steps"] == 64 and entry["preview"]["integer_samples"] == 360
+    assert "(360; float epoch 1, no QAT)" in paper.TABLE.read_text()
+    # 3. a new machine has only the committed state: the same command continues from epoch 1 to the end
     shutil.rmtree(tmp_path / "runs")
     assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1"]) == 0
     out = capsys.readouterr().out
@@ -95,7 +101,7 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     assert "restored" in out and f"train/run.py --resume {relative}" in out    # paths relative to the repository
     metrics = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "float" / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [1, 2] and metrics["resumed"][0]["from_epoch"] == 1
-    # 3. final: every stage ran, the entry holds the chain's numbers, the tracked state is gone
+    # 4. final: every stage ran, the entry holds the chain's numbers, the tracked state is gone
     entry, = json.loads(paper.RESULTS.read_text())
     assert entry["status"] == "final" and entry["bit_exact"] is True
     sim = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "sim.json").read_text())
