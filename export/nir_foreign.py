@@ -12,7 +12,7 @@ from ltcsn.export.nir_common import NirError, as_array, tname
 from ltcsn.export.nir_graph import compose, input_shape, structure, unused_note
 from ltcsn.export.nir_producers import V_LEAK_START, decide_dt, producer_of
 from ltcsn.sim.spec import SPLIT_WEIGHT_BITS, WEIGHT_BITS
-from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
+from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts, target_profile
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
 
@@ -157,10 +157,11 @@ def _weights_line(weight_bits: int, report: list) -> str:
 
 
 def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, producer: str = None,
-                 notes: list = (), weight_bits: int = WEIGHT_BITS):
+                 notes: list = (), weight_bits: int = WEIGHT_BITS, target: str = None):
     """A third-party graph -> (QNet, info). dt: --dt (None: the graph's stored dt, else the producer's
     convention, export/nir_producers.py); producer: a PRODUCERS name or None/"auto" (recognised from the graph);
-    notes: lines already due (e.g. a dropped batch dimension); weight_bits: 8 or 15 (`train.quantize.synapse_codes`)."""
+    notes: lines already due (e.g. a dropped batch dimension); weight_bits: 8 or 15 (`train.quantize.synapse_codes`);
+    target: the chip profile it is quantized under (`train.quantize.TARGETS`; None: the default)."""
     prod, how = producer_of(graph, producer)
     dt, rule = decide_dt(graph, _stored_dt(gmeta), dt, prod, where)
     st = structure(graph, where)
@@ -213,10 +214,13 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, produce
         raise NirError(f"{where}: linear nodes after the LI readout '{names[-1]}' are not supported")
     enc = input_encoding(torch.as_tensor(np.asarray(x_sample))) if x_sample is not None else (0, (0, 1))
     try:
-        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc, weight_bits=weight_bits)
+        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc, weight_bits=weight_bits,
+                                            **target_profile(target))
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
     reading.append(_weights_line(weight_bits, report))
+    if target is not None:
+        reading.append(f"quantized for --target {target}")
     info = {"origin": "third-party", "dt": dt, "producer": prod.name, "reading": reading, "norse411": n411,
             "notes": notes, "layers": names, "parts": parts, "plan": plan, "report": report,
             "quantized_file": False}

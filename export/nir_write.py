@@ -218,6 +218,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                     meta["bits"].update({"dtheta": DECAY_BITS, "dr": DECAY_BITS, "theta_step": spec.ATRLIF_THETA_BITS,
                                          "theta": spec.INT32_BITS, "r": spec.INT32_BITS})
             else:
+                meta["bias_exp"] = int(layer.bias_exp)
                 meta["float"] = {"du": float(as_array(fp["du"])), "dv": float(as_array(fp["dv"])),
                                  "vth": float(fp["vth"]),
                                  "bias_v": as_array(fp["bias"]["v"], np.float32) * np.ones(layer.n, np.float32)}

@@ -7,7 +7,9 @@ pair) into Lava's LIF, with `du = iDecay - 1`, `dv = vDecay`, `vth = vThMant` an
 bias exponent 6; it chooses the Dense's weight exponent itself from the weights, so a file weight w contributes
 exactly w to the synaptic sum. A layer maps exactly when it is a LIF layer (docs/fixed_point.md, Lava's LIF)
 whose synapses have shifts k >= 0 with `q << k` within netx's weight range [-256, 254] and whose bias
-`bias_mant << bias_exp` is a multiple of 2^6 within int16. Everything else (LTC / ALIF / ATRLIF layers, the
+`bias_mant << bias_exp` is a multiple of 2^6 whose multiple is a 13-bit mantissa. A float checkpoint or float NIR
+file is quantized for `--target netx` (train/quantize.py: codes netx holds, docs/netx.md); a QAT checkpoint and an
+integer NIR file keep their codes. Everything else (LTC / ALIF / ATRLIF layers, the
 leaky-integrator readout) has no netx layer and is refused with one line naming it; `--hidden-only` writes the
 spiking layers and leaves the readout to the host (its integer step is sim/'s). Conv layers of this project
 are LTC layers, so none maps.
@@ -28,9 +30,6 @@ from ltcsn.errors import InputError
 from ltcsn.files import atomic_output, check_output
 from ltcsn.sim import spec
 
-NETX_BIAS_EXP = 6                   # netx's CUBA neuron: bias_mant << 6
-NETX_WEIGHT_RANGE = (-256, 254)     # what netx's optimize_weight_bits keeps without clipping
-INT16 = (-2**15, 2**15 - 1)         # Lava LIF's bias_mant storage
 
 
 class NetxError(InputError):
@@ -46,13 +45,14 @@ def _weights(name: str, syn) -> np.ndarray:
     """The netx file weights of a spec synapse shl(q @ x, k): q << k (k >= 0), within netx's range."""
     if syn.shift < 0 or syn.wide:
         raise NetxError(f"{name}: its {syn.source} synapse shifts the sum right by {-syn.shift} "
-                        f"(netx's Dense has no exponent in the file)" if not syn.wide else
+                        f"(netx's Dense has no exponent in the file; quantize for --target netx)" if not syn.wide else
                         f"{name}: graded membrane input, which netx's CUBA layers do not send")
     w = np.asarray(syn.q, dtype=np.int64) << syn.shift
-    lo, hi = NETX_WEIGHT_RANGE
+    lo, hi = spec.NETX_WEIGHT_MIN, spec.NETX_WEIGHT_MAX
     if w.size and (w.min() < lo or w.max() > hi):
         raise NetxError(f"{name}: {syn.source} weights q << {syn.shift} reach [{w.min()}, {w.max()}], "
-                        f"outside netx's [{lo}, {hi}]")
+                        f"outside netx's [{lo}, {hi}]; export with --target netx "
+                        f"(or give this tool the checkpoint or float NIR file)")
     return w
 
 
@@ -74,11 +74,11 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
         if "self" in syn:
             entry["weight_rec"] = _weights(name, syn["self"])
         bias = np.asarray(layer.bias_mant, dtype=np.int64) * (1 << int(layer.bias_exp))
-        if np.any(bias % (1 << NETX_BIAS_EXP)) or np.any(bias >> NETX_BIAS_EXP < INT16[0]) \
-                or np.any(bias >> NETX_BIAS_EXP > INT16[1]):
-            raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not a multiple of 2^{NETX_BIAS_EXP} "
-                            f"within int16 (netx's CUBA neuron adds bias_mant << {NETX_BIAS_EXP})")
-        entry["bias"] = bias >> NETX_BIAS_EXP
+        if np.any(bias % (1 << spec.NETX_BIAS_EXP)) or not spec.lif_bias_fits(bias >> spec.NETX_BIAS_EXP, 0):
+            raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not 2^{spec.NETX_BIAS_EXP} times a "
+                            f"{spec.LIF_BIAS_MANT_BITS}-bit mantissa (netx's CUBA neuron adds bias_mant << "
+                            f"{spec.NETX_BIAS_EXP}); quantize for --target netx")
+        entry["bias"] = bias >> spec.NETX_BIAS_EXP
         entry["neuron"] = {"type": "CUBA", "iDecay": int(layer.du) + spec.LIF_DU_OFFSET, "vDecay": int(layer.dv),
                            "vThMant": int(layer.vth), "refDelay": 1, "gradedSpike": False}
         out.append(entry)
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     check_output(args.out, inputs=[args.model], option="-o")
     try:
-        qnet, _, info = load_model(args.model, **reading_options(args))
+        qnet, _, info = load_model(args.model, default_target="netx", **reading_options(args))
     except OSError as e:
         raise InputError(f"{args.model}: {e}") from None
     for line in reading_lines(info):
