@@ -97,29 +97,43 @@ def test_random_lif_networks_in_netx(tmp_path, netx, seed, graded):
     assert_netx_equals_sim(netx, path, qnet, x)
 
 
-def test_trained_lif_model_through_nir_and_cli(tmp_path, netx):
-    """A feed-forward LIF network without biases (netx's CUBA neuron adds bias_mant << 6, a grid our quantizer does
-    not choose), trained a few steps, quantized, written to NIR, converted by the CLI and run by netx."""
-    from ltcsn.export.nir_write import qnet_to_nir, write_nir
-    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
-    from ltcsn.train.quantize import quantize
-    torch.manual_seed(0)
-    model = SpikingNet(NetConfig((6,), 3, [LayerConfig(10, recurrent=False), LayerConfig(8, recurrent=False)],
-                                 neuron="lif", readout="const"))
-    with torch.no_grad():
-        for layer in model.layers:
-            layer.fc_x.weight.mul_(3.0)
-            layer.bias.requires_grad_(False)
-    x = (torch.rand(16, 20, 6) < 0.4).float()
-    y = torch.randint(0, 3, (16,))
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    for _ in range(3):
+def _time_stream(x) -> np.ndarray:
+    """Samples [B, T, ...] one after another as one stream [1, B*T, ...] (netx runs one stream without resets)."""
+    x = np.asarray(x)
+    return x.reshape(1, x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def _train_lif(model, x, y, steps=3):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
         out, _ = model(x)
         loss = torch.nn.functional.cross_entropy(out[:, -1], y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    qnet, _, _ = quantize(model, x)
+    return model
+
+
+@pytest.mark.parametrize("graded,recurrent,readout", [(False, False, "const"), (True, True, "ltc")])
+def test_trained_lif_model_through_nir_and_cli(tmp_path, netx, graded, recurrent, readout):
+    """Two LIF layers with biases, trained a few steps, quantized for --target netx, written to NIR, converted by the
+    CLI and run by netx equal to sim/ (the readout stays on the host: without --hidden-only, refused)."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
+    from ltcsn.train.quantize import quantize, target_profile
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((6,), 3, [LayerConfig(10, recurrent=recurrent), LayerConfig(8, recurrent=recurrent)],
+                                 neuron="lif", readout=readout))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.fc_x.weight.mul_(3.0)
+            layer.bias.normal_(0.0, 0.2)
+    x = torch.rand(16, 20, 6) if graded else (torch.rand(16, 20, 6) < 0.4).float()
+    _train_lif(model, x, torch.randint(0, 3, (16,)))
+    qnet, plan, report = quantize(model, x, **target_profile("netx"))
+    assert plan["lif"] == "netx" and {r["tensor"] for r in report} >= {"layer0.bias", "layer1.vth"}
+    assert all(lp["bias_exp"] == 6 and all(0 <= s.shift <= 1 for s in layer.syn["d"])
+               for lp, layer in zip(plan["layers"], qnet.layers))
     nir_path = tmp_path / "model.nir"
     write_nir(nir_path, qnet_to_nir(qnet))
     out = tmp_path / "net.net"
@@ -130,7 +144,47 @@ def test_trained_lif_model_through_nir_and_cli(tmp_path, netx):
     done = subprocess.run(cli + ["--hidden-only"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "2 netx layers" in done.stdout
-    assert_netx_equals_sim(netx, out, qnet, qnet.encode_input(x[:1].numpy()))
+    assert_netx_equals_sim(netx, out, qnet, _time_stream(qnet.encode_input(x[:4].numpy())))
+
+
+def test_defaults_trained_lif_network_goes_to_netx(tmp_path, netx):
+    """The issue's network: `train/run.py --task rdigits --neuron lif --epochs 1 --hidden 32` (recurrent, biases,
+    graded input, the LTC readout). to_netx.py quantizes the checkpoint for netx itself; `to_nir.py --target netx`
+    writes an integer file it takes too; the integer file of the default target (Lava's codes) is refused, naming
+    the way out; a QAT run keeps its netx target. netx runs the layer equal to sim/ on 16 test samples."""
+    from ltcsn.export.load import load_model
+    from ltcsn.train.checkpoint import read_checkpoint
+    from ltcsn.train.tasks import get_task
+    run = tmp_path / "D"
+    py = [sys.executable]
+    train = py + [str(ROOT / "train" / "run.py"), "--task", "rdigits", "--neuron", "lif", "--epochs", "1",
+                  "--hidden", "32", "--seed", "1", "--quiet"]
+    assert subprocess.run(train + ["--out", str(run)], capture_output=True, cwd=ROOT).returncode == 0
+    ckpt = run / "ckpt.pt"
+    r = subprocess.run(py + [str(TO_NETX), str(ckpt), "-o", str(tmp_path / "a.net"), "--hidden-only"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "1 netx layers (dense_rec 32)" in r.stdout, r.stderr
+    export = py + [str(ROOT / "export" / "to_nir.py"), str(ckpt), "--no-eval"]
+    assert subprocess.run(export + ["-o", str(tmp_path / "lava.nir")], capture_output=True, cwd=ROOT).returncode == 0
+    r = subprocess.run(py + [str(TO_NETX), str(tmp_path / "lava.nir"), "-o", str(tmp_path / "b.net"), "--hidden-only"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "export with --target netx" in r.stderr and not (tmp_path / "b.net").exists()
+    assert subprocess.run(export + ["-o", str(tmp_path / "netx.nir"), "--target", "netx"],
+                          capture_output=True, cwd=ROOT).returncode == 0
+    r = subprocess.run(py + [str(TO_NETX), str(tmp_path / "netx.nir"), "-o", str(tmp_path / "c.net"), "--hidden-only"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    qnet, _, _ = load_model(str(ckpt), default_target="netx")
+    assert load_model(str(tmp_path / "netx.nir"))[0].layers[0].frac_bits == qnet.layers[0].frac_bits
+    task = get_task(**qnet.task)
+    assert_netx_equals_sim(netx, tmp_path / "a.net", qnet, _time_stream(qnet.encode_input(task.x_test[:16])))
+    qat = subprocess.run(train + ["--out", str(tmp_path / "Q"), "--init", str(ckpt), "--quant", "--target", "netx"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert qat.returncode == 0, qat.stderr
+    assert read_checkpoint(tmp_path / "Q" / "ckpt.pt")["quant_plan"]["lif"] == "netx"
+    r = subprocess.run(py + [str(TO_NETX), str(tmp_path / "Q" / "ckpt.pt"), "-o", str(tmp_path / "q.net"),
+                             "--hidden-only"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
 
 
 def test_refusals_name_the_layer(tmp_path):
