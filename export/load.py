@@ -20,6 +20,15 @@ def load_model(path: str, mixing: str = None, dt: float = None, producer: str = 
     given). A target / mixing that would be ignored (a NIR file carries its own; so does a QAT plan of another
     profile) is an InputError. default_target: the chip profile of a float network that carries none (a float
     checkpoint without a QAT plan, a float NIR file; e.g. "netx" for hardware/to_netx.py)."""
+    from ltcsn.export.netx_read import is_netx_file
+    if is_netx_file(path):
+        if target is not None or mixing is not None or dt is not None or producer not in (None, "auto") \
+                or weight_bits is not None:
+            raise InputError(f"{path}: a netx file holds its integer network; --target, --mixing, --dt, --producer "
+                             f"and --weight-bits do not apply")
+        from ltcsn.export.netx_read import read_netx
+        qnet, info = read_netx(path, x_sample=x_sample)
+        return qnet, None, info
     if str(path).endswith(".nir"):
         if target is not None or mixing is not None:
             raise InputError(f"{path}: a NIR file carries its integer network; --target / --mixing do not apply")

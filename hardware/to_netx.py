@@ -110,6 +110,36 @@ def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
     return layers
 
 
+def run_netx(path, x_int, message_bits: int) -> list:
+    """Run netx's own network of the file at path on Lava's CPU backend (Loihi2SimCfg, fixed_pt), one sample at a
+    time (netx's Network has no reset between samples): x_int [B, T, ...] integer inputs. Returns each netx layer's
+    output spikes [B, T, n] (int64), on the Lava clock (layer l one step later per synapse)."""
+    from ltcsn.hardware.lava_net import ensure_lava
+    ensure_lava()
+    from lava.lib.dl.netx.hdf5 import Network
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    x_int = np.asarray(x_int)
+    B, T = x_int.shape[:2]
+    per_sample = []
+    for b in range(B):
+        net = Network(net_config=str(path), input_message_bits=message_bits)
+        source = Source(data=x_int[b].reshape(T, -1).T.copy())
+        source.s_out.connect(net.inp)
+        sinks = []
+        for layer in net.layers:
+            sinks.append(Sink(shape=layer.out.shape, buffer=T))
+            layer.out.connect(sinks[-1].a_in)
+        try:
+            net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            per_sample.append([np.rint(sink.data.get()).astype(np.int64).reshape(-1, T).T for sink in sinks])
+        finally:
+            net.stop()
+    return [np.stack([s[i] for s in per_sample]) for i in range(len(per_sample[0]))]
+
+
 def input_message_bits(qnet) -> int:
     """netx's input_message_bits for the network input: 0 for binary spikes, 8 for graded 8-bit codes."""
     return 0 if tuple(qnet.input_range) == (0, 1) else 8

@@ -31,27 +31,8 @@ def netx():
 
 def run_netx(Network, path, qnet, x) -> list:
     """Run x [1, T, n_in] through the netx file; returns each layer's spikes [1, T, n] (int64)."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-    from ltcsn.hardware.to_netx import input_message_bits
-    T = x.shape[1]
-    net = Network(net_config=str(path), input_message_bits=input_message_bits(qnet))
-    source = Source(data=x[0].reshape(T, -1).T.copy())
-    source.s_out.connect(net.inp)
-    sinks = []
-    for layer in net.layers:
-        sinks.append(Sink(shape=layer.out.shape, buffer=T))
-        layer.out.connect(sinks[-1].a_in)
-    try:
-        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        spikes = [sink.data.get() for sink in sinks]
-    finally:
-        net.stop()
-    for s in spikes:
-        assert np.array_equal(s, np.round(s))
-    return [s.T.astype(np.int64)[None] for s in spikes]
+    from ltcsn.hardware.to_netx import input_message_bits, run_netx as run
+    return run(path, x, input_message_bits(qnet))
 
 
 def assert_netx_equals_sim(Network, path, qnet, x):
@@ -354,3 +335,47 @@ def test_netx_tool_cases(tmp_path, case):
     spike, the agreement with the tool)."""
     import json
     assert measure_netx(case, tmp_path) == json.loads(NETX_RESULTS.read_text())[case]
+
+
+def test_netx_file_read_back_by_every_command(tmp_path):
+    """A netx file written by to_netx.py is another reading of the same integer network: read_netx gives the
+    same integers (weights q << k, decays, threshold, bias on a_in's scale) and sim/ the same spikes; sim/run.py,
+    sim/verify.py (sim/ == Lava == netx's own run) and hardware/resources.py take it."""
+    from ltcsn.export.load import load_model
+    from ltcsn.hardware.to_netx import write_netx
+    qnet, x = _random_lif_net(1, graded=True)
+    path = tmp_path / "net.net"
+    write_netx(qnet, path, hidden_only=True)
+    back, _, info = load_model(str(path), x_sample=x)
+    assert info["origin"] == "netx" and tuple(back.input_range) == (0, 255)
+    for a, b in zip(qnet.layers, back.layers):
+        assert (a.du, a.dv, a.vth) == (b.du, b.dv, b.vth)
+        assert np.array_equal(a.bias_mant << a.bias_exp, b.bias_mant << b.bias_exp)
+        assert [(s.source, (np.asarray(s.q) << s.shift).tolist()) for s in a.syn["d"]] == \
+            [(s.source, (np.asarray(s.q) << s.shift).tolist()) for s in b.syn["d"]]
+    _, rec_a = simulate(qnet, x, record=True)
+    _, rec_b = simulate(back, x, record=True)
+    assert all(np.array_equal(ra["s"], rb["s"]) for ra, rb in zip(rec_a[:2], rec_b[:2])) and rec_a[1]["s"].any()
+    np.savez(tmp_path / "x.npz", x=x.astype(np.float64))
+    cmd = [sys.executable, str(ROOT / "sim" / "run.py"), str(path), "--inputs", str(tmp_path / "x.npz"),
+           "--out", str(tmp_path / "run.npz")]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "graded 8-bit" in r.stdout, r.stderr
+    with np.load(tmp_path / "run.npz") as run:
+        spikes = [run[k] for k in sorted(run.files) if k.startswith("spikes")]
+    assert all(np.array_equal(s, r["s"]) for s, r in zip(spikes, rec_a))
+    r = subprocess.run([sys.executable, str(ROOT / "sim" / "verify.py"), str(path), "--samples", "2"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "sim-lava-clock vs netx" in r.stdout and "BIT-EXACT" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "hardware" / "resources.py"), str(path)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "netx file: 2 CUBA layers" in r.stdout, r.stdout + r.stderr
+    bad = tmp_path / "bad.net"
+    import h5py
+    with h5py.File(bad, "w") as f:
+        f.create_group("layer/0").create_dataset("type", data=b"input")
+        f["layer/0"].create_dataset("shape", data=[5])
+        f.create_group("layer/1").create_dataset("type", data=b"pool")
+    r = subprocess.run([sys.executable, str(ROOT / "sim" / "run.py"), str(bad), "--inputs", str(tmp_path / "x.npz")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "'pool' block" in r.stderr, r.stderr
