@@ -236,7 +236,7 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
         raise ValueError(f"lif must be one of {LIF_CODES}, not {lif!r}")
     split = weight_bits == SPLIT_WEIGHT_BITS
     if split and lif == "netx":
-        raise QuantizationError(f"--weight-bits {weight_bits} splits a weight matrix into two synapses from one "
+        raise QuantizationError(f"--weight-bits {weight_bits}: each weight matrix split into two synapses from one "
                                 f"source; a netx layer holds one 8-bit weight matrix per source")
     lo_max = spec.WEIGHT_LO_BITS if split else 0
     plan = {"mixing": mixing, "sigmoid": sigmoid, "lif": lif, "input_frac": int(input_frac),
