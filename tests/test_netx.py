@@ -21,23 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TO_NETX = ROOT / "hardware" / "to_netx.py"
 
 
-@pytest.fixture(scope="module")
-def netx():
-    from ltcsn.hardware.lava_net import ensure_lava
-    ensure_lava()
-    from lava.lib.dl.netx.hdf5 import Network
-    return Network
-
-
-def run_netx(Network, path, qnet, x) -> list:
-    """Run x [1, T, n_in] through the netx file; returns each layer's spikes [1, T, n] (int64)."""
-    from ltcsn.hardware.to_netx import input_message_bits, run_netx as run
-    return run(path, x, input_message_bits(qnet))
-
-
-def assert_netx_equals_sim(Network, path, qnet, x):
+def assert_netx_equals_sim(path, qnet, x):
+    from ltcsn.hardware.to_netx import input_message_bits, run_netx
     _, rec = simulate(qnet, x, record=True, lava_clock=True)
-    got = run_netx(Network, path, qnet, x)
+    got = run_netx(path, x, input_message_bits(qnet))
     sim_spikes = [{"s": r["s"]} for r in rec[:len(qnet.layers)]]
     netx_spikes = [{"s": s} for s in got]
     first = first_divergence(sim_spikes, netx_spikes, names=("sim-lava-clock", "netx"))
@@ -69,13 +56,13 @@ def _random_lif_net(seed: int, graded: bool, sizes=(5, 7, 6)) -> tuple:
 
 
 @pytest.mark.parametrize("seed,graded", [(0, False), (1, True), (2, True)])
-def test_random_lif_networks_in_netx(tmp_path, netx, seed, graded):
+def test_random_lif_networks_in_netx(tmp_path, seed, graded):
     from ltcsn.hardware.to_netx import write_netx
     qnet, x = _random_lif_net(seed, graded)
     path = tmp_path / "net.net"
     layers = write_netx(qnet, path, hidden_only=True)
     assert [e["type"] for e in layers] == ["dense_rec", "dense"]
-    assert_netx_equals_sim(netx, path, qnet, x)
+    assert_netx_equals_sim(path, qnet, x)
 
 
 def _time_stream(x) -> np.ndarray:
@@ -84,24 +71,9 @@ def _time_stream(x) -> np.ndarray:
     return x.reshape(1, x.shape[0] * x.shape[1], *x.shape[2:])
 
 
-def _train_lif(model, x, y, steps=3):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        out, _ = model(x)
-        loss = torch.nn.functional.cross_entropy(out[:, -1], y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-@pytest.mark.parametrize("graded,recurrent,readout", [(False, False, "const"), (True, True, "ltc")])
-def test_trained_lif_model_through_nir_and_cli(tmp_path, netx, graded, recurrent, readout):
-    """Two LIF layers with biases, trained a few steps, quantized for --target netx, written to NIR, converted by the
-    CLI and run by netx equal to sim/ (the readout stays on the host: without --hidden-only, refused)."""
-    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+def _trained_lif(graded: bool, recurrent: bool, readout: str, steps: int = 3) -> tuple:
+    """(model, x [16, 20, 6]): two LIF layers of 10 and 8 with biases, trained a few steps on random labels."""
     from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
-    from ltcsn.train.quantize import quantize, target_profile
     torch.manual_seed(0)
     model = SpikingNet(NetConfig((6,), 3, [LayerConfig(10, recurrent=recurrent), LayerConfig(8, recurrent=recurrent)],
                                  neuron="lif", readout=readout))
@@ -110,7 +82,24 @@ def test_trained_lif_model_through_nir_and_cli(tmp_path, netx, graded, recurrent
             layer.fc_x.weight.mul_(3.0)
             layer.bias.normal_(0.0, 0.2)
     x = torch.rand(16, 20, 6) if graded else (torch.rand(16, 20, 6) < 0.4).float()
-    _train_lif(model, x, torch.randint(0, 3, (16,)))
+    y = torch.randint(0, 3, (16,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        out, _ = model(x)
+        loss = torch.nn.functional.cross_entropy(out[:, -1], y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, x
+
+
+@pytest.mark.parametrize("graded,recurrent,readout", [(False, False, "const"), (True, True, "ltc")])
+def test_trained_lif_model_through_nir_and_cli(tmp_path, graded, recurrent, readout):
+    """Two LIF layers with biases, trained a few steps, quantized for --target netx, written to NIR, converted by the
+    CLI and run by netx equal to sim/ (the readout stays on the host: without --hidden-only, refused)."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    from ltcsn.train.quantize import quantize, target_profile
+    model, x = _trained_lif(graded, recurrent, readout)
     qnet, plan, report = quantize(model, x, **target_profile("netx"))
     assert plan["lif"] == "netx" and {r["tensor"] for r in report} >= {"layer0.bias", "layer1.vth"}
     assert all(lp["bias_exp"] == 6 and all(0 <= s.shift <= 1 for s in layer.syn["d"])
@@ -125,10 +114,10 @@ def test_trained_lif_model_through_nir_and_cli(tmp_path, netx, graded, recurrent
     done = subprocess.run(cli + ["--hidden-only"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "2 netx layers" in done.stdout
-    assert_netx_equals_sim(netx, out, qnet, _time_stream(qnet.encode_input(x[:4].numpy())))
+    assert_netx_equals_sim(out, qnet, _time_stream(qnet.encode_input(x[:4].numpy())))
 
 
-def test_defaults_trained_lif_network_goes_to_netx(tmp_path, netx):
+def test_defaults_trained_lif_network_goes_to_netx(tmp_path):
     """The issue's network: `train/run.py --task rdigits --neuron lif --epochs 1 --hidden 32` (recurrent, biases,
     graded input, the LTC readout). to_netx.py quantizes the checkpoint for netx itself; `to_nir.py --target netx`
     writes an integer file it takes too; the integer file of the default target (Lava's codes) is refused, naming
@@ -158,7 +147,7 @@ def test_defaults_trained_lif_network_goes_to_netx(tmp_path, netx):
     qnet, _, _ = load_model(str(ckpt), default_target="netx")
     assert load_model(str(tmp_path / "netx.nir"))[0].layers[0].frac_bits == qnet.layers[0].frac_bits
     task = get_task(**qnet.task)
-    assert_netx_equals_sim(netx, tmp_path / "a.net", qnet, _time_stream(qnet.encode_input(task.x_test[:16])))
+    assert_netx_equals_sim(tmp_path / "a.net", qnet, _time_stream(qnet.encode_input(task.x_test[:16])))
     qat = subprocess.run(train + ["--out", str(tmp_path / "Q"), "--init", str(ckpt), "--quant", "--target", "netx"],
                          capture_output=True, text=True, cwd=ROOT)
     assert qat.returncode == 0, qat.stderr
@@ -224,7 +213,6 @@ def netx_case_ids() -> list:
 def _our_case(name: str, tmp: Path):
     """(qnet for --target netx, input stream [1, T, ...]) of one of OUR_CASES, trained in tmp."""
     from ltcsn.export.load import load_model
-    from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
     from ltcsn.train.quantize import quantize, target_profile
     from ltcsn.train.tasks import get_task
     if name in OUR_CASES[:2]:
@@ -238,17 +226,7 @@ def _our_case(name: str, tmp: Path):
             ckpt = tmp / "Q" / "ckpt.pt"
         qnet, _, _ = load_model(str(ckpt), default_target="netx")
         return qnet, _time_stream(qnet.encode_input(get_task(**qnet.task).x_test[:16]))
-    graded = "graded" in name
-    recurrent = "recurrent" in name
-    torch.manual_seed(0)
-    model = SpikingNet(NetConfig((6,), 3, [LayerConfig(10, recurrent=recurrent), LayerConfig(8, recurrent=recurrent)],
-                                 neuron="lif", readout="ltc" if "LTC" in name else "const"))
-    with torch.no_grad():
-        for layer in model.layers:
-            layer.fc_x.weight.mul_(3.0)
-            layer.bias.normal_(0.0, 0.2)
-    x = torch.rand(16, 20, 6) if graded else (torch.rand(16, 20, 6) < 0.4).float()
-    _train_lif(model, x, torch.randint(0, 3, (16,)))
+    model, x = _trained_lif("graded" in name, "recurrent" in name, "ltc" if "LTC" in name else "const")
     qnet, _, _ = quantize(model, x, **target_profile("netx"))
     return qnet, _time_stream(qnet.encode_input(x[:4].numpy()))
 
@@ -266,11 +244,8 @@ def measure_netx(case_id: str, tmp: Path) -> dict:
     spikes: the comparison is not of silent layers), "mismatches" (netx vs sim/),
     "tool_agreement" (sim/'s spikes equal to the tool's own run, per layer; other tools' generated cases)}."""
     from ltcsn.export.nir_read import qnet_from_graph, read_nir
-    from ltcsn.hardware.lava_net import ensure_lava
-    from ltcsn.hardware.to_netx import NetxError, write_netx
+    from ltcsn.hardware.to_netx import NetxError, input_message_bits, run_netx, write_netx
     from ltcsn.train.errors import InputError
-    ensure_lava()
-    from lava.lib.dl.netx.hdf5 import Network
     source, name = case_id.split(": ", 1)
     want = None
     try:
@@ -289,7 +264,7 @@ def measure_netx(case_id: str, tmp: Path) -> dict:
         return {"accepted": False, "refusal": str(e).split(": ", 1)[-1], "layers": None, "values": 0, "spikes": 0,
                 "mismatches": 0, "tool_agreement": None}
     _, rec = simulate(qnet, x, record=True, lava_clock=True)
-    got = run_netx(Network, path, qnet, x)
+    got = run_netx(path, x, input_message_bits(qnet))
     values = sum(int(r["s"].size) for r in rec[:len(qnet.layers)])
     mismatches = sum(int((r["s"] != g).sum()) for r, g in zip(rec, got))
     agreement = None
@@ -297,7 +272,8 @@ def measure_netx(case_id: str, tmp: Path) -> dict:
         _, ours = simulate(qnet, x, record=True)
         agreement = [round(float((r["s"] == w).mean()), 4) for r, w in zip(ours, want)]
     return {"accepted": True, "refusal": None, "layers": len(qnet.layers), "values": values,
-            "spikes": [int(r["s"].sum()) for r in rec[:len(qnet.layers)]], "mismatches": mismatches, "tool_agreement": agreement}
+            "spikes": [int(r["s"].sum()) for r in rec[:len(qnet.layers)]], "mismatches": mismatches,
+            "tool_agreement": agreement}
 
 
 def netx_table(results: dict) -> str:

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from ltcsn.sim import spec
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
-from ltcsn.sim.spec import (ATRLIF_THETA_BITS, ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
-                            LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX, STATE_BITS, STATE_MAX,
-                            SPLIT_WEIGHT_BITS, WEIGHT_BITS, WEIGHT_MAX, WEIGHT_PRECISIONS)
+from ltcsn.sim.spec import (ATRLIF_THETA_BITS, ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS,
+                            LIF_BIAS_EXP_MAX, LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX,
+                            STATE_BITS, STATE_MAX, SPLIT_WEIGHT_BITS, WEIGHT_BITS, WEIGHT_MAX, WEIGHT_PRECISIONS)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
