@@ -355,3 +355,32 @@ def test_netx_file_read_back_by_every_command(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "sim" / "run.py"), str(bad), "--inputs", str(tmp_path / "x.npz")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "'pool' block" in r.stderr, r.stderr
+
+
+def test_netx_file_built_with_lava_dl(tmp_path):
+    """A netx file written by lava-dl's own SLAYER export (two `slayer.block.cuba.Dense` blocks, `export_hdf5`) reads
+    as our integer network, and sim/ on the Lava clock equals netx's own run of the file."""
+    import h5py
+    from ltcsn.export.load import load_model
+    from ltcsn.hardware.to_netx import input_message_bits
+    import lava.lib.dl.slayer as slayer
+    torch.manual_seed(0)
+    params = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
+    blocks = [slayer.block.cuba.Dense(params, 5, 4), slayer.block.cuba.Dense(params, 4, 3)]
+    x = (torch.rand(1, 5, 40) < 0.5).float()          # SLAYER's layout [N, C, T]
+    with torch.no_grad():
+        h = x
+        for block in blocks:
+            block.synapse.weight.mul_(4.0)
+            h = block(h)                               # a forward pass gives the blocks their shapes
+    path = tmp_path / "slayer.net"
+    with h5py.File(path, "w") as f:
+        layer = f.create_group("layer")
+        layer.create_group("0").create_dataset("type", data=b"input")
+        layer["0"].create_dataset("shape", data=[5])
+        for i, block in enumerate(blocks):
+            block.export_hdf5(layer.create_group(str(i + 1)))
+    qnet, _, info = load_model(str(path))
+    assert info["origin"] == "netx" and [layer.n for layer in qnet.layers] == [4, 3]
+    assert input_message_bits(qnet) == 0
+    assert_netx_equals_sim(path, qnet, x.numpy().transpose(0, 2, 1).astype(np.int64))
