@@ -6,20 +6,15 @@ Needs lava-dl and the dev extras (norse, snntorch). tests/test_netx.py measures 
 against the committed json and checks the document's table against the json.
 """
 import json
-import logging
 from pathlib import Path
 import sys
 import tempfile
-import warnings
 
-ROOT = Path(__file__).resolve().parents[1]
+from results_doc import ROOT, case_module, write_table
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_netx as tn
-    logging.getLogger().setLevel(logging.ERROR)        # norse's from_nir warns via logging
-    warnings.simplefilter("ignore")
+    tn = case_module("test_netx")
     results = {}
     for cid in tn.netx_case_ids():
         with tempfile.TemporaryDirectory() as tmp:
@@ -27,10 +22,7 @@ def main() -> int:
         print(cid, results[cid], flush=True)
     tn.NETX_RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tn.NETX_RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    text = tn.NETX_DOC.read_text()
-    head, rest = text.split(tn.NETX_TABLE_BEGIN, 1)
-    _, tail = rest.split(tn.NETX_TABLE_END, 1)
-    tn.NETX_DOC.write_text(f"{head}{tn.NETX_TABLE_BEGIN}\n{tn.netx_table(results)}\n{tn.NETX_TABLE_END}{tail}")
+    write_table(tn.NETX_DOC, tn.NETX_TABLE_BEGIN, tn.NETX_TABLE_END, tn.netx_table(results))
     print(f"wrote {tn.NETX_RESULTS.relative_to(ROOT)} and the table in {tn.NETX_DOC.relative_to(ROOT)}")
     return 0
 
