@@ -103,16 +103,16 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
             # NIR: I += ds (w_in x - I); the producer's "direct" convention (norse): I = (1 - ds) I + w_in x
             gain = dm * r * w_in * (1.0 if producer.cuba_input == "direct" else ds)
             leak = dm * _param(node, "v_leak", n, name, where)
-            if np.any(bias_in != 0) and du < 1:
-                raise NirError(f"{where}: '{name}': a bias into a CubaLIF current with tau_syn > dt cannot be "
-                               f"mapped (our LIF has its bias on v only)")
         v_reset = _param(node, "v_reset", n, name, where) if getattr(node, "v_reset", None) is not None else 0
         if np.any(np.asarray(v_reset) != 0):
             raise NirError(f"{where}: '{name}': v_reset != 0 is not supported (our neurons reset to 0)")
         thr = _param(node, "v_threshold", n, name, where)
         if np.any(~(thr > 0)):
             raise NirError(f"{where}: '{name}': v_threshold must be > 0")
-        bias = leak + gain * bias_in
+        # a bias into a current that decays (du < 1) is no bias on v: a synapse from a source of 1 every step
+        # carries it into the current (du = 1: the current has no memory, so it is the same as a bias on v)
+        into_current = du < 1 and np.any(bias_in != 0)
+        bias = leak + (0 if into_current else gain * bias_in)
         rows = gain
         vth = float(thr[0])
         if not np.allclose(thr, thr[0], rtol=1e-7, atol=0):
@@ -122,6 +122,8 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
         syn = {"input": torch.from_numpy(W * rows[:, None])}
         if Ws is not None:
             syn["self"] = torch.from_numpy(Ws * rows[:, None])
+        if into_current:
+            syn["const"] = torch.from_numpy((bias_in * rows)[:, None])
         return {"kind": "lif", "syn": {"d": syn}, "bias": {"v": torch.from_numpy(bias * np.ones(n))},
                 "du": torch.tensor(du, dtype=torch.float64), "dv": torch.tensor(dv, dtype=torch.float64),
                 "vth": vth}

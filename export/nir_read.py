@@ -287,6 +287,8 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
         if [s[0] for s in syns].count("input") != 1 or [s[0] for s in syns].count("self") > 1:
             raise NirError(f"{where}: '{name}' needs one input synapse and at most one recurrent one")
         syns.sort(key=lambda s: s[0] != "input")
+        if kind in spec.LAVA_NEURON_KINDS:
+            syns += _const_synapses(syns[0], quantized, where)
         for source, sname, sm, _ in syns:
             if bool(sm.get("wide", False)) != (source == "input" and prev_output == "u"):
                 raise NirError(f"{where}: synapse '{sname}' is {'' if sm.get('wide') else 'not '}wide, but its "
@@ -331,6 +333,30 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
         raise NirError(f"{where}: {e}") from None
     info.update({"parts": parts, "plan": plan, "report": report})
     return qnet, info
+
+
+def _const_synapses(input_syn: tuple, quantized: bool, where: str) -> list:
+    """A LIF layer's synapses from the constant source (a bias into its current; integer files only): kept in its
+    input synapse node's metadata "const" ({"0": {q, shift, exponent}, ...}), their sum the node's standard Affine
+    bias. Returns [("const", name, metadata, node with .weight [n, 1])] as the other synapses."""
+    from types import SimpleNamespace
+    _, sname, sm, node = input_syn
+    consts = [dict(c) for _, c in sorted(dict(sm.get("const", {})).items())]
+    bias = as_array(node.bias).reshape(-1) if tname(node) == "Affine" else np.zeros(0)
+    if not consts:
+        if np.any(bias != 0):
+            raise NirError(f"{where}: node '{sname}': an Affine bias into a LIF current without its {SCHEMA_KEY} "
+                           f"metadata 'const'")
+        return []
+    if not quantized:
+        raise NirError(f"{where}: node '{sname}': a float file has no synapse from the constant source")
+    weights = [np.asarray(_need(c, "q", sname, where), np.float64) * 2.0 ** int(_need(c, "exponent", sname, where))
+               for c in consts]
+    if not np.array_equal(sum(w.reshape(-1) for w in weights), bias):
+        raise NirError(f"{where}: node '{sname}': the standard bias differs from its integer codes (metadata "
+                       f"'const')")
+    return [("const", f"{sname}.const{k}", c, SimpleNamespace(weight=w))
+            for k, (c, w) in enumerate(zip(consts, weights))]
 
 
 def _arr(m: dict, key: str, n: int, name: str, where: str, dtype=np.int64) -> np.ndarray:

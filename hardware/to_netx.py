@@ -65,6 +65,9 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
         if layer.kind != "lif":
             raise NetxError(f"{name}: netx has no {layer.kind.upper()} neuron (it runs CUBA LIF, sigma-delta "
                             f"and resonate-and-fire layers)")
+        if any(s.source == "const" for s in layer.syn["d"]):
+            raise NetxError(f"{name}: a bias into its current (a synapse from a constant source, e.g. a CubaLIF after "
+                            f"a biased Linear); netx's CUBA layers have their bias on v and no constant source")
         syn = {s.source: s for s in layer.syn["d"]}
         if len(syn) < len(layer.syn["d"]):
             raise NetxError(f"{name}: its weights are split into two synapses from one source (--weight-bits 15); "

@@ -197,8 +197,8 @@ SHARED_GRAPHS = Path("/work/shared/nir_graphs")
 OUR_CASES = ["rdigits defaults (1 recurrent layer of 32, LTC readout)", "the same after QAT --target netx",
              "2 feed-forward layers, biases, const readout, binary input",
              "2 recurrent layers, biases, LTC readout, graded input"]
-TOOL_CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF")] + \
-             [("snntorch", k) for k in ("LIF", "CubaLIF", "recurrent", "conv+pool+flatten")]
+TOOL_CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF", "CubaLIF+bias")] + \
+             [("snntorch", k) for k in ("LIF", "CubaLIF", "CubaLIF+bias", "recurrent", "conv+pool+flatten")]
 # (tool, file, dt, steps, input spike probability): the one-neuron graphs under a constant drive, long enough that
 # the first layer fires (the NIR paper's second neuron stays below its threshold)
 FILE_CASES = [("norse", "lif_norse.nir", 1e-4, 400, 1.0), ("NIR paper", "two_lif_neurons.nir", 1e-4, 400, 1.0),

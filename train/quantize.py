@@ -277,6 +277,11 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                 # shift, as far as a bound on the float v and i allows (they never reach the 24-bit limits)
                 F = max(F, min(zero_shift + lo_max, headroom, _lif_frac_limit(p, x_range)))
             lp["frac_bits"] = F
+        if "const" in lp["syn"].get("d", {}) and p["kind"] in LAVA_NEURON_KINDS:
+            # a bias into the current (a synapse from a source of 1): a negative shift would floor the constant
+            # every step; at shift 0 it is rounded once to a_in's grid
+            lp["syn"]["d"]["const"] = max(lp["syn"]["d"]["const"],
+                                          spec.synapse_exponent(0, 0, spec.target_frac(lp["frac_bits"], lif=True)))
         if split:
             # the remainder's synapse only with a shift >= 0: a negative one floors every step's sum
             lp["lo_bits"] = {part: {src: max(0, min(lo_max, _synapse_shift(p, lp, src, e))) for src, e in srcs.items()}
@@ -338,9 +343,10 @@ def _lif_frac_limit(p: dict, x_range) -> int:
     lo, hi = x_range
     a_max = torch.maximum(W * lo, W * hi).sum(1)
     a_min = torch.minimum(W * lo, W * hi).sum(1)
-    if "self" in p["syn"]["d"]:
-        Ws = p["syn"]["d"]["self"].detach().double()
-        a_max, a_min = a_max + Ws.clamp(min=0).sum(1), a_min + Ws.clamp(max=0).sum(1)
+    for src in ("self", "const"):            # own spikes and the constant source: values in {0, 1}
+        if src in p["syn"]["d"]:
+            Ws = p["syn"]["d"][src].detach().double()
+            a_max, a_min = a_max + Ws.clamp(min=0).sum(1), a_min + Ws.clamp(max=0).sum(1)
     du, dv = float(p["du"]), float(p["dv"])
     b = torch.as_tensor(p["bias"]["v"]).double()
     if du <= 0 or dv <= 0:
