@@ -98,7 +98,7 @@ def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
     layers = netx_layers(qnet, hidden_only)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         group = f.create_group("layer")
-        entries = [{"type": "input", "shape": list(reversed(qnet.input_shape))}] + layers  # netx: (x, y, c) reversed
+        entries = [{"type": "input", "shape": list(qnet.input_shape)}] + layers  # (c, y, x): netx reverses it
         for i, entry in enumerate(entries):
             g = group.create_group(str(i))
             for key, value in entry.items():
@@ -129,7 +129,9 @@ def run_netx(path, x_int, message_bits: int) -> list:
     per_sample = []
     for b in range(B):
         net = Network(net_config=str(path), input_message_bits=message_bits)
-        source = Source(data=x_int[b].reshape(T, -1).T.copy())
+        xyc = net.inp.shape                     # netx's ports are (x, y, c); ours (c, y, x) in C-order
+        source = Source(data=np.moveaxis(x_int[b].reshape(T, *reversed(xyc)), 0, -1).transpose(
+            *range(len(xyc) - 1, -1, -1), len(xyc)).copy())
         source.s_out.connect(net.inp)
         sinks = []
         for layer in net.layers:
@@ -137,9 +139,11 @@ def run_netx(path, x_int, message_bits: int) -> list:
             layer.out.connect(sinks[-1].a_in)
         try:
             net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-            per_sample.append([np.rint(sink.data.get()).astype(np.int64).reshape(-1, T).T for sink in sinks])
+            spikes = [np.rint(sink.data.get()).astype(np.int64) for sink in sinks]
         finally:
             net.stop()
+        per_sample.append([np.moveaxis(s, -1, 0).transpose(0, *range(s.ndim - 1, 0, -1)).reshape(T, -1)
+                           for s in spikes])
     return [np.stack([s[i] for s in per_sample]) for i in range(len(per_sample[0]))]
 
 

@@ -357,30 +357,39 @@ def test_netx_file_read_back_by_every_command(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "'pool' block" in r.stderr, r.stderr
 
 
-def test_netx_file_built_with_lava_dl(tmp_path):
-    """A netx file written by lava-dl's own SLAYER export (two `slayer.block.cuba.Dense` blocks, `export_hdf5`) reads
-    as our integer network, and sim/ on the Lava clock equals netx's own run of the file."""
+@pytest.mark.parametrize("conv", [False, True])
+def test_netx_file_built_with_lava_dl(tmp_path, conv):
+    """A netx file written by lava-dl's own SLAYER export (`export_hdf5` of `slayer.block.cuba` blocks: Dense, Dense;
+    or Conv, Flatten, Dense on a 1 x 6 x 7 frame) reads as our integer network (the conv block unrolled through
+    Lava's own convolution), and sim/ on the Lava clock equals netx's own run of the file."""
     import h5py
     from ltcsn.export.load import load_model
     from ltcsn.hardware.to_netx import input_message_bits
     import lava.lib.dl.slayer as slayer
     torch.manual_seed(0)
     params = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
-    blocks = [slayer.block.cuba.Dense(params, 5, 4), slayer.block.cuba.Dense(params, 4, 3)]
-    x = (torch.rand(1, 5, 40) < 0.5).float()          # SLAYER's layout [N, C, T]
+    if conv:
+        shape, sizes = (1, 6, 7), [2 * 4 * 5, 3]
+        blocks = [slayer.block.cuba.Conv(params, 1, 2, 3), slayer.block.cuba.Flatten(),
+                  slayer.block.cuba.Dense(params, sizes[0], 3)]
+    else:
+        shape, sizes = (5,), [4, 3]
+        blocks = [slayer.block.cuba.Dense(params, 5, 4), slayer.block.cuba.Dense(params, 4, 3)]
+    x = (torch.rand(1, *shape, 40) < 0.5).float()     # SLAYER's layout [N, C, (H, W,) T]
     with torch.no_grad():
         h = x
         for block in blocks:
-            block.synapse.weight.mul_(4.0)
+            if hasattr(block, "synapse"):
+                block.synapse.weight.mul_(4.0)
             h = block(h)                               # a forward pass gives the blocks their shapes
     path = tmp_path / "slayer.net"
     with h5py.File(path, "w") as f:
         layer = f.create_group("layer")
         layer.create_group("0").create_dataset("type", data=b"input")
-        layer["0"].create_dataset("shape", data=[5])
+        layer["0"].create_dataset("shape", data=list(shape))
         for i, block in enumerate(blocks):
             block.export_hdf5(layer.create_group(str(i + 1)))
     qnet, _, info = load_model(str(path))
-    assert info["origin"] == "netx" and [layer.n for layer in qnet.layers] == [4, 3]
-    assert input_message_bits(qnet) == 0
-    assert_netx_equals_sim(path, qnet, x.numpy().transpose(0, 2, 1).astype(np.int64))
+    assert info["origin"] == "netx" and [layer.n for layer in qnet.layers] == sizes
+    assert qnet.input_shape == shape and input_message_bits(qnet) == 0
+    assert_netx_equals_sim(path, qnet, np.moveaxis(x.numpy(), -1, 1).astype(np.int64))
