@@ -13,17 +13,28 @@ def load_qnet(path: str, mixing: str = None, dt: float = None, producer: str = N
 
 
 def load_model(path: str, mixing: str = None, dt: float = None, producer: str = None, x_sample=None,
-               target: str = None, weight_bits: int = None):
+               target: str = None, weight_bits: int = None, default_target: str = None):
     """(QNet, float model or None, info or None). NIR files: `export.nir_read.read_nir` with dt, producer
     (None / "auto": recognised), weight_bits (None: 8) and x_sample (float inputs [N, T, ...] for a graded input
     encoding); info says how it was read. Checkpoints: dt, producer and weight_bits do not apply (InputError if
     given). A target / mixing that would be ignored (a NIR file carries its own; so does a QAT plan of another
-    profile) is an InputError."""
+    profile) is an InputError. default_target: the chip profile of a float network that carries none (a float
+    checkpoint without a QAT plan, a float NIR file; e.g. "netx" for hardware/to_netx.py)."""
+    from ltcsn.export.netx_read import is_netx_file
+    if is_netx_file(path):
+        if target is not None or mixing is not None or dt is not None or producer not in (None, "auto") \
+                or weight_bits is not None:
+            raise InputError(f"{path}: a netx file holds its integer network; --target, --mixing, --dt, --producer "
+                             f"and --weight-bits do not apply")
+        from ltcsn.export.netx_read import read_netx
+        qnet, info = read_netx(path, x_sample=x_sample)
+        return qnet, None, info
     if str(path).endswith(".nir"):
         if target is not None or mixing is not None:
             raise InputError(f"{path}: a NIR file carries its integer network; --target / --mixing do not apply")
         from ltcsn.export.nir_read import read_nir
-        qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample, weight_bits=weight_bits)
+        qnet, info = read_nir(path, dt=dt, producer=producer, x_sample=x_sample, weight_bits=weight_bits,
+                              target=default_target)
         return qnet, None, info
     if dt is not None or producer not in (None, "auto") or weight_bits is not None:
         raise InputError(f"{path}: --dt, --producer and --weight-bits apply to NIR files only (a checkpoint knows "
@@ -36,9 +47,8 @@ def load_model(path: str, mixing: str = None, dt: float = None, producer: str = 
     plan = ckpt.get("quant_plan")
     if plan is not None:
         plan_profile(plan, target, mixing, where=str(path))
-    profile = target_profile(target, mixing)
-    qnet, _, _ = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
-                          sigmoid=profile["sigmoid"])
+    profile = target_profile(target or (default_target if plan is None and mixing is None else None), mixing)
+    qnet, _, _ = quantize(model, task.input_sample(), plan=plan, task=ckpt["task"], **profile)
     return qnet, model, None
 
 

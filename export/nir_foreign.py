@@ -12,7 +12,7 @@ from ltcsn.export.nir_common import NirError, as_array, tname
 from ltcsn.export.nir_graph import compose, input_shape, structure, unused_note
 from ltcsn.export.nir_producers import V_LEAK_START, decide_dt, producer_of
 from ltcsn.sim.spec import SPLIT_WEIGHT_BITS, WEIGHT_BITS
-from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts
+from ltcsn.train.quantize import QuantizationError, input_encoding, quantize_parts, target_profile
 
 TAU_RTOL = 1e-5               # tolerance for "the same τ across a layer" (float32 files)
 
@@ -103,16 +103,16 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
             # NIR: I += ds (w_in x - I); the producer's "direct" convention (norse): I = (1 - ds) I + w_in x
             gain = dm * r * w_in * (1.0 if producer.cuba_input == "direct" else ds)
             leak = dm * _param(node, "v_leak", n, name, where)
-            if np.any(bias_in != 0) and du < 1:
-                raise NirError(f"{where}: '{name}': a bias into a CubaLIF current with tau_syn > dt cannot be "
-                               f"mapped (our LIF has its bias on v only)")
         v_reset = _param(node, "v_reset", n, name, where) if getattr(node, "v_reset", None) is not None else 0
         if np.any(np.asarray(v_reset) != 0):
             raise NirError(f"{where}: '{name}': v_reset != 0 is not supported (our neurons reset to 0)")
         thr = _param(node, "v_threshold", n, name, where)
         if np.any(~(thr > 0)):
             raise NirError(f"{where}: '{name}': v_threshold must be > 0")
-        bias = leak + gain * bias_in
+        # a bias into a current that decays (du < 1) is no bias on v: a synapse from a source of 1 every step
+        # carries it into the current (du = 1: the current has no memory, so it is the same as a bias on v)
+        into_current = du < 1 and np.any(bias_in != 0)
+        bias = leak + (0 if into_current else gain * bias_in)
         rows = gain
         vth = float(thr[0])
         if not np.allclose(thr, thr[0], rtol=1e-7, atol=0):
@@ -122,6 +122,8 @@ def _foreign_layer(name: str, node, W, b, Ws, bs, dt: float, scale_tau: float, l
         syn = {"input": torch.from_numpy(W * rows[:, None])}
         if Ws is not None:
             syn["self"] = torch.from_numpy(Ws * rows[:, None])
+        if into_current:
+            syn["const"] = torch.from_numpy((bias_in * rows)[:, None])
         return {"kind": "lif", "syn": {"d": syn}, "bias": {"v": torch.from_numpy(bias * np.ones(n))},
                 "du": torch.tensor(du, dtype=torch.float64), "dv": torch.tensor(dv, dtype=torch.float64),
                 "vth": vth}
@@ -157,10 +159,11 @@ def _weights_line(weight_bits: int, report: list) -> str:
 
 
 def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, producer: str = None,
-                 notes: list = (), weight_bits: int = WEIGHT_BITS):
+                 notes: list = (), weight_bits: int = WEIGHT_BITS, target: str = None):
     """A third-party graph -> (QNet, info). dt: --dt (None: the graph's stored dt, else the producer's
     convention, export/nir_producers.py); producer: a PRODUCERS name or None/"auto" (recognised from the graph);
-    notes: lines already due (e.g. a dropped batch dimension); weight_bits: 8 or 15 (`train.quantize.synapse_codes`)."""
+    notes: lines already due (e.g. a dropped batch dimension); weight_bits: 8 or 15 (`train.quantize.synapse_codes`);
+    target: the chip profile it is quantized under (`train.quantize.TARGETS`; None: the default)."""
     prod, how = producer_of(graph, producer)
     dt, rule = decide_dt(graph, _stored_dt(gmeta), dt, prod, where)
     st = structure(graph, where)
@@ -213,10 +216,13 @@ def read_foreign(graph, gmeta: dict, dt, norse411, x_sample, where: str, produce
         raise NirError(f"{where}: linear nodes after the LI readout '{names[-1]}' are not supported")
     enc = input_encoding(torch.as_tensor(np.asarray(x_sample))) if x_sample is not None else (0, (0, 1))
     try:
-        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc, weight_bits=weight_bits)
+        qnet, plan, report = quantize_parts(parts, in_shape, encoding=enc, weight_bits=weight_bits,
+                                            **target_profile(target))
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
     reading.append(_weights_line(weight_bits, report))
+    if target is not None:
+        reading.append(f"quantized for --target {target}")
     info = {"origin": "third-party", "dt": dt, "producer": prod.name, "reading": reading, "norse411": n411,
             "notes": notes, "layers": names, "parts": parts, "plan": plan, "report": report,
             "quantized_file": False}

@@ -13,7 +13,7 @@ from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, R
                                      received_frac, source_frac, tname)
 from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
-from ltcsn.train.quantize import QuantizationError, quantize_parts
+from ltcsn.train.quantize import QuantizationError, quantize_parts, target_profile
 from ltcsn.sim import spec
 from ltcsn.train.tasks import TASKS
 from ltcsn.sim.bounds import width_errors
@@ -89,7 +89,7 @@ def read_qnet(path, dt: float = None, norse411: bool = None, x_sample=None,
 
 
 def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, producer: str = None,
-             weight_bits: int = None):
+             weight_bits: int = None, target: str = None):
     """NIR file -> (QNet, info). Raises InputError (NirError) with one line on anything it cannot use.
 
     Our files (graph metadata "ltcsn"): exactly the network that was written; dt must be None or the stored dt.
@@ -98,17 +98,19 @@ def read_nir(path, dt: float = None, norse411: bool = None, x_sample=None, produ
     dt); producer: a name of export.nir_producers.PRODUCERS, or None to recognise it; norse411 = None undoes
     norse's τ·dt export bug on norse graphs (some τ < dt/2), True / False forces it; x_sample: float inputs
     [N, T, ...] for a graded input encoding (default: binary spikes); weight_bits: 8 (None) or 15 (each weight
-    matrix as two synapses, `train.quantize.synapse_codes`).
+    matrix as two synapses, `train.quantize.synapse_codes`); target: the chip profile (`train.quantize.TARGETS`)
+    a float network is quantized under (None: a float file of ours under its stored plan, a third-party graph
+    under the default profile); integer files keep their codes.
     info: {"origin": "ltcsn" | "third-party", "dt", "producer", "reading" (the lines every CLI prints),
     "norse411", "notes", "parts", "plan", "report", ...}.
     """
     graph = read_graph(path)
     return qnet_from_graph(graph, dt=dt, norse411=norse411, x_sample=x_sample, where=str(path),
-                           producer=producer, weight_bits=weight_bits)
+                           producer=producer, weight_bits=weight_bits, target=target)
 
 
 def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=None, where: str = "graph",
-                    producer: str = None, weight_bits: int = None):
+                    producer: str = None, weight_bits: int = None, target: str = None):
     """`read_nir` on an in-memory nir.NIRGraph (batch dimensions of its Input / Output are dropped in place)."""
     nir = load_nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -122,14 +124,14 @@ def qnet_from_graph(graph, dt: float = None, norse411: bool = None, x_sample=Non
         if weight_bits is not None:
             raise NirError(f"{where}: the file holds our integer network, codes and all; --weight-bits applies to "
                            f"graphs from other tools")
-        qnet, info = _read_ours(graph, gmeta, dt, where)
+        qnet, info = _read_ours(graph, gmeta, dt, where, target)
         errors = width_errors(qnet)
         if errors:
             raise NirError(f"{where}: {errors[0]} (docs/fixed_point.md)"
                            + (f"; {len(errors) - 1} more such value(s)" if len(errors) > 1 else ""))
         return qnet, info
     return read_foreign(graph, gmeta, dt, norse411, x_sample, where, producer=producer, notes=notes,
-                        weight_bits=weight_bits or spec.WEIGHT_BITS)
+                        weight_bits=weight_bits or spec.WEIGHT_BITS, target=target)
 
 
 INF_MEANS_SOMETHING = {"tau", "tau_syn", "tau_mem", "v_threshold"}
@@ -215,7 +217,7 @@ def _need(m: dict, key: str, name: str, where: str):
     return m[key]
 
 
-def _read_ours(graph, gmeta: dict, dt, where: str):
+def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
     g = gmeta.get(SCHEMA_KEY)
     if not isinstance(g, dict):
         raise NirError(f"{where}: nodes carry '{SCHEMA_KEY}' metadata but the graph's is missing")
@@ -285,6 +287,8 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
         if [s[0] for s in syns].count("input") != 1 or [s[0] for s in syns].count("self") > 1:
             raise NirError(f"{where}: '{name}' needs one input synapse and at most one recurrent one")
         syns.sort(key=lambda s: s[0] != "input")
+        if kind in spec.LAVA_NEURON_KINDS:
+            syns += _const_synapses(syns[0], quantized, where)
         for source, sname, sm, _ in syns:
             if bool(sm.get("wide", False)) != (source == "input" and prev_output == "u"):
                 raise NirError(f"{where}: synapse '{sname}' is {'' if sm.get('wide') else 'not '}wide, but its "
@@ -318,12 +322,41 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
     for p in fl:
         p.pop("_b0", None)
         p.pop("_beta", None)
+    if target is not None:      # quantized anew under the target's profile (the stored plan is another's)
+        info["reading"].append(f"quantized for --target {target} (not under the file's stored plan)")
+        how = dict(encoding=(input_frac, input_range), **target_profile(target))
+    else:
+        how = {"plan": plan}
     try:
-        qnet, plan, report = quantize_parts(parts, in_shape, plan=plan, task=task, b0=b0, beta=beta)
+        qnet, plan, report = quantize_parts(parts, in_shape, task=task, b0=b0, beta=beta, **how)
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
     info.update({"parts": parts, "plan": plan, "report": report})
     return qnet, info
+
+
+def _const_synapses(input_syn: tuple, quantized: bool, where: str) -> list:
+    """A LIF layer's synapses from the constant source (a bias into its current; integer files only): kept in its
+    input synapse node's metadata "const" ({"0": {q, shift, exponent}, ...}), their sum the node's standard Affine
+    bias. Returns [("const", name, metadata, node with .weight [n, 1])] as the other synapses."""
+    from types import SimpleNamespace
+    _, sname, sm, node = input_syn
+    consts = [dict(c) for _, c in sorted(dict(sm.get("const", {})).items())]
+    bias = as_array(node.bias).reshape(-1) if tname(node) == "Affine" else np.zeros(0)
+    if not consts:
+        if np.any(bias != 0):
+            raise NirError(f"{where}: node '{sname}': an Affine bias into a LIF current without its {SCHEMA_KEY} "
+                           f"metadata 'const'")
+        return []
+    if not quantized:
+        raise NirError(f"{where}: node '{sname}': a float file has no synapse from the constant source")
+    weights = [np.asarray(_need(c, "q", sname, where), np.float64) * 2.0 ** int(_need(c, "exponent", sname, where))
+               for c in consts]
+    if not np.array_equal(sum(w.reshape(-1) for w in weights), bias):
+        raise NirError(f"{where}: node '{sname}': the standard bias differs from its integer codes (metadata "
+                       f"'const')")
+    return [("const", f"{sname}.const{k}", c, SimpleNamespace(weight=w))
+            for k, (c, w) in enumerate(zip(consts, weights))]
 
 
 def _arr(m: dict, key: str, n: int, name: str, where: str, dtype=np.int64) -> np.ndarray:
@@ -433,6 +466,8 @@ def _f_layer(name, m, syns, src_frac, where):
     lp = {"syn": {"d": {}}, "mix": {}, "src_frac": src_frac}
     if kind in ("lif", "atrlif"):
         lp["frac_bits"] = int(_need(m, "frac_bits", name, where))
+        if "bias_exp" in m:     # the plan's bias exponent (netx's fixed 6); files before it: the quantizer's rule
+            lp["bias_exp"] = int(m["bias_exp"])
     d = {}
     for src, sname, sm, sn in syns:
         d[src] = torch.from_numpy(np.array(sn.weight))

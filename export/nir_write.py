@@ -84,6 +84,18 @@ def _lif_floats(layer: QLif, fparts=None) -> dict:
             "bias": codes(layer.bias_mant) * 2.0 ** (int(layer.bias_exp) - layer.frac_bits)}
 
 
+def _const_synapses(consts: list, layer) -> tuple:
+    """(the standard Affine bias [n]: the values the codes hold, q 2^e summed; metadata {"0", "1", ...: {q, shift,
+    exponent}}) of a LIF layer's synapses from the constant source (third-party graphs' bias into a CubaLIF current;
+    a model of ours has none, so a float file has none)."""
+    meta, values = {}, 0.0
+    for k, syn in enumerate(consts):
+        e = exponent(syn, 0, layer)
+        values = values + codes(syn.q)[:, 0].astype(np.float64) * 2.0**e
+        meta[str(k)] = {"q": codes(syn.q, np.int8), "shift": int(syn.shift), "exponent": e}
+    return values, meta
+
+
 def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
     """The standard neuron node of a layer (τ, r, thresholds under the dt convention) with its metadata."""
     nir = load_nir()
@@ -175,8 +187,12 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
         is_lif = isinstance(layer, QLif)
         F_ = layer.frac_bits
         neuron = f"{name}.neuron"
-        # ---- part d: the standard synapse nodes
+        # ---- part d: the standard synapse nodes (a LIF layer's synapses from the constant source: the input
+        # node's Affine bias, the bias into the current that NIR's Affine -> CubaLIF means)
+        consts = [syn for syn in layer.syn["d"] if syn.source == "const"]
         for syn in layer.syn["d"]:
+            if syn.source == "const":
+                continue
             e = exponent(syn, src_frac, layer)
             smeta = {"schema_version": SCHEMA_VERSION, "role": "synapse", "layer": i, "part": "d",
                      "source": syn.source, "exponent": e, "bits": WEIGHT_BITS, "wide": bool(syn.wide)}
@@ -188,7 +204,10 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
             smeta = {SCHEMA_KEY: smeta}
             if syn.source == "input":
                 sname = f"{name}.syn_in"
-                if is_lif:
+                if is_lif and consts:
+                    b, smeta[SCHEMA_KEY]["const"] = _const_synapses(consts, layer)
+                    nodes[sname] = nir.Affine(weight=w, bias=b, metadata=smeta)
+                elif is_lif:
                     nodes[sname] = nir.Linear(weight=w, metadata=smeta)
                 else:
                     b = (codes(layer.bias["d"]) * 2.0**-F_) if parts is None else as_array(fp["bias"]["d"], np.float32)
@@ -218,6 +237,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                     meta["bits"].update({"dtheta": DECAY_BITS, "dr": DECAY_BITS, "theta_step": spec.ATRLIF_THETA_BITS,
                                          "theta": spec.INT32_BITS, "r": spec.INT32_BITS})
             else:
+                meta["bias_exp"] = int(layer.bias_exp)
                 meta["float"] = {"du": float(as_array(fp["du"])), "dv": float(as_array(fp["dv"])),
                                  "vth": float(fp["vth"]),
                                  "bias_v": as_array(fp["bias"]["v"], np.float32) * np.ones(layer.n, np.float32)}

@@ -16,13 +16,14 @@ def load_with_inputs(args, load):
     """(QNet, float model or None, info or None, x [N, T, *input_shape]) for an .npz of arrays or tonic event
     files (`ltcsn.sim.inputs`). args: the command's options (`model` and those of `add_input_args`); --out is
     checked first. load(x_sample) loads the model
-    (`export.load.load_model` with the command's options); NIR graphs get x as x_sample, so their input
+    (`export.load.load_model` with the command's options); NIR graphs and netx files get x as x_sample, so their input
     encoding fits these inputs (binary spikes stay binary, graded inputs get an 8-bit payload)."""
     from ltcsn.files import check_output
     model_path, inputs_path, key, frames, time_window = args.model, args.inputs, args.key, args.frames, args.time_window
     if args.out:
         check_output(args.out, [model_path, inputs_path], "--out")
-    nir_file, loaded = str(model_path).endswith(".nir"), None
+    from ltcsn.export.netx_read import is_netx_file
+    nir_file, loaded = str(model_path).endswith(".nir") or is_netx_file(model_path), None
     if is_event_input(inputs_path):
         loaded = load(None)                     # its input shape is the sensor size of the frames
         x = read_event_inputs(inputs_path, loaded[0].input_shape, frames, time_window)
@@ -62,7 +63,8 @@ def float_run(qnet, x, model=None, info=None):
         return outs.double().numpy(), [s.double().numpy() for s in spikes]
     parts = (info or {}).get("parts")
     if parts is None:
-        return None, "a quantized NIR file holds only the integer network (its float model is not in it)"
+        return None, ("a netx file holds only the integer network" if (info or {}).get("origin") == "netx" else
+                      "a quantized NIR file holds only the integer network (its float model is not in it)")
     if not can_simulate(parts):
         return None, "the float parts hold LTC / ALIF layers (pass the checkpoint for the float model)"
     return simulate_parts(parts, x)

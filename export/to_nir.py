@@ -65,9 +65,10 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint", help="checkpoint written by train/run.py (ckpt.pt)")
     p.add_argument("-o", "--out", default=None, help="output file (default: model.nir next to the checkpoint)")
     p.add_argument("--float", dest="float_", action="store_true", help="write the float network")
-    p.add_argument("--target", default=None, choices=["loihi2", "host"],
+    p.add_argument("--target", default=None, choices=["host", "loihi2", "netx"],
                    help="chip profile: loihi2 (every layer a per-neuron Loihi 2 neuron program: diagonal mixing, "
-                        "piecewise-linear sigmoid) or host (dense mixing, sigmoid LUT; the default). A QAT "
+                        "piecewise-linear sigmoid), host (dense mixing, sigmoid LUT; the default) or netx (LIF "
+                        "layers on the codes lava-dl netx holds, docs/netx.md). A QAT "
                         "checkpoint carries its own; a different one is an error")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
                    help="LTC membrane/adaptation mixing (default: the target's; a QAT checkpoint carries its own)")
@@ -103,8 +104,7 @@ def main(argv=None) -> int:
         plan_profile(plan, args.target, args.mixing, where=str(ckpt_path))
     profile = target_profile(args.target, args.mixing)
     try:
-        qnet, plan, report = quantize(model, task.input_sample(), profile["mixing"], plan=plan, task=ckpt["task"],
-                                      sigmoid=profile["sigmoid"])
+        qnet, plan, report = quantize(model, task.input_sample(), plan=plan, task=ckpt["task"], **profile)
     except ValueError as e:      # a network the integer semantics cannot express
         raise InputError(f"{ckpt_path}: {e}") from None
     for bound in synaptic_sum_bounds(qnet):

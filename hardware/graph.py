@@ -13,7 +13,9 @@ Mapping (docs/fixed_point.md):
   ones have a `SpikeGate` on the recurrent path; LTC / ALIF / readout layers are `LtcNeuronProcess` (custom,
   hardware/lava_procs);
 - the input comes from a host `RingBuffer` source, the output goes to a host `RingBuffer` sink (with recording:
-  a sink on every layer's output and `Read` probes on its state);
+  a sink on every layer's output and `Read` probes on its state); a bias into a LIF current (a synapse from the
+  `const` source) comes from a second host source that sends 1 every step (a LIFReset starts each window at its
+  hop from zero, so what the constant fed before it is gone, as in sim/);
 - placement: LIF layers on chip (LIFReset, hardware/loihi2.py); an LTC / ALIF / readout layer on chip when its
   update is a Loihi 2 neuron program (`sim.neuron_program.host_reason` is None), else on the host with that
   reason; synapse processes (Dense, Sparse: stock Nc models) where the layer they feed is (a neuron core holds
@@ -164,6 +166,9 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
     graph = ProcessGraph([], [], names)
     add, link = graph.procs.append, graph.edges.append
     add(Proc("input", "RingBuffer", (n_in,), None, "input", "host", "network input, streamed from the host"))
+    if any(syn.source == "const" for layer in layers for syns in layer.syn.values() for syn in syns):
+        add(Proc("const", "RingBuffer", (1,), None, "input", "host", "a 1 every step, streamed from the host: the "
+                 "source of the synapses that carry a bias into a LIF current", {"constant": 1}))
     below, below_port, below_n = "input", "s_out", n_in
     for i, (name, layer) in enumerate(zip(names, layers)):
         hop = spec.layer_hop(i)
@@ -196,6 +201,8 @@ def mapped_graph(qnet, record: bool = False) -> ProcessGraph:
                       "num_message_bits": bits, "source": src}))
             if src == "input":
                 link(Edge(below, below_port, syn, "s_in", below_n, bits))
+            elif src == "const":
+                link(Edge("const", "s_out", syn, "s_in", 1, bits))
             else:
                 link(Edge(recurrent, recurrent_port, syn, "s_in", layer.n, bits))
             link(Edge(syn, "a_out", neuron, "a_in", q.shape[0], 32))

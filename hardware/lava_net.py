@@ -96,7 +96,11 @@ def build_processes(graph, data: np.ndarray, steps: int, window: int, tag: str =
         if p.kind in skip:
             continue
         if p.kind == "RingBuffer":
-            made[p.name] = Source(data=data) if p.role == "input" else Sink(shape=p.shape, buffer=steps)
+            if p.role != "input":
+                made[p.name] = Sink(shape=p.shape, buffer=steps)
+            else:   # the network input, or the constant source (1 every step)
+                made[p.name] = Source(data=np.full((1, data.shape[1]), p.params["constant"], dtype=data.dtype)
+                                      if "constant" in p.params else data)
         elif p.kind in ("Dense", "Sparse"):
             made[p.name] = synapse(p)
         elif p.kind == "LIFReset":

@@ -197,7 +197,7 @@ def print_resources(report: dict):
 @cli
 def main(argv=None) -> int:
     p = ArgumentParser(description="Loihi 2 resource report of a NIR model or checkpoint.")
-    p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
+    p.add_argument("model", help="NIR file (.nir), checkpoint (.pt) or lava-dl netx file (.net)")
     p.add_argument("--json", default=None, help="write the report here")
     from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     add_reading_args(p)

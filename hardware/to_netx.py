@@ -7,7 +7,9 @@ pair) into Lava's LIF, with `du = iDecay - 1`, `dv = vDecay`, `vth = vThMant` an
 bias exponent 6; it chooses the Dense's weight exponent itself from the weights, so a file weight w contributes
 exactly w to the synaptic sum. A layer maps exactly when it is a LIF layer (docs/fixed_point.md, Lava's LIF)
 whose synapses have shifts k >= 0 with `q << k` within netx's weight range [-256, 254] and whose bias
-`bias_mant << bias_exp` is a multiple of 2^6 within int16. Everything else (LTC / ALIF / ATRLIF layers, the
+`bias_mant << bias_exp` is a multiple of 2^6 whose multiple is a 13-bit mantissa. A float checkpoint or float NIR
+file is quantized for `--target netx` (train/quantize.py: codes netx holds, docs/netx.md); a QAT checkpoint and an
+integer NIR file keep their codes. Everything else (LTC / ALIF / ATRLIF layers, the
 leaky-integrator readout) has no netx layer and is refused with one line naming it; `--hidden-only` writes the
 spiking layers and leaves the readout to the host (its integer step is sim/'s). Conv layers of this project
 are LTC layers, so none maps.
@@ -28,9 +30,6 @@ from ltcsn.errors import InputError
 from ltcsn.files import atomic_output, check_output
 from ltcsn.sim import spec
 
-NETX_BIAS_EXP = 6                   # netx's CUBA neuron: bias_mant << 6
-NETX_WEIGHT_RANGE = (-256, 254)     # what netx's optimize_weight_bits keeps without clipping
-INT16 = (-2**15, 2**15 - 1)         # Lava LIF's bias_mant storage
 
 
 class NetxError(InputError):
@@ -46,13 +45,14 @@ def _weights(name: str, syn) -> np.ndarray:
     """The netx file weights of a spec synapse shl(q @ x, k): q << k (k >= 0), within netx's range."""
     if syn.shift < 0 or syn.wide:
         raise NetxError(f"{name}: its {syn.source} synapse shifts the sum right by {-syn.shift} "
-                        f"(netx's Dense has no exponent in the file)" if not syn.wide else
+                        f"(netx's Dense has no exponent in the file; quantize for --target netx)" if not syn.wide else
                         f"{name}: graded membrane input, which netx's CUBA layers do not send")
     w = np.asarray(syn.q, dtype=np.int64) << syn.shift
-    lo, hi = NETX_WEIGHT_RANGE
+    lo, hi = spec.NETX_WEIGHT_MIN, spec.NETX_WEIGHT_MAX
     if w.size and (w.min() < lo or w.max() > hi):
         raise NetxError(f"{name}: {syn.source} weights q << {syn.shift} reach [{w.min()}, {w.max()}], "
-                        f"outside netx's [{lo}, {hi}]")
+                        f"outside netx's [{lo}, {hi}]; export with --target netx "
+                        f"(or give this tool the checkpoint or float NIR file)")
     return w
 
 
@@ -65,6 +65,9 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
         if layer.kind != "lif":
             raise NetxError(f"{name}: netx has no {layer.kind.upper()} neuron (it runs CUBA LIF, sigma-delta "
                             f"and resonate-and-fire layers)")
+        if any(s.source == "const" for s in layer.syn["d"]):
+            raise NetxError(f"{name}: a bias into its current (a synapse from a constant source, e.g. a CubaLIF after "
+                            f"a biased Linear); netx's CUBA layers have their bias on v and no constant source")
         syn = {s.source: s for s in layer.syn["d"]}
         if len(syn) < len(layer.syn["d"]):
             raise NetxError(f"{name}: its weights are split into two synapses from one source (--weight-bits 15); "
@@ -74,11 +77,11 @@ def netx_layers(qnet, hidden_only: bool = False) -> list:
         if "self" in syn:
             entry["weight_rec"] = _weights(name, syn["self"])
         bias = np.asarray(layer.bias_mant, dtype=np.int64) * (1 << int(layer.bias_exp))
-        if np.any(bias % (1 << NETX_BIAS_EXP)) or np.any(bias >> NETX_BIAS_EXP < INT16[0]) \
-                or np.any(bias >> NETX_BIAS_EXP > INT16[1]):
-            raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not a multiple of 2^{NETX_BIAS_EXP} "
-                            f"within int16 (netx's CUBA neuron adds bias_mant << {NETX_BIAS_EXP})")
-        entry["bias"] = bias >> NETX_BIAS_EXP
+        if np.any(bias % (1 << spec.NETX_BIAS_EXP)) or not spec.lif_bias_fits(bias >> spec.NETX_BIAS_EXP, 0):
+            raise NetxError(f"{name}: bias mant << {int(layer.bias_exp)} is not 2^{spec.NETX_BIAS_EXP} times a "
+                            f"{spec.LIF_BIAS_MANT_BITS}-bit mantissa (netx's CUBA neuron adds bias_mant << "
+                            f"{spec.NETX_BIAS_EXP}); quantize for --target netx")
+        entry["bias"] = bias >> spec.NETX_BIAS_EXP
         entry["neuron"] = {"type": "CUBA", "iDecay": int(layer.du) + spec.LIF_DU_OFFSET, "vDecay": int(layer.dv),
                            "vThMant": int(layer.vth), "refDelay": 1, "gradedSpike": False}
         out.append(entry)
@@ -95,7 +98,7 @@ def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
     layers = netx_layers(qnet, hidden_only)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         group = f.create_group("layer")
-        entries = [{"type": "input", "shape": list(reversed(qnet.input_shape))}] + layers  # netx: (x, y, c) reversed
+        entries = [{"type": "input", "shape": list(qnet.input_shape)}] + layers  # (c, y, x): netx reverses it
         for i, entry in enumerate(entries):
             g = group.create_group(str(i))
             for key, value in entry.items():
@@ -108,6 +111,40 @@ def write_netx(qnet, path: str, hidden_only: bool = False) -> list:
                 else:
                     g.create_dataset(key, data=np.asarray(value))
     return layers
+
+
+def run_netx(path, x_int, message_bits: int) -> list:
+    """Run netx's own network of the file at path on Lava's CPU backend (Loihi2SimCfg, fixed_pt), one sample at a
+    time (netx's Network has no reset between samples): x_int [B, T, ...] integer inputs. Returns each netx layer's
+    output spikes [B, T, n] (int64), on the Lava clock (layer l one step later per synapse)."""
+    from ltcsn.hardware.lava_net import ensure_lava
+    ensure_lava()
+    from lava.lib.dl.netx.hdf5 import Network
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    x_int = np.asarray(x_int)
+    B, T = x_int.shape[:2]
+    per_sample = []
+    for b in range(B):
+        net = Network(net_config=str(path), input_message_bits=message_bits)
+        xyc = net.inp.shape                     # netx's ports are (x, y, c); ours (c, y, x) in C-order
+        source = Source(data=np.moveaxis(x_int[b].reshape(T, *reversed(xyc)), 0, -1).transpose(
+            *range(len(xyc) - 1, -1, -1), len(xyc)).copy())
+        source.s_out.connect(net.inp)
+        sinks = []
+        for layer in net.layers:
+            sinks.append(Sink(shape=layer.out.shape, buffer=T))
+            layer.out.connect(sinks[-1].a_in)
+        try:
+            net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            spikes = [np.rint(sink.data.get()).astype(np.int64) for sink in sinks]
+        finally:
+            net.stop()
+        per_sample.append([np.moveaxis(s, -1, 0).transpose(0, *range(s.ndim - 1, 0, -1)).reshape(T, -1)
+                           for s in spikes])
+    return [np.stack([s[i] for s in per_sample]) for i in range(len(per_sample[0]))]
 
 
 def input_message_bits(qnet) -> int:
@@ -127,7 +164,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     check_output(args.out, inputs=[args.model], option="-o")
     try:
-        qnet, _, info = load_model(args.model, **reading_options(args))
+        qnet, _, info = load_model(args.model, default_target="netx", **reading_options(args))
     except OSError as e:
         raise InputError(f"{args.model}: {e}") from None
     for line in reading_lines(info):

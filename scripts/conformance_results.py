@@ -6,19 +6,13 @@ Needs the dev extras (norse, snntorch). tests/test_conformance.py checks every c
 json and the document's table against the json.
 """
 import json
-import logging
-from pathlib import Path
 import sys
-import warnings
 
-ROOT = Path(__file__).resolve().parents[1]
+from results_doc import ROOT, case_module, write_table
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_conformance as tc
-    logging.getLogger().setLevel(logging.ERROR)        # norse's from_nir warns via logging
-    warnings.simplefilter("ignore")
+    tc = case_module("test_conformance")
     results = {}
     for tool, kind in tc.CASES:
         for dt in (1e-3, 1e-4):
@@ -28,10 +22,7 @@ def main() -> int:
     tc.RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tc.RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     doc = ROOT / "docs" / "nir_schema.md"
-    text = doc.read_text()
-    head, rest = text.split(tc.TABLE_BEGIN, 1)
-    _, tail = rest.split(tc.TABLE_END, 1)
-    doc.write_text(f"{head}{tc.TABLE_BEGIN}\n{tc.conformance_table(results)}\n{tc.TABLE_END}{tail}")
+    write_table(doc, tc.TABLE_BEGIN, tc.TABLE_END, tc.conformance_table(results))
     print(f"wrote {tc.RESULTS.relative_to(ROOT)} and the table in {doc.relative_to(ROOT)}")
     return 0
 

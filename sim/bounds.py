@@ -19,8 +19,9 @@ SHIFT_RANGE = (2 - INT32_BITS, INT32_BITS - 1)   # shifts k in [-30, 31]: Lava's
 
 def source_max(qnet, index: int, source: str) -> int:
     """The largest |x| a synapse of layer `index` (qnet.layers, then the readout) reads from `source`: the network's
-    input codes (layer 0), the 24-bit membrane of a layer below that sends u, else spikes (1)."""
-    if source == "self":
+    input codes (layer 0), the 24-bit membrane of a layer below that sends u, else spikes or the constant source
+    (1)."""
+    if source in ("self", "const"):
         return 1
     if index == 0:
         return max(abs(int(qnet.input_range[0])), abs(int(qnet.input_range[1])))

@@ -74,7 +74,8 @@ def synaptic_input(ops, synapses, sources: dict):
     """One part's synaptic sum wrap32(sum over synapses of shl(q @ x_src, shift)) (wide sources:
     shl(wrap32(2 q @ x_src), shift - 1)): Lava's Dense sends int32 and its int32 in-port adds them, so the spec wraps
     where Lava wraps (docs/fixed_point.md; `sim.bounds` says which networks can get there).
-    sources maps "input"/"self" to [B, n_in] arrays (or `ops.operand`s of them, shared by several products)."""
+    sources maps "input"/"self"/"const" to [B, n_in] arrays (or `ops.operand`s of them, shared by several products);
+    "const" is a source of one value 1 every step (a bias into a LIF current: its synapse holds the bias codes)."""
     acc = 0
     for syn in synapses:
         m = ops.matmul(sources[syn.source], syn.q)
@@ -183,10 +184,13 @@ def atrlif_neuron_step(ops, layer: QAtrlif, a_in, state):
     return s, AtrlifState(i, v, s, theta, r)
 
 
-def layer_step(ops, layer, x, state, lut, decays: bool = False):
-    """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes. Returns (output, new state);
-    with decays=True (output, new state, this step's decay codes (`decay_type`; None for LIF / ATRLIF layers))."""
-    sources = {"input": ops.operand(x), "self": ops.operand(state.s) if hasattr(state, "s") else None}
+def layer_step(ops, layer, x, state, lut, decays: bool = False, const: int = 1):
+    """One step of any layer: synapses then neuron. x [B, n_in] input codes or spikes; const: what the constant
+    source delivers (1; 0 on the Lava clock's first step, before its synapse has delivered anything). Returns
+    (output, new state); with decays=True (output, new state, this step's decay codes (`decay_type`; None for LIF /
+    ATRLIF layers))."""
+    sources = {"input": ops.operand(x), "self": ops.operand(state.s) if hasattr(state, "s") else None,
+               "const": ops.operand(ops.zeros(x.shape[0], 1) + const)}
     acc = {part: synaptic_input(ops, syns, sources) for part, syns in layer.syn.items()}
     if isinstance(layer, QLif):
         step = atrlif_neuron_step if isinstance(layer, QAtrlif) else lif_neuron_step

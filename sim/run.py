@@ -31,10 +31,11 @@ from ltcsn.sim.simulate import evaluate_qnet
 @cli
 def main(argv=None) -> int:
     p = ArgumentParser(description="Evaluate a quantized network with the integer simulator.")
-    p.add_argument("model", help="checkpoint (.pt) or NIR file (.nir)")
+    p.add_argument("model", help="checkpoint (.pt), NIR file (.nir) or lava-dl netx file (.net)")
     p.add_argument("--samples", type=int_range(1), default=None, help="test samples (default: all)")
-    p.add_argument("--target", default=None, choices=["loihi2", "host"],
-                   help="checkpoints without a QAT plan: chip profile (default host; docs/fixed_point.md)")
+    p.add_argument("--target", default=None, choices=["host", "loihi2", "netx"],
+                   help="checkpoints without a QAT plan: chip profile (default host; docs/fixed_point.md, "
+                        "docs/netx.md)")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
                    help="checkpoints without a QAT plan: LTC mixing mode (default: the target's)")
     p.add_argument("--workers", type=int_range(1), default=len(os.sched_getaffinity(0)),

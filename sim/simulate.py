@@ -54,10 +54,11 @@ def simulate(qnet, x_int, record: bool = False, lava_clock: bool = False, ops=Nu
         sent = [x]
         for i, layer in enumerate(layers):
             x_i = delivered[i] if lava_clock else sent[i]
+            const = int(t > 0 or not lava_clock)     # the constant source's synapse delays by one step too
             if decays:
-                out, state[i], codes[i] = layer_step(ops, layer, x_i, state[i], qnet.lut, decays=True)
+                out, state[i], codes[i] = layer_step(ops, layer, x_i, state[i], qnet.lut, decays=True, const=const)
             else:
-                out, state[i] = layer_step(ops, layer, x_i, state[i], qnet.lut)
+                out, state[i] = layer_step(ops, layer, x_i, state[i], qnet.lut, const=const)
             sent.append(out)
         delivered = sent[:-1]
         outs[:, t] = out
@@ -123,12 +124,12 @@ def simulate_stream(qnet, x_int, record: bool = False, ops=NumpyOps):
                     st = init_state(ops, layer, 1)._replace(s=st.s)
                 if spec.warming_up(spec.window_step(tau - 1, P), hop):   # SpikeGate: no warm-up spikes recur
                     st = st._replace(s=0 * st.s)
-                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut)
+                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut, const=int(tau > 0))
             elif spec.warming_up(w, hop):
                 state[i] = init_state(ops, layer, 1)
                 out = state[i].u if not layer.spiking else state[i].s
             else:
-                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut)
+                out, state[i] = layer_step(ops, layer, delivered[i], st, qnet.lut, const=int(tau > 0))
             sent.append(out)
         delivered = sent[:-1]
         outs[:, tau] = out

@@ -142,6 +142,13 @@ ATRLIF_THETA_MAX = (1 << ATRLIF_THETA_BITS) - 1
 LAVA_NEURON_KINDS = ("lif", "atrlif")       # Lava's own neurons: one synaptic part, a_in << 6, bias on v
 
 
+# lava-dl netx (`lava.lib.dl.netx.hdf5.Network`, lava-dl 0.6.0): a CUBA layer is Lava's LIF with bias_exp 6 and a
+# Dense whose weight exponent netx chooses itself from the file's integer weights (`netx.utils.optimize_weight_bits`)
+NETX_WEIGHT_MIN, NETX_WEIGHT_MAX = -256, 254    # file weights netx's Dense holds exactly (a weight w adds w)
+NETX_BIAS_EXP = 6                               # netx's CUBA neuron: bias_mant << 6 (the bias on a_in's scale)
+NETX_MAX_SHIFT = 1                              # q << k within [-256, 254] for every 8-bit code q: k in {0, 1}
+
+
 def target_frac(frac_bits: int, lif: bool) -> int:
     """The scale 2^-target a layer's synaptic sum lands on: F, or F - 6 for Lava's LIF / ATRLIF (lif=True: they
     add a_in << 6). Their threshold mantissas are on the same scale (v > vth << 6)."""

@@ -7,6 +7,7 @@ Stages, compared on every layer's state variables at every step with `==`:
   quantized PyTorch (straight-through backend, float64) vs sim/ (numpy int64)        same clock
   sim/ vs sim/ on the Lava clock (one step of delay per synapse, windows per sample)  shifted by each layer's hop
   sim/ on the Lava clock vs Lava (Loihi2SimCfg, fixed_pt, CPU)                        same clock
+  sim/ on the Lava clock vs netx's own network (a netx file: its layers' spikes)       same clock, per sample
 On a mismatch the first divergence is named: stage pair, layer, variable, step, sample, neuron, both values.
 With the float checkpoint it also reports float vs integer accuracy and spike agreement.
 Exit status 0 only when every pair is bit-exact.
@@ -52,8 +53,9 @@ def align_stream(qnet, stream_records, seq_len: int) -> list:
     return [{k: v[:, hop:hop + seq_len] for k, v in rec.items()} for hop, rec in zip(hops, stream_records)]
 
 
-def verify(qnet, x_int, lava: bool = True) -> dict:
-    """Run x_int [B, T, ...] through every stage and compare. Returns the report dict (see module doc)."""
+def verify(qnet, x_int, lava: bool = True, netx_path=None) -> dict:
+    """Run x_int [B, T, ...] through every stage and compare (netx_path: a netx file of qnet, also run by netx
+    itself). Returns the report dict (see module doc)."""
     from ltcsn.train.quantized import simulate_torch
     T = x_int.shape[1]
     outs, sim_rec = simulate(qnet, x_int, record=True)
@@ -70,6 +72,12 @@ def verify(qnet, x_int, lava: bool = True) -> dict:
         records.append((stream_rec, run.records))
         report["pairs"].append(compare_records(("sim-lava-clock", "lava"), *records[-1], qnet))
         report["lava_ms_per_step"] = run.ms_per_step
+    if netx_path is not None:
+        from ltcsn.hardware.to_netx import input_message_bits, run_netx
+        _, clock_rec = simulate(qnet, x_int, record=True, lava_clock=True)
+        spikes = run_netx(netx_path, x_int, input_message_bits(qnet))
+        records.append(([{"s": r["s"]} for r in clock_rec[:len(spikes)]], [{"s": s} for s in spikes]))
+        report["pairs"].append(compare_records(("sim-lava-clock", "netx"), *records[-1], qnet))
     report["_pair_records"] = records
     report["bit_exact"] = all(p["mismatches"] == 0 for p in report["pairs"])
     report["_outs"], report["_sim_records"] = outs, sim_rec
@@ -133,7 +141,7 @@ def check_same_network(model, qnet, ckpt_path, model_path):
 @cli
 def main(argv=None) -> int:
     p = ArgumentParser(description="Verify quantized PyTorch == sim/ == Lava, bit for bit.")
-    p.add_argument("model", help="NIR file (.nir) or checkpoint (.pt)")
+    p.add_argument("model", help="NIR file (.nir), checkpoint (.pt) or lava-dl netx file (.net)")
     p.add_argument("--samples", type=int_range(1), default=8, help="test samples to run (default 8)")
     p.add_argument("--json", default=None, help="write the report here")
     p.add_argument("--ckpt", default=None, help="float checkpoint, for float vs integer agreement")
@@ -167,7 +175,8 @@ def main(argv=None) -> int:
         x, y = spec.decode_input(x, qnet.input_frac), None
         print(f"no task recorded: {args.samples} random input sequences of 32 steps")
     x_int = qnet.encode_input(x)
-    report = verify(qnet, x_int, lava=not args.no_lava)
+    report = verify(qnet, x_int, lava=not args.no_lava,
+                    netx_path=args.model if (info or {}).get("origin") == "netx" else None)
     if model is not None and task is not None:
         report["float"] = float_agreement(model, qnet, x, y, report["_outs"], report["_sim_records"], task)
     print_report(report)

@@ -220,7 +220,7 @@ def _norse_case(kind, dt):
         p = norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 1 / TAU_MEM), v_th=torch.full((n,), th),
                                    v_leak=torch.full((n,), v_leak))
         return norse.LIFBoxCell(p, dt=dt)
-    fc = torch.nn.Linear(n_in, n, bias=kind == "LIF+bias+v_leak")
+    fc = torch.nn.Linear(n_in, n, bias=kind in ("LIF+bias+v_leak", "CubaLIF+bias"))
     gain = 4 * th                               # v -> W x: a mean drive of about 2 thresholds
     if kind == "LIF":
         net = [fc, lif()]
@@ -233,8 +233,8 @@ def _norse_case(kind, dt):
         _weights(out, 0.5, seed=7)
         net = [fc, lif(), out, norse.LIBoxCell(norse.LIBoxParameters(tau_mem_inv=torch.full((3,), 1 / TAU_SYN),
                                                                      v_leak=torch.zeros(3)), dt=dt)]
-    elif kind == "CubaLIF":                     # the current sums about tau_syn/dt inputs
-        gain *= dt / TAU_SYN
+    elif kind.startswith("CubaLIF"):            # the current sums about tau_syn/dt inputs (+bias: norse's default
+        gain *= dt / TAU_SYN                    # nn.Linear(bias=True) feeds the current a constant)
         net = [fc, norse.LIFCell(norse.LIFParameters(
             tau_mem_inv=torch.full((n,), 1 / TAU_MEM), tau_syn_inv=torch.full((n,), 1 / TAU_SYN),
             v_th=torch.full((n,), th), v_leak=torch.zeros(n)), dt=dt)]
@@ -254,9 +254,9 @@ def _snntorch_case(kind, dt, reset="zero"):
     shape = None
     if kind == "LIF":
         net = [torch.nn.Linear(n_in, n), snn.Leaky(**dict(leaky, reset_delay=True))]
-    elif kind == "CubaLIF":
+    elif kind.startswith("CubaLIF"):            # +bias: a biased Linear feeds the current a constant
         gain *= dt / TAU_SYN
-        net = [torch.nn.Linear(n_in, n, bias=False),
+        net = [torch.nn.Linear(n_in, n, bias=kind == "CubaLIF+bias"),
                snn.Synaptic(alpha=torch.full((n,), alpha), beta=torch.full((n,), beta), **kw)]
     elif kind == "recurrent":
         net = [torch.nn.Linear(n_in, n), snn.RLeaky(linear_features=n, **leaky)]
@@ -287,12 +287,13 @@ def _weights_rounded(parts, plan):
             for p, lp in zip(parts, plan["layers"])]
 
 
-CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF")] + \
-        [("snntorch", k) for k in ("LIF", "CubaLIF", "recurrent", "conv+pool+flatten")]
-# with 8-bit weights (the default, Loihi 2's width) the integer reading falls below 0.97 in these two, and a float
+CASES = [("norse", k) for k in ("LIF", "LIF+bias+v_leak", "IF", "LI", "CubaLIF", "CubaLIF+bias")] + \
+        [("snntorch", k) for k in ("LIF", "CubaLIF", "CubaLIF+bias", "recurrent", "conv+pool+flatten")]
+# with 8-bit weights (the default, Loihi 2's width) the integer reading falls below 0.97 in these three, and a float
 # run with only the weights replaced by their codes' values falls as far: the weight codes, not decays or state
 # widths. With --weight-bits 15 (a second Dense for the codes' remainder) every case holds >= 0.97.
-EIGHT_BIT_LIMITED = {("snntorch", "CubaLIF", 1e-3), ("snntorch", "conv+pool+flatten", 1e-4)}
+EIGHT_BIT_LIMITED = {("snntorch", "CubaLIF", 1e-3), ("snntorch", "conv+pool+flatten", 1e-4),
+                     ("norse", "CubaLIF+bias", 1e-3)}
 
 
 RESULTS = REPO / "docs" / "results" / "conformance.json"   # python scripts/conformance_results.py writes it
@@ -367,8 +368,10 @@ def test_conformance(tool, kind, dt, weight_bits):
         assert all(abs(n[0] - n[2]) <= 0.002 for n in m["numbers"]), m["numbers"]
     else:
         assert min(n[0] for n in m["numbers"]) >= INTEGER_MIN_AGREEMENT, m["numbers"]
-    if kind == "CubaLIF":      # slow decays, small weights: F high enough that no step's input is floored
+    if kind.startswith("CubaLIF"):      # slow decays, small weights: F high enough that no step's input is floored
         assert all(s.shift >= 0 for s in q.layers[0].syn["d"])
+        # a biased Linear into the current: a synapse from the source of 1 every step carries the bias
+        assert any(s.source == "const" for s in q.layers[0].syn["d"]) == kind.endswith("+bias")
     if kind == "LI":
         assert np.allclose(m["f_out"], want_out, atol=1e-5)
         u = simulate(q, q.encode_input(x.numpy())) / 2.0 ** q.readout.frac_bits
@@ -548,3 +551,28 @@ def test_run_on_your_inputs_checkpoint_and_own_file(tmp_path, capsys):
 def test_the_documented_table_is_the_committed_results():
     text = (REPO / "docs" / "nir_schema.md").read_text()
     assert f"{TABLE_BEGIN}\n{conformance_table(json.loads(RESULTS.read_text()))}\n{TABLE_END}" in text
+
+
+@pytest.mark.parametrize("tool", ["norse", "snntorch"])
+def test_bias_into_a_cubalif_current_through_every_stage(tmp_path, tool, capsys):
+    """A CubaLIF after a biased Linear (both tools' default export): the bias enters the current through a synapse
+    from a source of 1 every step. It is bit-exact through quantized torch, sim/, the Lava clock and Lava (a host
+    source of 1s feeding a Dense), written to NIR as the input node's Affine bias and read back to the same network,
+    and listed by the resource report."""
+    from ltcsn.export.nir_write import qnet_to_nir, write_nir
+    graph, x, _, _ = (_norse_case if tool == "norse" else _snntorch_case)("CubaLIF+bias", 1e-3)
+    q, _ = qnet_from_graph(graph)
+    const = [s for s in q.layers[0].syn["d"] if s.source == "const"]
+    assert len(const) == 1 and np.asarray(const[0].q).shape == (6, 1) and np.any(const[0].q != 0)
+    x_int = q.encode_input(x.numpy())
+    report = verify.verify(q, x_int)
+    assert report["bit_exact"], [p["first"]["message"] for p in report["pairs"] if p["first"]]
+    path = tmp_path / "ours.nir"
+    write_nir(path, qnet_to_nir(q))
+    assert nir.read(path).nodes["layer0.syn_in"].__class__.__name__ == "Affine"
+    back, _ = read_nir(path)
+    _, rec_a = simulate(q, x_int, record=True)
+    _, rec_b = simulate(back, x_int, record=True)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(rec_a, rec_b) for k in a) and rec_a[0]["s"].sum() >= 20
+    assert resources.main([str(path)]) == 0
+    assert "const (RingBuffer): a 1 every step" in capsys.readouterr().out

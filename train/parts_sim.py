@@ -32,6 +32,8 @@ def simulate_parts(parts, x):
                 a = h @ p["syn"]["d"]["input"].double().T
                 if "self" in p["syn"]["d"]:
                     a = a + s @ p["syn"]["d"]["self"].double().T
+                if "const" in p["syn"]["d"]:        # a bias into the current: a source of 1 every step
+                    a = a + p["syn"]["d"]["const"].double()[:, 0]
                 i, v, h = lif_step(a, i, v, p["du"].double(), p["dv"].double(), p["vth"], p["bias"]["v"].double())
                 state[j] = (i, v, h)
                 spikes[j].append(h)

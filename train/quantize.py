@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from ltcsn.sim import spec
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
-from ltcsn.sim.spec import (ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS, LIF_BIAS_EXP_MAX,
-                            LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX, STATE_BITS, STATE_MAX,
-                            SPLIT_WEIGHT_BITS, WEIGHT_BITS, WEIGHT_MAX, WEIGHT_PRECISIONS)
+from ltcsn.sim.spec import (ATRLIF_THETA_BITS, ATRLIF_THETA_MAX, DECAY_BITS, DECAY_ONE, FRAC_BITS, LAVA_NEURON_KINDS,
+                            LIF_BIAS_EXP_MAX, LIF_BIAS_MANT_MAX, LIF_BIAS_MANT_MIN, LIF_DU_OFFSET, LIF_VTH_MAX,
+                            STATE_BITS, STATE_MAX, SPLIT_WEIGHT_BITS, WEIGHT_BITS, WEIGHT_MAX, WEIGHT_PRECISIONS)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import ConvLtcLayer, DenseSpikingLayer
 
@@ -25,10 +25,14 @@ LIF_V_HEADROOM_BITS = 1       # a LIF layer's 24-bit v holds +-2 vth (2^1 vth) a
 ATRLIF_V_HEADROOM_BITS = 3    # an ATRLIF layer's v holds 8 theta_0 (its threshold rises with its spikes)
 
 
-# Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers.
-# loihi2: every update is per-neuron local (diagonal mixing) and a short straight-line integer program
-# (piecewise-linear sigmoid, sim/neuron_program.py); host: dense mixing and the 512-entry LUT (host CPU).
-TARGETS = {"loihi2": {"mixing": "diag", "sigmoid": "pwl"}, "host": {"mixing": "dense", "sigmoid": "lut"}}
+# Chip profiles (docs/fixed_point.md, "The loihi2 profile"): the gate mixing and the gate sigmoid of LTC layers,
+# and the codes of LIF layers. loihi2: every update is per-neuron local (diagonal mixing) and a short straight-line
+# integer program (piecewise-linear sigmoid, sim/neuron_program.py); host: dense mixing and the 512-entry LUT (host
+# CPU); netx: LIF layers on the grid lava-dl netx holds (docs/netx.md; other layers as host).
+TARGETS = {"loihi2": {"mixing": "diag", "sigmoid": "pwl", "lif": "lava"},
+           "host": {"mixing": "dense", "sigmoid": "lut", "lif": "lava"},
+           "netx": {"mixing": "dense", "sigmoid": "lut", "lif": "netx"}}
+LIF_CODES = ("lava", "netx")   # lava: any Lava LIF codes; netx: shifts 0 / 1, bias exponent 6 (`_netx_lif_plan`)
 
 
 class QuantizationError(InputError):
@@ -36,10 +40,10 @@ class QuantizationError(InputError):
 
 
 def target_profile(target: str = None, mixing: str = None) -> dict:
-    """{"mixing", "sigmoid"} of a chip profile (TARGETS); no target: today's host form with the given mixing
+    """{"mixing", "sigmoid", "lif"} of a chip profile (TARGETS); no target: today's host form with the given mixing
     (default dense). A --mixing that contradicts the target is an error, not silently overridden."""
     if target is None:
-        return {"mixing": mixing or "dense", "sigmoid": "lut"}
+        return {"mixing": mixing or "dense", "sigmoid": "lut", "lif": "lava"}
     if target not in TARGETS:
         raise QuantizationError(f"unknown target {target!r}; expected one of {sorted(TARGETS)}")
     profile = dict(TARGETS[target])
@@ -51,14 +55,21 @@ def target_profile(target: str = None, mixing: str = None) -> dict:
 def plan_profile(plan: dict, target: str = None, mixing: str = None, where: str = "the checkpoint") -> dict:
     """The profile a stored quantization plan uses; a --target / --mixing that differs from it would be ignored,
     so it is an error."""
-    stored = {"mixing": plan["mixing"], "sigmoid": plan.get("sigmoid", "lut")}
+    stored = plan_target(plan)
     if target is not None or mixing is not None:
         wanted = target_profile(target, mixing)
-        if any(wanted[k] != stored[k] for k in (("mixing", "sigmoid") if target else ("mixing",))):
+        if any(wanted[k] != stored[k] for k in (("mixing", "sigmoid", "lif") if target else ("mixing",))):
             given = " ".join(f"--{k} {v}" for k, v in (("target", target), ("mixing", mixing)) if v)
-            raise QuantizationError(f"{where}'s quantization plan has {stored['mixing']} mixing and the "
-                                    f"{stored['sigmoid']} sigmoid; {given} would be ignored")
+            raise QuantizationError(f"{where}'s quantization plan has {stored['mixing']} mixing, the "
+                                    f"{stored['sigmoid']} sigmoid and {stored['lif']} LIF codes; {given} would be "
+                                    f"ignored")
     return stored
+
+
+def plan_target(plan: dict) -> dict:
+    """The profile {"mixing", "sigmoid", "lif"} a quantization plan was made under (plans before the netx target
+    have no "lif": Lava's codes)."""
+    return {"mixing": plan["mixing"], "sigmoid": plan.get("sigmoid", "lut"), "lif": plan.get("lif", "lava")}
 
 
 class QuantizationWarning(UserWarning):
@@ -202,16 +213,18 @@ def model_parts(model) -> list:
     return [float_parts(layer) for layer in (*model.layers, model.readout)]
 
 
-def make_plan(model, x_train, mixing: str = "dense", sigmoid: str = "lut") -> dict:
+def make_plan(model, x_train, mixing: str = "dense", sigmoid: str = "lut", lif: str = "lava") -> dict:
     """Choose all exponents of the integer network from the float model and sample inputs [N, T, ...]."""
-    return plan_from_parts(model_parts(model), input_encoding(x_train), mixing, sigmoid)
+    return plan_from_parts(model_parts(model), input_encoding(x_train), mixing, sigmoid, lif=lif)
 
 
 def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid: str = "lut",
-                    weight_bits: int = WEIGHT_BITS) -> dict:
+                    weight_bits: int = WEIGHT_BITS, lif: str = "lava") -> dict:
     """Choose all exponents from the float parts of every layer (readout last, as `float_parts` returns
     them) and the input encoding (input_frac, (lo, hi)). `make_plan` on a model comes here; so do float
-    networks read from NIR files (export/nir_read.py), so both are quantized by the same code."""
+    networks read from NIR files (export/nir_read.py), so both are quantized by the same code. lif: "lava" (any
+    codes of Lava's LIF) or "netx" (codes lava-dl netx holds, `_netx_lif_plan`; it may lower the graded input's
+    fraction bits)."""
     if mixing not in ("dense", "diag"):
         raise ValueError(f"mixing must be 'dense' or 'diag', not {mixing!r}")
     if sigmoid not in SIGMOIDS:
@@ -219,10 +232,15 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
     input_frac, input_range = encoding
     if weight_bits not in WEIGHT_PRECISIONS:
         raise ValueError(f"weight_bits must be one of {WEIGHT_PRECISIONS}, not {weight_bits!r}")
+    if lif not in LIF_CODES:
+        raise ValueError(f"lif must be one of {LIF_CODES}, not {lif!r}")
     split = weight_bits == SPLIT_WEIGHT_BITS
+    if split and lif == "netx":
+        raise QuantizationError(f"--weight-bits {weight_bits}: each weight matrix split into two synapses from one "
+                                f"source; a netx layer holds one 8-bit weight matrix per source")
     lo_max = spec.WEIGHT_LO_BITS if split else 0
-    plan = {"mixing": mixing, "sigmoid": sigmoid, "input_frac": int(input_frac), "input_range": [int(v) for v in input_range],
-            "weight_bits": weight_bits, "layers": []}
+    plan = {"mixing": mixing, "sigmoid": sigmoid, "lif": lif, "input_frac": int(input_frac),
+            "input_range": [int(v) for v in input_range], "weight_bits": weight_bits, "layers": []}
     src_frac = plan["input_frac"]
     x_range = [float(v) for v in spec.decode_input(input_range, input_frac)]
     for i, p in enumerate(parts):
@@ -234,7 +252,12 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                       for part, srcs in p["syn"].items()},
               "mix": {part: choose_exponent(_mix_matrix(w, mixing)) for part, w in p.get("mix", {}).items()},
               "src_frac": src_frac}
-        if p["kind"] in LAVA_NEURON_KINDS:
+        if p["kind"] == "lif" and lif == "netx":
+            if i == 0 and src_frac > 0:
+                src_frac = plan["input_frac"] = _netx_input_frac(p, lp, src_frac)
+                lp["src_frac"] = src_frac
+            _netx_lif_plan(p, lp)
+        elif p["kind"] in LAVA_NEURON_KINDS:
             # a_in on 2^-(F-6) with a zero shift for the input synapse, as far as v's headroom over vth allows:
             # LIF 2x (v resets on crossing vth; below -2 vth it saturates; a negative input shift would floor
             # every step's input, which at slow decays, small weights, shifts spike times), ATRLIF 8x (its
@@ -254,6 +277,11 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
                 # shift, as far as a bound on the float v and i allows (they never reach the 24-bit limits)
                 F = max(F, min(zero_shift + lo_max, headroom, _lif_frac_limit(p, x_range)))
             lp["frac_bits"] = F
+        if "const" in lp["syn"].get("d", {}) and p["kind"] in LAVA_NEURON_KINDS:
+            # a bias into the current (a synapse from a source of 1): a negative shift would floor the constant
+            # every step; at shift 0 it is rounded once to a_in's grid
+            lp["syn"]["d"]["const"] = max(lp["syn"]["d"]["const"],
+                                          spec.synapse_exponent(0, 0, spec.target_frac(lp["frac_bits"], lif=True)))
         if split:
             # the remainder's synapse only with a shift >= 0: a negative one floors every step's sum
             lp["lo_bits"] = {part: {src: max(0, min(lo_max, _synapse_shift(p, lp, src, e))) for src, e in srcs.items()}
@@ -264,6 +292,49 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
     return plan
 
 
+def _source_fracs(lp: dict) -> dict:
+    """{source: the scale 2^-frac its values are on}: the layer's input on src_frac, its own spikes on 2^0."""
+    return {src: lp["src_frac"] if src == "input" else 0 for src in lp["syn"]["d"]}
+
+
+def _netx_frac_limit(p: dict, lp: dict) -> int:
+    """The largest F of LIF layer p at which netx holds its codes: every synapse's shift k = e - src_frac + F - 6 at
+    most 1 (q << k within netx's [-256, 254]), vth within 17 bits and the bias within netx's 13-bit mantissa on
+    a_in's scale (2^-(F-6)), v within 24 bits (2 vth, as Lava's codes)."""
+    limits = [spec.NETX_MAX_SHIFT + spec.LIF_A_IN_SHIFT - e + _source_fracs(lp)[src]
+              for src, e in lp["syn"]["d"].items()]
+    vth = max(float(p["vth"]), 2.0**-20)
+    limits.append(spec.LIF_A_IN_SHIFT + math.floor(math.log2(LIF_VTH_MAX / vth)))
+    limits.append(STATE_BITS - 1 - LIF_V_HEADROOM_BITS - math.ceil(math.log2(vth)))
+    b = float(torch.as_tensor(p["bias"]["v"]).detach().abs().max()) if len(p["bias"]["v"]) else 0.0
+    if b > 0:
+        limits.append(spec.LIF_A_IN_SHIFT + math.floor(math.log2(LIF_BIAS_MANT_MAX / b)))
+    return min(limits)
+
+
+def _netx_lif_plan(p: dict, lp: dict) -> None:
+    """The netx codes of LIF layer p, in its plan lp: F = `_netx_frac_limit` (at least 6), the bias exponent 6
+    (netx's), and each synapse's
+    exponent moved into the two netx holds, k in {0, 1} (a coarser one where its own would need k < 0: fewer
+    bits; a finer one where F is held at 6: clipped codes; the report says what each costs)."""
+    F = max(spec.LIF_A_IN_SHIFT, _netx_frac_limit(p, lp))
+    fracs = _source_fracs(lp)
+    for src, e in lp["syn"]["d"].items():
+        lowest = spec.synapse_exponent(0, fracs[src], spec.target_frac(F, lif=True))
+        lp["syn"]["d"][src] = int(min(max(e, lowest), lowest + spec.NETX_MAX_SHIFT))
+    lp["frac_bits"] = int(F)
+    lp["bias_exp"] = spec.NETX_BIAS_EXP
+
+
+def _netx_input_frac(p: dict, lp: dict, input_frac: int) -> int:
+    """The graded input's fraction bits for a first LIF layer under netx: netx's input Dense cannot shift its sum
+    right, so when the layer's F leaves the input weights D bits short of their own exponent, the input codes give
+    half of them (D // 2 fewer fraction bits, at least 0) and the weights keep the rest."""
+    F = max(spec.LIF_A_IN_SHIFT, _netx_frac_limit(p, lp))
+    short = spec.synapse_exponent(0, input_frac, spec.target_frac(F, lif=True)) - lp["syn"]["d"]["input"]
+    return max(0, input_frac - max(0, short) // 2)
+
+
 def _lif_frac_limit(p: dict, x_range) -> int:
     """The largest F at which the float LIF layer p's v (on 2^-F) and current i (on 2^-(F-6)) stay within 24 bits
     for any input in x_range per element (and its own spikes): each is bounded by the steady state of the largest
@@ -272,9 +343,10 @@ def _lif_frac_limit(p: dict, x_range) -> int:
     lo, hi = x_range
     a_max = torch.maximum(W * lo, W * hi).sum(1)
     a_min = torch.minimum(W * lo, W * hi).sum(1)
-    if "self" in p["syn"]["d"]:
-        Ws = p["syn"]["d"]["self"].detach().double()
-        a_max, a_min = a_max + Ws.clamp(min=0).sum(1), a_min + Ws.clamp(max=0).sum(1)
+    for src in ("self", "const"):            # own spikes and the constant source: values in {0, 1}
+        if src in p["syn"]["d"]:
+            Ws = p["syn"]["d"][src].detach().double()
+            a_max, a_min = a_max + Ws.clamp(min=0).sum(1), a_min + Ws.clamp(max=0).sum(1)
     du, dv = float(p["du"]), float(p["dv"])
     b = torch.as_tensor(p["bias"]["v"]).double()
     if du <= 0 or dv <= 0:
@@ -320,7 +392,7 @@ def _build_layer(p: dict, lp: dict, plan: dict, rnd):
                      for q, e in synapse_codes(w, lp["syn"][part][src], lo_bits_of(lp, part, src), rnd)]
     if p["kind"] in LAVA_NEURON_KINDS:
         scaled = p["bias"]["v"] * 2.0**F
-        bias_exp = _lif_bias_exp(scaled)
+        bias_exp = int(lp["bias_exp"]) if "bias_exp" in lp else _lif_bias_exp(scaled)   # netx: its fixed 6
         vth_max = ATRLIF_THETA_MAX if p["kind"] == "atrlif" else LIF_VTH_MAX
         codes = dict(n=len(p["bias"]["v"]), syn=syn,
                      du=torch.clamp(rnd(DECAY_ONE * p["du"]) - LIF_DU_OFFSET, 0, DECAY_ONE - 1),
@@ -416,9 +488,11 @@ def to_numpy(obj):
 
 
 # ---------------------------------------------------------------- the quantizer
-def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dict = None, sigmoid: str = "lut"):
-    """Float model -> (QNet with int64 numpy arrays, plan, report rows). A given plan is reused as is."""
-    plan = plan or make_plan(model, x_train, mixing, sigmoid)
+def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dict = None, sigmoid: str = "lut",
+             lif: str = "lava"):
+    """Float model -> (QNet with int64 numpy arrays, plan, report rows). A given plan is reused as is; mixing,
+    sigmoid and lif (a `target_profile`) choose a new one."""
+    plan = plan or make_plan(model, x_train, mixing, sigmoid, lif)
     with torch.no_grad():
         qnet = to_numpy(build_qnet(model, plan))
         report = quantization_report(model, plan)
@@ -428,13 +502,13 @@ def quantize(model, x_train, mixing: str = "dense", plan: dict = None, task: dic
 
 def quantize_parts(parts: list, input_shape, encoding: tuple = (0, (0, 1)), mixing: str = "dense",
                    plan: dict = None, task: dict = None, b0: float = 0.1, beta: float = 1.8, sigmoid: str = "lut",
-                   weight_bits: int = WEIGHT_BITS):
+                   weight_bits: int = WEIGHT_BITS, lif: str = "lava"):
     """`quantize` for a float network given as float parts (e.g. read from a NIR file) instead of a torch
     module: the same plan, codes and report. encoding: (input_frac, (lo, hi)) of the network input
     (default binary spikes); weight_bits: 8, or 15 (`synapse_codes`: each weight matrix as two synapses).
     Returns (QNet with int64 numpy arrays, plan, report rows)."""
     with torch.no_grad():
-        plan = plan or plan_from_parts(parts, encoding, mixing, sigmoid, weight_bits)
+        plan = plan or plan_from_parts(parts, encoding, mixing, sigmoid, weight_bits, lif)
         qnet = to_numpy(build_qnet_from_parts(parts, plan, input_shape, b0, beta))
         report = report_from_parts(parts, plan)
     qnet.task = dict(task or {})
@@ -478,6 +552,8 @@ def report_from_parts(parts: list, plan: dict) -> list:
             rows.append({"tensor": tname, "bits": WEIGHT_BITS + lo_bits, "exponent": e, "clipped": clipped,
                          "rel_error": err})
         rows += _decay_rows(name, p)
+        if p["kind"] in LAVA_NEURON_KINDS:
+            rows += _lif_code_rows(name, p, plan["layers"][i], plan)
         if plan["mixing"] == "diag":
             for part, w in p.get("mix", {}).items():
                 w = w.detach().double()
@@ -485,6 +561,26 @@ def report_from_parts(parts: list, plan: dict) -> list:
                 rows.append({"tensor": f"{name}.mix.{part}.offdiag_dropped", "bits": 0, "exponent": 0,
                              "clipped": 0.0, "rel_error": off.item()})
     return rows
+
+
+def _lif_code_rows(name: str, p: dict, lp: dict, plan: dict) -> list:
+    """A LIF / ATRLIF layer's bias (13-bit mantissa, its exponent on 2^-F) and threshold (17 / 12-bit mantissa on
+    2^-(F-6)) codes: relative RMS error of the bias, signed relative error of the threshold, and what clipped."""
+    p = _double(p)
+    q = _build_layer(p, lp, plan, torch.round)
+    b = p["bias"]["v"].detach().reshape(-1)
+    e_b = int(q.bias_exp) - int(q.frac_bits)
+    b_code = torch.as_tensor(q.bias_mant).double() * 2.0**e_b
+    e_v = -spec.target_frac(q.frac_bits, lif=True)
+    vth = float(p["vth"])
+    vth_code = int(q.vth) * 2.0**e_v
+    return [{"tensor": f"{name}.bias", "bits": spec.LIF_BIAS_MANT_BITS, "exponent": e_b,
+             "clipped": ((b * 2.0**-e_b).round() != torch.as_tensor(q.bias_mant).double()).double().mean().item()
+             if b.numel() else 0.0,
+             "rel_error": ((b_code - b).norm() / b.norm().clamp_min(1e-30)).item()},
+            {"tensor": f"{name}.vth", "bits": ATRLIF_THETA_BITS if p["kind"] == "atrlif" else spec.LIF_VTH_BITS,
+             "exponent": e_v, "clipped": float(round(vth * 2.0**-e_v) != int(q.vth)),
+             "rel_error": (vth_code - vth) / vth if vth > 0 else 0.0}]
 
 
 def _decay_rows(name: str, p: dict) -> list:

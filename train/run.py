@@ -121,7 +121,8 @@ def make_parser() -> ArgumentParser:
                    help="quantization-aware training of the integer network (docs/fixed_point.md)")
     p.add_argument("--target", default=None, choices=sorted(TARGETS),
                    help="chip profile: loihi2 (every layer a per-neuron Loihi 2 neuron program: diagonal mixing, "
-                        "piecewise-linear sigmoid) or host (dense mixing, sigmoid LUT; the default); "
+                        "piecewise-linear sigmoid), host (dense mixing, sigmoid LUT; the default) or netx (LIF "
+                        "layers on the codes lava-dl netx holds, docs/netx.md; others as host); "
                         "docs/fixed_point.md. A new network is built with the profile's mixing (float training "
                         "too); --quant also quantizes under it")
     p.add_argument("--mixing", default=None, choices=["dense", "diag"],
