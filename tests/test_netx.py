@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from nir_graphs import GRAPHS, needs_graphs
+
 from ltcsn.sim.compare import first_divergence
 from ltcsn.sim.qnet import QAtrlif, QLif, QLtc, QNet, QSynapse, sigmoid_lut
 from ltcsn.sim.simulate import simulate
@@ -193,7 +195,6 @@ NETX_RESULTS = ROOT / "docs" / "results" / "netx.json"
 NETX_DOC = ROOT / "docs" / "netx.md"
 NETX_TABLE_BEGIN = "<!-- netx table: written by scripts/netx_results.py from docs/results/netx.json -->"
 NETX_TABLE_END = "<!-- end of netx table -->"
-SHARED_GRAPHS = Path("/work/shared/nir_graphs")
 OUR_CASES = ["rdigits defaults (1 recurrent layer of 32, LTC readout)", "the same after QAT --target netx",
              "2 feed-forward layers, biases, const readout, binary input",
              "2 recurrent layers, biases, LTC readout, graded input"]
@@ -256,7 +257,7 @@ def measure_netx(case_id: str, tmp: Path) -> dict:
             qnet, _ = qnet_from_graph(graph, dt=dt, target="netx")
         else:
             dt, steps, p = next(c[2:] for c in FILE_CASES if c[1] == name)
-            qnet, _ = read_nir(SHARED_GRAPHS / name, dt=dt, target="netx")
+            qnet, _ = read_nir(GRAPHS / name, dt=dt, target="netx")
             x = (np.random.default_rng(0).random((1, steps, *qnet.input_shape)) < p).astype(np.int64)
         path = tmp / "case.net"
         write_netx(qnet, path, hidden_only=True)
@@ -305,7 +306,8 @@ def test_netx_table_is_the_results():
     assert all(r["mismatches"] == 0 and r["spikes"][0] > 0 for r in results.values() if r["accepted"])
 
 
-@pytest.mark.parametrize("case", [f"{t}: {k}" for t, k in TOOL_CASES] + [f"{t}: {f}" for t, f, *_ in FILE_CASES[:2]])
+@pytest.mark.parametrize("case", [f"{t}: {k}" for t, k in TOOL_CASES]
+                         + [pytest.param(f"{t}: {f}", marks=needs_graphs) for t, f, *_ in FILE_CASES[:2]])
 def test_netx_tool_cases(tmp_path, case):
     """Other tools' LIF graphs quantized for netx: what the committed table says (accepted, equal to sim/ on every
     spike, the agreement with the tool)."""
