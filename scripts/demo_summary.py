@@ -29,11 +29,11 @@ def _load(path: Path) -> dict:
 def summarize(run: Path) -> dict:
     """The summary of the demo run in folder `run`."""
     from ltcsn.train.checkpoint import read_checkpoint
-    from ltcsn.train.quantize import TARGETS
+    from ltcsn.train.quantize import TARGETS, plan_target
     float_m, qat_m = _load(run / "float" / "metrics.json"), _load(run / "qat" / "metrics.json")
     ckpt = read_checkpoint(run / "float" / "ckpt.pt")
     plan = read_checkpoint(run / "qat" / "ckpt.pt")["quant_plan"]
-    profile = {"mixing": plan["mixing"], "sigmoid": plan.get("sigmoid", "lut")}
+    profile = plan_target(plan)
     metric = float_m["metric"]
     sim, lava, verify = _load(run / "sim.json"), _load(run / "lava.json"), _load(run / "verify.json")
     resources = _load(run / "resources.json")
