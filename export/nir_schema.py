@@ -12,13 +12,13 @@ from ltcsn.schema import Arr, Bool, Float, Info, Int, Opt, Rec, SchemaError, Str
 from ltcsn.sim import spec
 from ltcsn.sim.bounds import SHIFT_RANGE, STATE_MAX_FRAC
 from ltcsn.sim.qnet import SIGMOIDS
+from ltcsn.train.checkpoint import EXPONENT
 from ltcsn.train.tasks import TASK_RECORD
 
 MIXINGS = ("dense", "diag")
 KINDS = ("ltc", "alif", "readout", *spec.LAVA_NEURON_KINDS)
 MAX_LAYERS = 1024
-MAX_NEURONS = 1 << 24            # per layer
-EXPONENT = Int(-128, 128)       # W = q 2^e: far beyond any 8-bit code's use, and 2^e stays a finite float64
+MAX_NEURONS = 1 << 20            # per layer
 FRAC_BITS = {"ltc": Int(0, STATE_MAX_FRAC), "lif": Int(spec.LIF_A_IN_SHIFT, 62)}   # exact ranges: sim/bounds.py
 DECAY = Int(0, spec.DECAY_ONE - 1)
 CODE = spec.WEIGHT_MAX

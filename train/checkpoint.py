@@ -11,7 +11,8 @@ import torch
 from ltcsn.files import atomic_output
 from ltcsn.schema import Arr, Bool, Each, Float, Info, Int, Opt, Rec, SchemaError, Str, check
 from ltcsn.sim.qnet import SIGMOIDS
-from ltcsn.sim.spec import INPUT_RANGE_SIGNED, INPUT_RANGE_UNSIGNED, LIF_A_IN_SHIFT, WEIGHT_LO_BITS, WEIGHT_PRECISIONS
+from ltcsn.sim.spec import (INT32_BITS, INPUT_RANGE_SIGNED, INPUT_RANGE_UNSIGNED, LIF_A_IN_SHIFT, WEIGHT_LO_BITS,
+                             WEIGHT_PRECISIONS)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import MIXINGS, NEURONS
 from ltcsn.train.model import READOUTS, NetConfig, SpikingNet
@@ -21,13 +22,13 @@ FORMAT = "ltcsn-checkpoint"
 VERSION = 1
 
 # ---------------------------------------------------------------- the schema (ltcsn.schema), written and read
-EXPONENT = Int(-128, 128)        # a weight exponent e (W = q 2^e); 2^e stays a finite float64
+EXPONENT = Int(-2 * INT32_BITS, 2 * INT32_BITS)   # a weight exponent e (W = q 2^e): beyond any shift's reach
 SIZE = Int(1, 1 << 16)           # neurons, channels, outputs, input dimensions
 POSITIVE = Float(0, 1e6)
 CONFIG = Rec({                   # NetConfig (train/model.py); fields with defaults may be absent
     "input_shape": Arr("int", (None,), 1, 1 << 16), "n_out": SIZE,
     "layers": Each(Rec({"size": SIZE, "kind": Opt(Str(("dense", "conv"))), "recurrent": Opt(Bool()),
-                        "kernel": Opt(Int(1, 31)), "pool": Opt(Int(1, 64))}), 0, 64),
+                        "kernel": Opt(Int(1, 64)), "pool": Opt(Int(1, 64))}), 0, 64),
     "neuron": Opt(Str(NEURONS)), "readout": Opt(Str(READOUTS)), "b0": Opt(POSITIVE), "beta": Opt(POSITIVE),
     "vth": Opt(Float(0, 1e6, lo_open=True)), "theta_step": Opt(POSITIVE), "mixing": Opt(Str(MIXINGS)),
 })
@@ -138,8 +139,8 @@ def check_state_dict(state: dict, want: dict, path):
         t = state[name]
         if not isinstance(t, torch.Tensor) or t.dtype != w.dtype or t.shape != w.shape:
             got = f"{t.dtype} tensor {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
-            raise CheckpointError(f"{path}: state_dict.{name}: expected a {w.dtype} tensor of shape {list(w.shape)} "
-                                  f"(the stored config's), got {got}")
+            raise CheckpointError(f"{path}: weights do not fit the stored config: state_dict.{name}: expected a "
+                                  f"{w.dtype} tensor of shape {list(w.shape)}, got {got}")
 
 
 def check_plan(plan: dict, model, path):

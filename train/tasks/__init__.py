@@ -49,7 +49,7 @@ def warn_samples(task: Task, samples, option: str = "--samples"):
 # The task record a checkpoint or NIR file stores (`Task.describe()`): name, kind, and the options of its `make`
 # (ltcsn.schema; bounds keep a rebuilt task's data within memory).
 TASK_RECORD = Rec({
-    "name": Str(tuple(TASKS)), "kind": Str(("classification", "regression")),
+    "name": Str(tuple(TASKS)), "kind": Opt(Str(("classification", "regression"))),
     "seq_len": Opt(Int(1, 100_000)), "n_train": Opt(Int(1, 10_000_000)), "n_test": Opt(Int(1, 1_000_000)),
     "n_val": Opt(Int(0, 1_000_000)), "data_dir": Opt(Str()), "cache_dir": Opt(Str()), "source": Opt(Str()),
     "perm_seed": Opt(Int(0, 2**32 - 1)), "perm_sha": Opt(Str()), "downsample": Opt(Int(1, 1024)),
@@ -65,7 +65,7 @@ def task_from_record(record, where: str, input_shape=None, n_out: int = None) ->
     except SchemaError as e:
         raise InputError(f"{where}: {e}") from None
     task = get_task(**record)
-    for field, stored, rebuilt in (("task.kind", record["kind"], task.kind),
+    for field, stored, rebuilt in (("task.kind", record.get("kind"), task.kind),
                                    ("the network's input shape", None if input_shape is None else
                                     tuple(input_shape), tuple(task.input_shape)),
                                    ("the network's outputs", n_out, task.n_out)):
