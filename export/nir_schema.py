@@ -109,7 +109,7 @@ def _ours(node) -> dict:
 
 def _node_context(meta: dict, n_in: int) -> dict:
     n = meta.get("n")
-    return {"n_in": n_in, "mix": (n, n) if meta.get("mixing") == "dense" else (n,)}
+    return {"n_in": n_in, "mix": (n, n) if isinstance(meta.get("mixing"), str) and meta["mixing"] == "dense" else (n,)}
 
 
 def check_file(graph, gmeta: dict, layers: list, in_size: int, where: str):
@@ -138,7 +138,7 @@ def check_file(graph, gmeta: dict, layers: list, in_size: int, where: str):
         if not isinstance(meta, dict):
             raise NirError(f"{where}: node '{name}' lacks its '{SCHEMA_KEY}' metadata")
         kind = meta.get("kind")
-        if kind not in KINDS:
+        if not (isinstance(kind, str) and kind in KINDS):
             raise NirError(f"{where}: node '{name}' {SCHEMA_KEY} metadata: kind: expected one of {list(KINDS)}, "
                            f"got {kind!r}")
         run(meta, neuron_meta(quantized, kind), _node_context(meta, n_in), f"node '{name}'")
@@ -161,6 +161,10 @@ def check_file(graph, gmeta: dict, layers: list, in_size: int, where: str):
             if sname is None or not hasattr(graph.nodes[sname], "weight"):
                 continue          # the reader refuses the structure
             weight = np.shape(graph.nodes[sname].weight)
+            bias = getattr(graph.nodes[sname], "bias", None)
+            if bias is not None and np.shape(bias) != weight[:1]:
+                raise NirError(f"{where}: node '{sname}' bias: expected shape {list(weight[:1])} (its weight's "
+                               f"outputs), got {list(np.shape(bias))}")
             run(_ours(graph.nodes[sname]), synapse_meta(quantized), {"weight": weight}, f"node '{sname}'")
         n_in = meta["n"]
     if gmeta["n_layers"] != len(layers) - 1:
