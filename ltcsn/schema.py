@@ -60,13 +60,14 @@ class Int:
 
 @dataclass(frozen=True)
 class Float:
-    """A finite number (int or float) in [lo, hi] (lo_open: > lo)."""
+    """A finite number (int or float) in [lo, hi] (lo_open: > lo); finite=False: any number, NaN and inf too."""
     lo: float = None
     hi: float = None
     lo_open: bool = False
+    finite: bool = True
 
     def check(self, v, path, ctx):
-        ok = is_number(v) and math.isfinite(float(v))
+        ok = is_number(v) and (math.isfinite(float(v)) or not self.finite)
         if ok and self.lo is not None:
             ok = v > self.lo if self.lo_open else v >= self.lo
         if ok and self.hi is not None:
@@ -74,7 +75,8 @@ class Float:
         if not ok:
             lo = "" if self.lo is None else f" {'>' if self.lo_open else '>='} {self.lo:g}"
             hi = "" if self.hi is None else f" <= {self.hi:g}"
-            raise SchemaError(path, f"a finite number{lo}{' and' if lo and hi else ''}{hi}", v)
+            what = "a finite number" if self.finite else "a number"
+            raise SchemaError(path, f"{what}{lo}{' and' if lo and hi else ''}{hi}", v)
 
 
 @dataclass(frozen=True)

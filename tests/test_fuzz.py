@@ -139,3 +139,21 @@ def test_numpy_warnings_do_not_reach_users():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert spec.sigmoid(np.array([-1e6, 0.0, 1e6])).tolist() == [0.0, 0.5, 1.0]
+
+
+def test_document_says_which_fields_are_informational():
+    """docs/nir_schema.md lists exactly the schema's Info fields, and its bounds are the schema's."""
+    import re
+    from ltcsn.export.nir_schema import GRAPH, KINDS, neuron_meta, synapse_meta
+    from ltcsn.schema import informational
+    from ltcsn.sim.bounds import SHIFT_RANGE
+    from ltcsn.train.checkpoint import CHECKPOINT, EXPONENT
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "nir_schema.md").read_text().split())
+    para = re.search(r"\*\*Informational\*\* \(.*?\): graph (.*?); node (.*?)\. Checkpoints .*? informational record, (.*?)\.",
+                     text)
+    listed = [set(re.findall(r"`([\w.]+)`", group)) for group in para.groups()]
+    nodes = {f for q in (True, False) for s in (*(neuron_meta(q, k) for k in KINDS), synapse_meta(q))
+             for f in informational(s)}
+    assert listed == [set(informational(GRAPH)), nodes, set(informational(CHECKPOINT))]
+    assert f"exponents within ±{EXPONENT.hi}" in text and -EXPONENT.lo == EXPONENT.hi
+    assert f"shifts in [{SHIFT_RANGE[0]}, {SHIFT_RANGE[1]}]" in text

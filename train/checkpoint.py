@@ -48,11 +48,17 @@ TRAIN = Rec({k: Opt(v) for k, v in {      # TrainConfig (train/trainer.py)
     "optimizer": Str(("adam", "adamax")), "lr_schedule": Str(("constant", "cosine")), "epochs": Int(0, 1 << 20),
     "batch_size": Int(1, 1 << 20), "clip": POSITIVE, "seed": Int(), "warmup_epochs": Int(0, 1 << 20),
     "workers": Int(0, 1024)}.items()})
+SCORE = Float(finite=False)       # a loss or score as training measured it (a diverged epoch's may be inf)
+HISTORY = Each(Rec({"epoch": Int(0, 1 << 20), "train_loss": Opt(SCORE), "val_accuracy": Opt(SCORE),
+                    "val_mse": Opt(SCORE)}, open=True))
+METRICS = Rec({                  # what --init draws (history) and --resume continues; the rest is informational
+    "history": Opt(HISTORY), "init_history": Opt(HISTORY), "train_seconds": Opt(Float(0)),
+    "resumed": Opt(Each(Rec(open=True)))}, open=True)
 CHECKPOINT = Rec({
     "format": Str((FORMAT,)), "version": Int(choices=(VERSION,)), "config": CONFIG,
     "state_dict": Rec(open=True),            # checked against the network the config builds (`check_state_dict`)
     "task": TASK_RECORD, "train": Opt(TRAIN), "quant_plan": Opt(PLAN),
-    "metrics": Info(Rec(open=True)), "versions": Info(Rec(open=True)),
+    "metrics": METRICS, "versions": Info(Rec(open=True)),
     "args": Opt(Rec(open=True)), "resume": Opt(Rec(open=True)),   # --resume: the run's arguments and trainer state
 })
 
@@ -79,7 +85,10 @@ def save_checkpoint(path, model: SpikingNet, task, train_config: dict, metrics: 
         "versions": _versions(),
         **(extra or {}),
     }
-    check(ckpt, CHECKPOINT)      # what we write, the reader reads (a failure here is our bug)
+    try:
+        check(ckpt, CHECKPOINT)
+    except SchemaError as e:     # what we write, the reader reads: a failure here is our bug, not bad input
+        raise ValueError(f"the checkpoint writer wrote what its reader refuses: {e}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, quiet_replace=True) as tmp:    # each epoch replaces the last: no note
         torch.save(ckpt, tmp)
