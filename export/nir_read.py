@@ -16,7 +16,6 @@ from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
 from ltcsn.export.nir_schema import check_file, check_standard_fields
 from ltcsn.train.quantize import QuantizationError, quantize_parts
 from ltcsn.sim import spec
-from ltcsn.train.tasks import TASKS
 from ltcsn.sim.bounds import width_errors
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
@@ -210,17 +209,6 @@ def _check_numbers(graph, where: str):
                     raise NirError(f"{where}: graph metadata {key} = {v} (a time step is finite and > 0)")
 
 
-def _check_task(task: dict, where: str) -> dict:
-    """The graph's task record: empty, or one this project can rebuild (a known name, options it takes)."""
-    if not task:
-        return task
-    name = task.get("name")
-    if name not in TASKS:
-        raise NirError(f"{where}: graph metadata task {name!r} is not a task of this project (known: "
-                       f"{', '.join(sorted(TASKS))}); remove the record to run on random inputs")
-    return task
-
-
 # ================================================================ our files
 def _meta(node, name: str, where: str, role: str) -> dict:
     m = plain(node.metadata or {}).get(SCHEMA_KEY)
@@ -319,7 +307,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str):
             parts.append(p)
             lps.append(lp)
         n_prev, prev_output, prev_frac = n, output, int(m.get("frac_bits", 0))
-    task = _check_task({k: v for k, v in dict(g.get("task", {})).items()}, where)
+    task = dict(g.get("task", {}))      # checked by the schema; rebuilt by `train.tasks.task_from_record`
     info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
             "reading": [f"producer: this project ({g.get('producer')}, schema {SCHEMA_KEY} v{SCHEMA_VERSION})",
                         f"read at dt = {float(g['dt']):g} s: stored in the graph"],
