@@ -58,7 +58,7 @@ CHECKPOINT = Rec({
     "format": Str((FORMAT,)), "version": Int(choices=(VERSION,)), "config": CONFIG,
     "state_dict": Rec(open=True),            # checked against the network the config builds (`check_state_dict`)
     "task": TASK_RECORD, "train": Opt(TRAIN), "quant_plan": Opt(PLAN),
-    "metrics": METRICS, "versions": Info(Rec(open=True)),
+    "metrics": Opt(METRICS), "versions": Info(Rec(open=True)),
     "args": Opt(Rec(open=True)), "resume": Opt(Rec(open=True)),   # --resume: the run's arguments and trainer state
 })
 

@@ -292,7 +292,7 @@ def _run(args, rank, device) -> dict:
     if args.resume:
         last = Path(args.resume) / "last.pt"
         ckpt = read_checkpoint(last)
-        if "resume" not in ckpt or "args" not in ckpt:
+        if any(k not in ckpt for k in ("resume", "args", "metrics")):
             raise InputError(f"{last}: holds no training state to resume")
         stored = argparse.Namespace(**ckpt["args"])
         changed = [f"--{k.replace('_', '-')}" for k in args.given
