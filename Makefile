@@ -31,7 +31,8 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# the long runs the default deselects: >= 200 random extreme networks through verify with Lava (issue 18)
+# the long runs the default deselects: >= 200 random extreme networks through verify with Lava (issue 18); >= 1000
+# mutated NIR files and >= 1000 mutated checkpoints through every reader (tests/test_fuzz.py, issue 25)
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 

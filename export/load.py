@@ -41,9 +41,9 @@ def load_model(path: str, mixing: str = None, dt: float = None, producer: str = 
                          f"its network)")
     from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
-    from ltcsn.train.tasks import get_task
+    from ltcsn.train.tasks import task_from_record
     model, ckpt = load_checkpoint(path)
-    task = get_task(**ckpt["task"])
+    task = task_from_record(ckpt["task"], path, model.cfg.input_shape, model.cfg.n_out)
     plan = ckpt.get("quant_plan")
     if plan is not None:
         plan_profile(plan, target, mixing, where=str(path))

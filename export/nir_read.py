@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, READABLE_SPEC_VERSIONS, NirError,
+from ltcsn.export.nir_common import (SCHEMA_KEY, SCHEMA_VERSION, NirError,
                                      as_array, codes, exponent, first_line, load_nir, mixing_of, plain, sigmoid_of,
                                      received_frac, source_frac, tname)
 from ltcsn.export.nir_foreign import read_foreign
 from ltcsn.export.nir_graph import drop_batch_dims, input_shape, structure
+from ltcsn.export.nir_schema import check_file, check_standard_fields
 from ltcsn.train.quantize import QuantizationError, quantize_parts, target_profile
 from ltcsn.sim import spec
-from ltcsn.train.tasks import TASKS
 from ltcsn.sim.bounds import width_errors
 from ltcsn.sim.neuron_program import host_reason, neuron_program
 from ltcsn.sim.qnet import SIGMOIDS, QAtrlif, QLif, QLtc, QNet, QSynapse
@@ -45,9 +45,19 @@ def _prescan(path: Path) -> None:
             if t not in NIR_TYPES:
                 raise NirError(f"{path}: node '{prefix}' has unknown type '{t}' (not a NIR primitive; "
                                f"nir.read cannot open this file)")
+            if t != "NIRGraph":
+                _check_node_group(group, prefix, path)
             if t == "NIRGraph":
                 if "nodes" not in group or "edges" not in group:
                     raise NirError(f"{path}: graph '{prefix or '/'}' lacks nodes or edges")
+                names = set(group["nodes"])
+                edges = group["edges"][()] if isinstance(group["edges"], h5py.Dataset) else None
+                if edges is None or edges.dtype.kind not in "OSU" or (edges.size and edges.shape[-1] != 2):
+                    raise NirError(f"{path}: graph '{prefix or '/'}' edges are not pairs of node names")
+                unknown = sorted({plain(v) for v in edges.reshape(-1)} - names)
+                if unknown:
+                    raise NirError(f"{path}: graph '{prefix or '/'}' has an edge to or from '{unknown[0]}', which is "
+                                   f"not one of its nodes")
                 for k, sub in group["nodes"].items():
                     scan(sub, f"{prefix}.{k}" if prefix else k)
 
@@ -57,6 +67,21 @@ def _prescan(path: Path) -> None:
             raise
         except Exception as e:      # a damaged file: h5py objects of unexpected kinds
             raise NirError(f"{path}: not a readable NIR file ({type(e).__name__}: {first_line(e)})") from None
+
+
+def _check_node_group(group, name: str, path: Path) -> None:
+    """A node's HDF5 group as nir.read takes it: its fields numeric datasets, its metadata a group (nir.read fails
+    with bare AttributeErrors on anything else)."""
+    import h5py
+    for key, item in group.items():
+        if key == "type" or (key in ("input_type", "output_type") and isinstance(item, h5py.Group)):
+            continue
+        if key == "metadata":
+            if not isinstance(item, h5py.Group):
+                raise NirError(f"{path}: node '{name}' metadata is not a group of fields")
+        elif not isinstance(item, h5py.Dataset) or item.dtype.kind not in ("iu" if key == "shape" else "biuf"):
+            raise NirError(f"{path}: node '{name}' field {key}: expected {'integers' if key == 'shape' else 'numbers'}"
+                           f", got {'a group' if isinstance(item, h5py.Group) else item.dtype}")
 
 
 _GRAPH_ERRORS = (ValueError, KeyError, AssertionError, TypeError, IndexError, NotImplementedError, OSError)
@@ -186,17 +211,6 @@ def _check_numbers(graph, where: str):
                     raise NirError(f"{where}: graph metadata {key} = {v} (a time step is finite and > 0)")
 
 
-def _check_task(task: dict, where: str) -> dict:
-    """The graph's task record: empty, or one this project can rebuild (a known name, options it takes)."""
-    if not task:
-        return task
-    name = task.get("name")
-    if name not in TASKS:
-        raise NirError(f"{where}: graph metadata task {name!r} is not a task of this project (known: "
-                       f"{', '.join(sorted(TASKS))}); remove the record to run on random inputs")
-    return task
-
-
 # ================================================================ our files
 def _meta(node, name: str, where: str, role: str) -> dict:
     m = plain(node.metadata or {}).get(SCHEMA_KEY)
@@ -221,18 +235,11 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
     g = gmeta.get(SCHEMA_KEY)
     if not isinstance(g, dict):
         raise NirError(f"{where}: nodes carry '{SCHEMA_KEY}' metadata but the graph's is missing")
-    if g.get("schema_version") != SCHEMA_VERSION:
-        raise NirError(f"{where}: {SCHEMA_KEY} schema version {g.get('schema_version')!r}; this reader reads "
-                       f"version {SCHEMA_VERSION}")
-    for key in ("dt", "quantized", "input", "lut", "mixing", "spec_version"):
-        _need(g, key, "(graph)", where)
-    if g["spec_version"] not in READABLE_SPEC_VERSIONS:
-        raise NirError(f"{where}: integer semantics version {g['spec_version']!r}; this code implements "
-                       f"version {SPEC_VERSION} (docs/fixed_point.md) and reads {list(READABLE_SPEC_VERSIONS)}")
+    st = structure(graph, where)
+    check_file(graph, g, st["layers"], int(np.prod(input_shape(graph, st["input"], where))), where)
     if dt is not None and not math.isclose(float(dt), float(g["dt"]), rel_tol=1e-9):
         raise NirError(f"{where}: the file was exported at dt = {g['dt']:g} s; dt = {dt:g} does not apply")
     quantized = bool(g["quantized"])
-    st = structure(graph, where)
     inp = g["input"]
     in_shape = tuple(int(v) for v in np.atleast_1d(_need(inp, "shape", "(graph input)", where)))
     if in_shape != input_shape(graph, st["input"], where):
@@ -304,7 +311,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
             parts.append(p)
             lps.append(lp)
         n_prev, prev_output, prev_frac = n, output, int(m.get("frac_bits", 0))
-    task = _check_task({k: v for k, v in dict(g.get("task", {})).items()}, where)
+    task = dict(g.get("task", {}))      # checked by the schema; rebuilt by `train.tasks.task_from_record`
     info = {"origin": "ltcsn", "dt": float(g["dt"]), "norse411": False, "notes": [], "quantized_file": quantized,
             "reading": [f"producer: this project ({g.get('producer')}, schema {SCHEMA_KEY} v{SCHEMA_VERSION})",
                         f"read at dt = {float(g['dt']):g} s: stored in the graph"],
@@ -312,6 +319,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
     if quantized:
         qnet = QNet(input_shape=in_shape, input_frac=input_frac, input_range=input_range, layers=layers[:-1],
                     readout=layers[-1], lut=lut, task=task)
+        check_standard_fields(graph, qnet, None, float(g["dt"]), info["layers"], None, where)
         info.update({"parts": None, "plan": _plan_of(qnet), "report": None})
         return qnet, info
     plan = {"mixing": g["mixing"], "sigmoid": _sigmoid(g, "(graph)", where), "input_frac": input_frac,
@@ -331,6 +339,7 @@ def _read_ours(graph, gmeta: dict, dt, where: str, target: str = None):
         qnet, plan, report = quantize_parts(parts, in_shape, task=task, b0=b0, beta=beta, **how)
     except QuantizationError as e:
         raise NirError(f"{where}: {e}") from None
+    check_standard_fields(graph, qnet, parts, float(g["dt"]), info["layers"], b0, where)
     info.update({"parts": parts, "plan": plan, "report": report})
     return qnet, info
 

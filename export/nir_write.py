@@ -13,6 +13,7 @@ import torch
 
 from ltcsn.export.nir_common import (DEFAULT_DT, SCHEMA_KEY, SCHEMA_VERSION, SPEC_VERSION, as_array, codes, exponent,
                                first_line, load_nir, mixing_of, sigmoid_of, source_frac)
+from ltcsn.export.nir_schema import check_written
 from ltcsn.train.quantize import model_parts
 from ltcsn.sim import spec
 from ltcsn.sim.integer import lif_neuron_step, ltc_neuron_step
@@ -96,7 +97,7 @@ def _const_synapses(consts: list, layer) -> tuple:
     return values, meta
 
 
-def _neuron_node(layer, qnet, dt: float, fparts, meta: dict):
+def neuron_node(layer, qnet, dt: float, fparts, meta: dict):
     """The standard neuron node of a layer (τ, r, thresholds under the dt convention) with its metadata."""
     nir = load_nir()
     n = layer.n
@@ -295,7 +296,7 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
                 if layer.spiking:
                     fl.update({"b0": float(float_model.cfg.b0), "beta": float(float_model.cfg.beta)})
                 meta["float"] = {k: v for k, v in fl.items() if not (isinstance(v, dict) and not v)}
-        nodes[neuron] = _neuron_node(layer, qnet, dt, fp, {SCHEMA_KEY: meta})
+        nodes[neuron] = neuron_node(layer, qnet, dt, fp, {SCHEMA_KEY: meta})
         prev = neuron
     nodes["output"] = nir.Output(output_type={"output": np.array([int(qnet.n_out)])})
     edges.append((prev, "output"))
@@ -316,8 +317,10 @@ def qnet_to_nir(qnet: QNet, float_model=None, dt: float = DEFAULT_DT, quantized:
     }
     if not gmeta["task"]:
         del gmeta["task"]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={SCHEMA_KEY: _clean(gmeta, "graph.ltcsn"), "dt": float(dt)},
-                        type_check=True)
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={SCHEMA_KEY: _clean(gmeta, "graph.ltcsn"),
+                                                             "dt": float(dt)}, type_check=True)
+    check_written(graph)
+    return graph
 
 
 def write_nir(path, graph) -> Path:

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     from ltcsn.train.quantize import plan_profile, quantize, target_profile
     from ltcsn.train.checkpoint import load_checkpoint
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task, warn_samples
+    from ltcsn.train.tasks import task_from_record, warn_samples
     from ltcsn.sim.bounds import overflow_warning, synaptic_sum_bounds
     ckpt_path = Path(args.checkpoint)
     out = check_output(Path(args.out) if args.out else ckpt_path.with_name("model.nir"), [ckpt_path],
@@ -93,10 +93,7 @@ def main(argv=None) -> int:
         raise InputError(f"{ckpt_path}: an HDF5 (NIR?) file, not a checkpoint; to read a NIR file: "
                          f"python export/nir_io.py {ckpt_path}")
     model, ckpt = load_checkpoint(ckpt_path)
-    try:
-        task = get_task(**ckpt["task"])
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{ckpt_path}: cannot rebuild the task {ckpt['task']!r} ({e})") from None
+    task = task_from_record(ckpt["task"], ckpt_path, model.cfg.input_shape, model.cfg.n_out)
     if not args.no_eval:
         warn_samples(task, args.samples)
     plan = ckpt.get("quant_plan")

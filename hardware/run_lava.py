@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from ltcsn.hardware.loihi2 import CHIP_TO_HOST, HOST_TO_CHIP
     from ltcsn.sim.simulate import predict
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task, warn_samples
+    from ltcsn.train.tasks import task_from_record, warn_samples
     def load(x_sample):
         return load_model(args.model, x_sample=x_sample, **reading_options(args))
     if args.out and not args.inputs:
@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         if not qnet.task.get("name") and args.backend != "loihi2":
             raise InputError(f"{args.model}: no task recorded; run it on your own inputs with --inputs X.npz "
                              f"(or on random ones with sim/verify.py)")
-        task = get_task(**qnet.task) if qnet.task.get("name") else None
+        task = (task_from_record(qnet.task, args.model, qnet.input_shape, qnet.n_out) if qnet.task.get("name")
+                else None)
         if task is not None:
             warn_samples(task, args.samples)
     for line in reading_lines(info):

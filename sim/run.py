@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from ltcsn.files import check_output
     from ltcsn.train.errors import InputError
-    from ltcsn.train.tasks import get_task, warn_samples
+    from ltcsn.train.tasks import task_from_record, warn_samples
 
     def load(x_sample):
         return load_model(args.model, args.mixing, x_sample=x_sample, target=args.target, **reading_options(args))
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             if not qnet.task.get("name"):
                 raise InputError(f"{args.model}: no task recorded, nothing to evaluate on; run it on your own "
                                  f"inputs with --inputs X.npz")
-            task = get_task(**qnet.task)
+            task = task_from_record(qnet.task, args.model, qnet.input_shape, qnet.n_out)
             warn_samples(task, args.samples)
     except ValueError as e:             # a reader's ValueError is bad input too (InputError: `cli` prints it)
         raise InputError(str(e)) from None

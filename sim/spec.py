@@ -95,8 +95,10 @@ SIGMOIDS = ("lut", "pwl")   # the gate sigmoid of a layer: the 512-entry table (
 
 
 def sigmoid(t):
-    """The logistic function 1 / (1 + e^-t) in float64 (numpy)."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(t, dtype=np.float64)))
+    """The logistic function 1 / (1 + e^-t) in float64 (numpy); e^-t overflows to inf for t < -709, which gives the
+    exact limit 0 (numpy's overflow warning would say nothing to a user, so it is off)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(t, dtype=np.float64)))
 
 
 def sigmoid_decay(z, frac_bits: int, sigmoid=sigmoid):

@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     from ltcsn.export.load import add_reading_args, load_model, reading_lines, reading_options
     add_reading_args(p)
     args = p.parse_args(argv)
-    from ltcsn.train.tasks import get_task, warn_samples
+    from ltcsn.train.tasks import task_from_record, warn_samples
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path:
             check_output(path, [args.model, args.ckpt], option)
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         check_same_network(model, qnet, args.ckpt, args.model)
     for line in reading_lines(info):
         print(line)
-    task = get_task(**qnet.task) if qnet.task.get("name") else None
+    task = task_from_record(qnet.task, args.model, qnet.input_shape, qnet.n_out) if qnet.task.get("name") else None
     if task is not None:
         warn_samples(task, args.samples)
     if task is not None:

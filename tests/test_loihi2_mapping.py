@@ -1,7 +1,6 @@
 """The mapped process graph (hardware/graph.py): the resource report and the Lava processes built from the same
 graph agree (kinds, counts, synapses, connections) and run bit-exact; Loihi 2 placement, host <-> chip traffic,
 and what `--backend loihi2` names as missing."""
-import re
 from pathlib import Path
 
 import numpy as np

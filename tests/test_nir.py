@@ -537,7 +537,7 @@ def test_cli_bad_checkpoints(tmp_path, task, capsys):
     bad["config"]["neuron"] = "hodgkin-huxley"
     torch.save(bad, tmp_path / "unknown.pt")
     rc = to_nir.main([str(tmp_path / "unknown.pt"), "-o", str(out)])
-    assert "unknown or invalid model" in _one_line_error(capsys, rc)
+    assert "config.neuron: expected one of" in _one_line_error(capsys, rc)
     assert "does not exist" in _one_line_error(capsys, to_nir.main([str(ckpt), "-o", str(tmp_path / "no" / "m.nir")]))
     assert not out.exists() and list(tmp_path.glob("*.tmp")) == []
 

@@ -220,10 +220,10 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"format": "ltcsn-checkpoint", "version": 1, "config": {"input_shape": [8], "n_out": 10,
                 "layers": [{"size": 16}], "neuron": "quantum"}, "state_dict": net.state_dict(), "task": {}}, bad)
-    with pytest.raises(CheckpointError, match="unknown or invalid model config"):
+    with pytest.raises(CheckpointError, match="config.neuron: expected one of"):
         load_checkpoint(bad)
     torch.save({"format": "ltcsn-checkpoint", "version": 1, "config": {"input_shape": [8], "n_out": 10,
-                "layers": [{"size": 17}]}, "state_dict": net.state_dict(), "task": {}}, bad)
+                "layers": [{"size": 17}]}, "state_dict": net.state_dict(), "task": {"name": "rdigits"}}, bad)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(bad)
 

@@ -22,7 +22,6 @@ if __name__ == "__main__":   # via ltcsn.commands: a Ctrl-C while the imports be
 
 import argparse
 from importlib.metadata import PackageNotFoundError, version
-import json
 import os
 from pathlib import Path
 import platform
@@ -40,7 +39,7 @@ from ltcsn.train.quantize import TARGETS, make_plan, plan_profile, target_profil
 from ltcsn.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from ltcsn.train.errors import InputError
 from ltcsn.train.model import READOUTS, LayerConfig, NetConfig, SpikingNet
-from ltcsn.train.tasks import TASKS, get_task
+from ltcsn.train.tasks import TASKS, get_task, task_from_record
 from ltcsn.train.quantized import QuantizedNet
 from ltcsn.train.trainer import TrainConfig, Trainer, evaluate
 
@@ -293,7 +292,7 @@ def _run(args, rank, device) -> dict:
     if args.resume:
         last = Path(args.resume) / "last.pt"
         ckpt = read_checkpoint(last)
-        if "resume" not in ckpt or "args" not in ckpt:
+        if any(k not in ckpt for k in ("resume", "args", "metrics")):
             raise InputError(f"{last}: holds no training state to resume")
         stored = argparse.Namespace(**ckpt["args"])
         changed = [f"--{k.replace('_', '-')}" for k in args.given
@@ -310,7 +309,8 @@ def _run(args, rank, device) -> dict:
         stored.resume, stored.out, stored.given, stored.argv = args.resume, args.resume, args.given, args.argv
         args = stored
         model, _ = load_checkpoint(last)
-        task, cfg, resume_state = get_task(**ckpt["task"]), model.cfg, ckpt["resume"]
+        task = task_from_record(ckpt["task"], last, model.cfg.input_shape, model.cfg.n_out)
+        cfg, resume_state = model.cfg, ckpt["resume"]
         init = ckpt
     else:
         torch.manual_seed(args.seed)
@@ -320,7 +320,7 @@ def _run(args, rank, device) -> dict:
             if bad:
                 raise InputError(f"--init {args.init}: the network and task come from the checkpoint; these flags "
                                  f"contradict it: {'; '.join(bad)}")
-            task, cfg = get_task(**init["task"]), model.cfg
+            task, cfg = task_from_record(init["task"], args.init, model.cfg.input_shape, model.cfg.n_out), model.cfg
         else:
             init = {}
             progress = {"progress": False} if args.task in ("dvsgesture", "nmnist", "shd") and args.quiet else {}
