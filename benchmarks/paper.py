@@ -167,6 +167,14 @@ def restore(name: str, run: Path):
             print(f"restored {os.path.relpath(stage_dir, ROOT)} -> {target}", flush=True)
 
 
+def _own_group():
+    """In the training child before it starts: its own process group (a Ctrl-C on the terminal reaches it once,
+    through run_training) and SIGINT's default action, which a command started in the background by a
+    non-interactive shell inherits as ignored (Python then would not turn it into KeyboardInterrupt)."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_training(argv: list, out: Path, state: Path) -> int:
     """Run a train/run.py stage (continuing from out/last.pt when there is one), mirroring its resumable files
     into `state` every SYNC_SECONDS and when it stops. SIGINT / SIGTERM are passed on to the child, then the files
@@ -175,7 +183,7 @@ def run_training(argv: list, out: Path, state: Path) -> int:
         argv = [argv[0], "train/run.py", "--resume", str(out)] + [
             a for flag in ("--epochs", "--threads") if flag in argv for a in (flag, argv[argv.index(flag) + 1])]
     print("  $ " + shlex.join(["python", *argv[1:]]), flush=True)
-    proc = subprocess.Popen(argv, cwd=ROOT, preexec_fn=os.setpgrp)    # its own group: a Ctrl-C reaches it once
+    proc = subprocess.Popen(argv, cwd=ROOT, preexec_fn=_own_group)
     forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -53,9 +53,18 @@ def _synapse(quantized: bool, shape) -> Rec:
     return Rec({"exponent": EXPONENT, "wide": Opt(Bool()), **codes})
 
 
+# A LIF layer's synapses from the constant source (a third-party graph's bias into a CubaLIF current: the Affine
+# bias of its input synapse; --weight-bits 15 splits it in two): {"0", "1": {q [outputs, 1], shift, exponent}}
+CONST_SYNAPSES = Rec({str(k): Opt(Rec({"q": Arr("int", ("outputs", 1), -CODE, CODE), "shift": Int(*SHIFT_RANGE),
+                                       "exponent": EXPONENT})) for k in range(2)})
+
+
 def synapse_meta(quantized: bool) -> Rec:
+    """A standard synapse node's metadata (context: weight, its weight's shape; outputs, its rows)."""
     s = _synapse(quantized, "weight")
-    if not quantized:
+    if quantized:
+        s.fields["const"] = Opt(CONST_SYNAPSES)
+    else:
         s.fields.pop("w")          # a float file's weight is the standard field itself
     return Rec({**_NODE, "role": Str(("synapse",)), "part": Str(("d",)), "source": Str(("input", "self")),
                 "bits": Info(Int()), **s.fields})
@@ -82,7 +91,7 @@ def neuron_meta(quantized: bool, kind: str) -> Rec:
                         **({"dtheta": DECAY, "dr": DECAY, "theta_step": Int(0, vth_max)} if atrlif else {})})
         fl = {"du": Float(0, 1, lo_open=True), "dv": Float(0, 1), "vth": Float(0, 1e12), "bias_v": Arr("float", ("n",)),
               **({"dtheta": Float(0, 1), "dr": Float(0, 1), "theta_step": Float(0, 1e12)} if atrlif else {})}
-        return Rec({**head, "float": Rec(fl)})
+        return Rec({**head, "bias_exp": Opt(Int(0, spec.LIF_BIAS_EXP_MAX)), "float": Rec(fl)})
     sources = Rec({"input": Opt(_synapse(quantized, ("n", "n_in"))), "self": Opt(_synapse(quantized, ("n", "n")))})
     mix = Rec({"exponent": Int(*SHIFT_RANGE), "q": Arr("int", "mix", -CODE, CODE)}) if quantized else \
         Rec({"exponent": Int(*SHIFT_RANGE), "w": Arr("float", ("n", "n"))})
@@ -165,7 +174,8 @@ def check_file(graph, gmeta: dict, layers: list, in_size: int, where: str):
             if bias is not None and np.shape(bias) != weight[:1]:
                 raise NirError(f"{where}: node '{sname}' bias: expected shape {list(weight[:1])} (its weight's "
                                f"outputs), got {list(np.shape(bias))}")
-            run(_ours(graph.nodes[sname]), synapse_meta(quantized), {"weight": weight}, f"node '{sname}'")
+            run(_ours(graph.nodes[sname]), synapse_meta(quantized), {"weight": weight, "outputs": weight[0]},
+                f"node '{sname}'")
         n_in = meta["n"]
     if gmeta["n_layers"] != len(layers) - 1:
         raise NirError(f"{where}: graph {SCHEMA_KEY} metadata: n_layers: expected {len(layers) - 1} (the spiking "

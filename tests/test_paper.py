@@ -63,8 +63,10 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
             f"paper.RESULTS, paper.TABLE = Path({str(paper.RESULTS)!r}), Path({str(paper.TABLE)!r}); "
             "import test_paper; paper.ROWS['sdigits'] = test_paper.small_row(paper); "
             "sys.exit(paper.main(['--task', 'sdigits', '--epochs', '2', '--qat-epochs', '1']))")
+    # started as a non-interactive shell starts a background command: SIGINT ignored, which its children inherit
+    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT / "benchmarks", stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "tests")})
     last = tmp_path / "runs" / "sdigits-loihi2" / "float" / "last.pt"
     lines = []
