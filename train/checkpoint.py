@@ -11,11 +11,12 @@ import torch
 from ltcsn.files import atomic_output
 from ltcsn.schema import Arr, Bool, Each, Float, Info, Int, Opt, Rec, SchemaError, Str, check
 from ltcsn.sim.qnet import SIGMOIDS
-from ltcsn.sim.spec import (INT32_BITS, INPUT_RANGE_SIGNED, INPUT_RANGE_UNSIGNED, LIF_A_IN_SHIFT, WEIGHT_LO_BITS,
-                             WEIGHT_PRECISIONS)
+from ltcsn.sim.spec import (INT32_BITS, INPUT_RANGE_SIGNED, INPUT_RANGE_UNSIGNED, LIF_A_IN_SHIFT, LIF_BIAS_EXP_MAX,
+                             WEIGHT_LO_BITS, WEIGHT_PRECISIONS)
 from ltcsn.train.errors import InputError
 from ltcsn.train.layers import MIXINGS, NEURONS
 from ltcsn.train.model import READOUTS, NetConfig, SpikingNet
+from ltcsn.train.quantize import LIF_CODES
 from ltcsn.train.tasks import TASK_RECORD
 
 FORMAT = "ltcsn-checkpoint"
@@ -32,15 +33,15 @@ CONFIG = Rec({                   # NetConfig (train/model.py); fields with defau
     "neuron": Opt(Str(NEURONS)), "readout": Opt(Str(READOUTS)), "b0": Opt(POSITIVE), "beta": Opt(POSITIVE),
     "vth": Opt(Float(0, 1e6, lo_open=True)), "theta_step": Opt(POSITIVE), "mixing": Opt(Str(MIXINGS)),
 })
-SOURCES = Rec({"input": Opt(EXPONENT), "self": Opt(EXPONENT)})
-LO_BITS = Rec({"input": Opt(Int(0, WEIGHT_LO_BITS)), "self": Opt(Int(0, WEIGHT_LO_BITS))})
+SOURCES = Rec({"input": Opt(EXPONENT), "self": Opt(EXPONENT), "const": Opt(EXPONENT)})
+LO_BITS = Rec({src: Opt(Int(0, WEIGHT_LO_BITS)) for src in ("input", "self", "const")})
 PLAN = Rec({                     # a quantization plan (train/quantize.py plan_from_parts): every exponent
-    "mixing": Str(MIXINGS), "sigmoid": Opt(Str(SIGMOIDS)), "input_frac": Int(-32, 32),
+    "mixing": Str(MIXINGS), "sigmoid": Opt(Str(SIGMOIDS)), "lif": Opt(Str(LIF_CODES)), "input_frac": Int(-32, 32),
     "input_range": Arr("int", (2,), INPUT_RANGE_SIGNED[0], INPUT_RANGE_UNSIGNED[1]),
     "weight_bits": Opt(Int(choices=WEIGHT_PRECISIONS)),
     "layers": Each(Rec({"syn": Rec({"d": SOURCES, "m": Opt(SOURCES), "a": Opt(SOURCES)}),
                         "mix": Rec({"m": Opt(EXPONENT), "a": Opt(EXPONENT)}), "src_frac": Int(-32, 32),
-                        "frac_bits": Opt(Int(LIF_A_IN_SHIFT, 62)),
+                        "frac_bits": Opt(Int(LIF_A_IN_SHIFT, 62)), "bias_exp": Opt(Int(0, LIF_BIAS_EXP_MAX)),
                         "lo_bits": Opt(Rec({"d": Opt(LO_BITS), "m": Opt(LO_BITS), "a": Opt(LO_BITS)}))}), 1, 65),
 })
 TRAIN = Rec({k: Opt(v) for k, v in {      # TrainConfig (train/trainer.py)
