@@ -11,7 +11,9 @@ window of K steps, the output-divergence term warm). The norse case is the norse
 LIFRecurrentCell (28 -> 256, recurrent) and an LICell readout of a Linear(256 -> 10) layer, BPTT over T steps,
 cross-entropy on the last step. The cases run round-robin (one batch of each per round, after one warm-up batch
 each), so a change of machine load hits all of them alike; the figure is the median batch time / T.
-Targets (issue 16): LTC FPTT K = 1 <= 1.15x LTC BPTT per step; LTC BPTT <= 2.0x norse LIF.
+Targets (issue 21): `lif` BPTT <= 1.2x norse LIF; LTC BPTT <= 2.0x norse LIF; LTC FPTT K = 1 <= 1.2x LTC BPTT.
+`--json FILE --doc docs/performance.md` keeps the result and rewrites the document's table from it (a test checks
+that the table is the file's).
 """
 import argparse
 import json
@@ -27,7 +29,13 @@ from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.tasks.base import Task
 from ltcsn.train.trainer import OutputDivergence, TrainConfig, make_optimizer, train_batch
 
-TARGETS = {("ltc fptt K=1", "ltc bptt"): 1.15, ("ltc bptt", "norse lif bptt"): 2.0}
+TARGETS = {("lif bptt", "norse lif bptt"): 1.2, ("ltc bptt", "norse lif bptt"): 2.0, ("ltc fptt K=1", "ltc bptt"): 1.2}
+TABLE_BEGIN = "<!-- training speed: written by benchmarks/train_speed.py --doc from docs/results/train_speed.json -->"
+TABLE_END = "<!-- end of training speed -->"
+CASES = {"norse lif bptt": "norse LIFRecurrentCell + LICell, BPTT", "lif bptt": "this project's `lif`, BPTT",
+         "ltc bptt": "LTC, BPTT", "ltc fptt K=10": "LTC, FPTT K = 10", "ltc fptt K=1": "LTC, FPTT K = 1",
+         "ltc-diag bptt": "LTC diagonal gate mixing (`--target loihi2`), BPTT",
+         "ltc-diag fptt K=1": "LTC diagonal gate mixing, FPTT K = 1"}
 
 
 def macs(modules, diag_gates: bool = False) -> int:
@@ -72,7 +80,8 @@ def project_case(neuron: str, algo: str, K: int, args, task: Task, mixing: str =
 def norse_case(args):
     import norse.torch as norse
     torch.manual_seed(0)
-    cell, fc, readout = norse.LIFRecurrentCell(args.inputs, args.hidden), torch.nn.Linear(args.hidden, 10), norse.LICell()
+    cell, fc = norse.LIFRecurrentCell(args.inputs, args.hidden), torch.nn.Linear(args.hidden, 10)
+    readout = norse.LICell()
     params = [*cell.parameters(), *fc.parameters()]
     opt = torch.optim.Adam(params, lr=3e-3)
 
@@ -132,6 +141,30 @@ def measure(args) -> dict:
             "setup": {k: getattr(args, k) for k in ("batch_size", "seq_len", "inputs", "hidden", "threads", "rounds")}}
 
 
+SHORT = {"norse lif bptt": "norse LIF", "ltc bptt": "LTC BPTT", "ltc-diag bptt": "its BPTT"}
+
+
+def table(r: dict) -> str:
+    """The document's table of a result: ms per step, the ratio each case is measured against, multiply-adds."""
+    base = {"lif bptt": "norse lif bptt", "ltc bptt": "norse lif bptt", "ltc fptt K=10": "ltc bptt",
+            "ltc fptt K=1": "ltc bptt", "ltc-diag bptt": "norse lif bptt", "ltc-diag fptt K=1": "ltc-diag bptt"}
+    ms, s = r["ms_per_step"], r["setup"]
+    lines = [f"Batch {s['batch_size']}, T = {s['seq_len']}, {s['inputs']} inputs, {s['hidden']} hidden, "
+             f"{s['threads']} torch thread(s), median of {s['rounds']} batches; load average "
+             f"{r['load_average'][0]:.1f}; torch {r['torch']}; FPTT per-window parameter work "
+             f"{r['fptt_window_update_ms']:.2f} ms.", "",
+             "| case | ms / step | ratio | target | weight multiply-adds / sample / step |", "|---|---:|---|---|---:|"]
+    for name, label in CASES.items():
+        ratio, target = "", ""
+        if name in base:
+            key = f"{name} / {base[name]}"
+            ratio = f"{ms[name] / ms[base[name]]:.2f}x {SHORT[base[name]]}"
+            t = r["targets"].get(key)
+            target = f"<= {t['max']}x: {'met' if t['met'] else 'NOT met'}" if t else ""
+        lines.append(f"| {label} | {ms[name]:.3f} | {ratio} | {target} | {r['macs_per_sample_step'][name]:,d} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch-size", type=int, default=128)
@@ -141,8 +174,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5, help="timed batches per case (round-robin)")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--doc", type=Path, default=None, help="rewrite this document's training-speed table")
+    p.add_argument("--from", dest="source", type=Path, default=None,
+                   help="a result (--json) to print and write into --doc instead of measuring")
     args = p.parse_args(argv)
-    r = measure(args)
+    r = json.loads(args.source.read_text()) if args.source else measure(args)
     s = r["setup"]
     print(f"batch {s['batch_size']}, T = {s['seq_len']}, {s['inputs']} inputs, {s['hidden']} hidden, "
           f"{s['threads']} thread(s), median of {s['rounds']} batches; load average {r['load_average'][0]:.1f}")
@@ -151,13 +187,18 @@ def main(argv=None) -> int:
               f"per sample and step")
     for name, v in r["ratios"].items():
         t = r["targets"].get(name)
-        print(f"  {name:38s} {v:5.2f}x" + (f"   target <= {t['max']}x: {'met' if t['met'] else 'NOT met'}" if t else ""))
+        met = f"   target <= {t['max']}x: {'met' if t['met'] else 'NOT met'}" if t else ""
+        print(f"  {name:38s} {v:5.2f}x{met}")
     base = r["macs_per_sample_step"]["norse lif bptt"]
     print(f"  multiply-adds ltc / norse lif: {r['macs_per_sample_step']['ltc bptt'] / base:.2f}x; FPTT per-window "
           f"parameter work (regulariser gradient, clipping, Adam step, W_bar/lambda update): "
           f"{r['fptt_window_update_ms']:.2f} ms, done T / K times per batch")
     if args.json:
-        args.json.write_text(json.dumps(r, indent=2))
+        args.json.write_text(json.dumps(r, indent=2) + "\n")
+    if args.doc:
+        text = args.doc.read_text()
+        head, rest = text.split(TABLE_BEGIN, 1)
+        args.doc.write_text(f"{head}{TABLE_BEGIN}\n{table(r)}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}")
     return 0
 
 

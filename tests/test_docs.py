@@ -196,3 +196,14 @@ def test_readme_pipeline_runs_the_checkpoint_it_fine_tuned():
     assert all((ROOT / s).exists() for s in scripts)
 
 
+
+
+def test_training_speed_table_is_the_committed_result():
+    """docs/performance.md's training-speed table is what benchmarks/train_speed.py wrote from its committed result."""
+    import importlib.util
+    import json
+    spec_ = importlib.util.spec_from_file_location("train_speed", ROOT / "benchmarks" / "train_speed.py")
+    ts = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(ts)
+    result = json.loads((ROOT / "docs" / "results" / "train_speed.json").read_text())
+    assert f"{ts.TABLE_BEGIN}\n{ts.table(result)}\n{ts.TABLE_END}" in _text(ROOT / "docs" / "performance.md")
