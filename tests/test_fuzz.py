@@ -149,8 +149,8 @@ def test_document_says_which_fields_are_informational():
     from ltcsn.sim.bounds import SHIFT_RANGE
     from ltcsn.train.checkpoint import CHECKPOINT, EXPONENT
     text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "nir_schema.md").read_text().split())
-    para = re.search(r"\*\*Informational\*\* \(.*?\): graph (.*?); node (.*?)\. Checkpoints .*? informational record, (.*?)\.",
-                     text)
+    para = re.search(r"\*\*Informational\*\* \(.*?\): graph (.*?); node (.*?)\. "
+                     r"Checkpoints .*? informational record, (.*?)\.", text)
     listed = [set(re.findall(r"`([\w.]+)`", group)) for group in para.groups()]
     nodes = {f for q in (True, False) for s in (*(neuron_meta(q, k) for k in KINDS), synapse_meta(q))
              for f in informational(s)}

@@ -1,6 +1,7 @@
 """Checkpoints: one file with the network config, weights, task, metrics and library versions.
 
-Written atomically (`ltcsn.files.atomic_output`: temporary file, fsync, rename) so an interrupted save never leaves a half-written file.
+Written atomically (`ltcsn.files.atomic_output`: temporary file, fsync, rename) so an interrupted save never leaves
+a half-written file.
 """
 import pickle
 from pathlib import Path
