@@ -266,7 +266,7 @@ def chain_numbers(out: Path) -> dict:
             "cores": res["cores"], "neurons": res["neurons"], "synapses": res["synapses"],
             "max_fan_in": max(r["fan_in"] for r in res["layers"]),
             "host_layers": [r["layer"] for r in res["layers"] if r["placement"] == "host"],
-            "traffic_per_step": res["traffic_per_step"]}
+            "traffic_per_step": res["traffic_per_step"], "mapping_errors": res["errors"]}
 
 
 def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
@@ -286,18 +286,21 @@ def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
             "date": datetime.date.today().isoformat()}
 
 
-def run_stages(name: str, todo: list) -> bool:
-    """Run the (stage, done, argv) stages whose output is missing; False when one fails."""
+def run_stages(name: str, todo: list):
+    """Run the (stage, done, argv) stages whose output is missing; the first failed one as "stage (exit N)", or
+    None when all ran."""
     for stage, done, argv in todo:
         if done.exists():
             print(f"{name}: {stage} done ({done})", flush=True)
             continue
         print(f"{name}: {stage}\n  $ " + shlex.join(["python", *argv[1:]]), flush=True)
         rc = subprocess.run(argv, cwd=ROOT).returncode
-        if rc != 0:
+        if rc != 0 and not done.exists():
             print(f"{name}: {stage} failed (exit {rc})", flush=True)
-            return False
-    return True
+            return f"{stage} (exit {rc})"
+        if rc != 0:       # a verdict written (resources: does not fit; verify: a divergence): the entry says it
+            print(f"{name}: {stage} exit {rc}, its report written ({done})", flush=True)
+    return None
 
 
 def preview(name: str, row: Row, profile: str, run: Path) -> bool:
@@ -311,7 +314,7 @@ def preview(name: str, row: Row, profile: str, run: Path) -> bool:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "epoch.json", {"epoch": epoch}, quiet_replace=True)
-    return run_stages(f"{name} preview", chain(row, profile, out, best, best))
+    return run_stages(f"{name} preview", chain(row, profile, out, best, best)) is None
 
 
 # ------------------------------------------------------------------ BENCHMARKS.md
@@ -330,7 +333,8 @@ def _mapping(r: dict) -> str:
     t = r["traffic_per_step"]
     return (f"{r['cores']} / {r['neurons']} / {r['synapses']}; fan-in ≤ {r['max_fan_in']}; "
             f"{t['host -> chip']['bits']} + {t['chip -> host']['bits']} bits/step in + out"
-            + (f"; host: {', '.join(r['host_layers'])}" if r["host_layers"] else ""))
+            + (f"; host: {', '.join(r['host_layers'])}" if r["host_layers"] else "")
+            + (f"; **does NOT fit as mapped**: {'; '.join(r['mapping_errors'])}" if r.get("mapping_errors") else ""))
 
 
 def _devices(hours: dict) -> str:
@@ -372,6 +376,8 @@ def render(rows: list) -> str:
             p = r["progress"]
             where = "; ".join(f"{stage} {v['epochs_done']}/{v['epochs']} epochs "
                               f"({_devices(v['train_hours_by_device'])})" for stage, v in p.items()) or "not started"
+            if r.get("failed"):
+                where += f"; the chain stopped at {r['failed']}"
             pv = r.get("preview")
             if pv:          # the chain on the best float epoch so far, quantized without QAT
                 m = pv["metric"]
@@ -440,10 +446,18 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
         if stage == until:
             store(training_entry(task, profile, run, cmd, budgets))
             return 0
-    if not run_stages(name, todo[2:]):
+    failed = run_stages(name, todo[2:])
+    if failed:            # trained, but a stage of the chain refuses the network: the entry says which
+        store({**training_entry(task, profile, run, cmd, budgets), "failed": failed})
         return 1
-    store(final_entry(task, profile, run, cmd))
-    if state.exists():
+    entry = final_entry(task, profile, run, cmd)
+    store(entry)
+    if entry["mapping_errors"] or not entry["bit_exact"]:      # keep what a fix will start from
+        for stage in ("float", "qat"):
+            mirror(run / stage, state / stage)
+        print(f"{name}: final, but {'it does not fit as mapped' if entry['mapping_errors'] else 'verify differs'}; "
+              f"its trained networks stay in {os.path.relpath(state, ROOT)}/", flush=True)
+    elif state.exists():
         shutil.rmtree(state)
         print(f"{name}: final; removed {os.path.relpath(state, ROOT)}/", flush=True)
     print(render([e for e in load_results() if (e["task"], e["profile"]) == (task, profile)]))

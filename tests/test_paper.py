@@ -110,6 +110,7 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     assert entry["integer"] == sim["integer_accuracy"] and entry["integer_samples"] == 360
     assert entry["lava_samples"] == 6 and entry["verify_samples"] == 2 and entry["verify_steps"] == 64
     assert entry["epochs"] == 2 and entry["qat_epochs"] == 1 and entry["host_layers"] == []
+    assert entry["mapping_errors"] == [] and "does NOT fit" not in paper.TABLE.read_text()
     assert entry["cores"] >= 1 and entry["neurons"] == 16 + 10 and set(entry["train_hours_by_device"]) == {"cpu"}
     assert entry["command"] == "python benchmarks/paper.py --task sdigits --profile loihi2 --epochs 2 --qat-epochs 1"
     assert not (tmp_path / "state" / "sdigits-loihi2").exists()
