@@ -220,6 +220,11 @@ def store(entry: dict):
     rows.sort(key=lambda r: (list(ROWS).index(r["task"]), PROFILES.index(r["profile"])))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS, rows, quiet_replace=True)
+    render_table(rows)
+
+
+def render_table(rows: list):
+    """Rewrite BENCHMARKS.md's rows section from the entries."""
     write_text(TABLE, replace_section(TABLE.read_text(), render(rows)), quiet_replace=True)
 
 
@@ -480,7 +485,7 @@ def main(argv=None) -> int:
     p.add_argument("--render", action="store_true", help="rewrite BENCHMARKS.md's rows from the results file")
     args = p.parse_args(argv)
     if args.render:
-        write_text(TABLE, replace_section(TABLE.read_text(), render(load_results())), quiet_replace=True)
+        render_table(load_results())
         print(f"rendered {os.path.relpath(TABLE, ROOT)} from {os.path.relpath(RESULTS, ROOT)}")
         return 0
     if args.list:
