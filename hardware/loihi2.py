@@ -15,7 +15,7 @@ NEURONS_PER_CORE = 8192              # [intel] 1 M neurons / 128 cores (public f
 SYNAPSES_PER_CORE = 120_000_000 // CORES_PER_CHIP   # [intel] 120 M synapses per chip / 128 cores (public figure)
 MAX_FAN_IN = 4096                    # stated assumption (no public per-neuron fan-in figure; needs lava-loihi)
 WEIGHT_BITS = spec.WEIGHT_BITS       # [lava] proc/dense/models.py: weights LavaPyType precision=8
-WEIGHT_EXP_RANGE = (-8, 7)           # stated assumption (Loihi 1 figure; the Lava CPU models accept any exponent)
+WEIGHT_EXP_RANGE = spec.WEIGHT_EXP_RANGE   # stated assumption (Loihi 1 figure; the Lava CPU models accept any)
 STATE_BITS = spec.STATE_BITS         # [lava] proc/lif/models.py: u, v wrap / saturate at 24 bits
 GRADED_PAYLOAD_BITS = spec.GRADED_MESSAGE_BITS   # [lava] proc/graded, gradedvecnetwork.py: num_message_bits=24
 INT32_MAX = spec.INT32_MAX           # [lava] proc/dense/models.py: a_buff int32

@@ -126,6 +126,12 @@ def dense_weight_exp(shift: int) -> int:
     return int(shift) - 1
 
 
+# The Dense weight exponents every plan keeps to, assumed for Loihi 2: Loihi 1's signed 4-bit weight exponent
+# (Lava's CPU Dense accepts any; no public Loihi 2 figure was found: lava-loihi or silicon would confirm it)
+WEIGHT_EXP_RANGE = (-8, 7)
+CHIP_SHIFT_RANGE = (WEIGHT_EXP_RANGE[0] + 1, WEIGHT_EXP_RANGE[1] + 1)   # synapse shifts k = weight_exp + 1
+
+
 GRADED_MESSAGE_BITS = STATE_BITS    # payload of a membrane u sent to a membrane readout
 
 # ---------------------------------------------------------------- Lava's LIF

@@ -108,6 +108,30 @@ def trained_ckpt(tmp_path_factory):
     return path
 
 
+def test_plans_keep_every_synapse_shift_in_the_chips_weight_exponents():
+    """Weights whose own exponent would need a shift beyond the chip's weight_exp range (here recurrent weights of
+    ~100 and input weights of ~1e-5 into an LTC layer) get the nearest exponent the chip holds: every Dense of the
+    quantized network fits, and the resource report has no weight-exponent error."""
+    from ltcsn.sim import spec
+    from ltcsn.train.quantize import _synapse_shift, choose_exponent, make_plan, model_parts
+    task = get_task("rdigits")
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig((8,), 10, [LayerConfig(12)], mixing="diag"))
+    with torch.no_grad():
+        model.layers[0].fc_r.weight.mul_(300.0)
+        model.layers[0].fc_x.weight.mul_(1e-5)
+    p = model_parts(model)[0]
+    plan = make_plan(model, task.x_train, **target_profile("loihi2"))
+    lp = plan["layers"][0]
+    own = [_synapse_shift(p, lp, src, choose_exponent(w)) for srcs in p["syn"].values() for src, w in srcs.items()]
+    lo, hi = spec.CHIP_SHIFT_RANGE
+    assert max(own) > hi and min(own) < lo
+    qnet, _, _ = quantize(model, task.x_train, task=task.describe(), **target_profile("loihi2"))
+    shifts = [s.shift for layer in (*qnet.layers, qnet.readout) for syns in layer.syn.values() for s in syns]
+    assert lo <= min(shifts) and max(shifts) <= hi and hi in shifts and lo in shifts
+    assert not any("weight exponent" in e for e in resources.resource_report(qnet)["errors"])
+
+
 def test_command_line_fronts(trained_ckpt, capsys, tmp_path):
     assert run_lava.main([str(trained_ckpt), "--samples", "20"]) == 0
     out = capsys.readouterr().out

@@ -214,6 +214,8 @@ def test_spec_values_follow_the_document():
         (-4096, 4095, 7, 2**17 - 1)
     assert spec.LUT_SIZE == len(spec.sigmoid_lut()) == 512 and spec.LUT_SAT_IMPLIED_MAX_F == 19
     assert spec.target_frac(12, lif=True) == 6 and spec.target_frac(12, lif=False) == 12
+    assert spec.WEIGHT_EXP_RANGE == (-8, 7) and spec.CHIP_SHIFT_RANGE == (-7, 8)
+    assert [spec.dense_weight_exp(k) for k in spec.CHIP_SHIFT_RANGE] == list(spec.WEIGHT_EXP_RANGE)
     for e, src, tgt in [(-7, 0, 12), (3, 8, 6), (0, 12, 12)]:
         assert spec.synapse_exponent(spec.synapse_shift(e, src, tgt), src, tgt) == e
     # the Lava clock: window step w of the 1-based time_step, and LIFReset's offset at window step w

@@ -282,6 +282,8 @@ def plan_from_parts(parts: list, encoding: tuple, mixing: str = "dense", sigmoid
             # every step; at shift 0 it is rounded once to a_in's grid
             lp["syn"]["d"]["const"] = max(lp["syn"]["d"]["const"],
                                           spec.synapse_exponent(0, 0, spec.target_frac(lp["frac_bits"], lif=True)))
+        lp["syn"] = {part: {src: _chip_exponent(p, lp, src, e) for src, e in srcs.items()}
+                     for part, srcs in lp["syn"].items()}
         if split:
             # the remainder's synapse only with a shift >= 0: a negative one floors every step's sum
             lp["lo_bits"] = {part: {src: max(0, min(lo_max, _synapse_shift(p, lp, src, e))) for src, e in srcs.items()}
@@ -380,6 +382,15 @@ def _synapse_shift(p: dict, lp: dict, src: str, e: int) -> int:
     """Shift of a synapse of layer p (plan lp) from src with exponent e; Lava's LIF / ATRLIF add a_in << 6."""
     target = spec.target_frac(lp.get("frac_bits", FRAC_BITS), lif=p["kind"] in LAVA_NEURON_KINDS)
     return spec.synapse_shift(e, lp["src_frac"] if src == "input" else 0, target)
+
+
+def _chip_exponent(p: dict, lp: dict, src: str, e: int) -> int:
+    """Exponent e of layer p's synapse from src moved where its shift is one the chip's Dense holds
+    (`spec.CHIP_SHIFT_RANGE`): a finer exponent clips the largest weights, a coarser one rounds small weights
+    to fewer levels; QAT trains under the moved one."""
+    k = _synapse_shift(p, lp, src, e)
+    lo, hi = spec.CHIP_SHIFT_RANGE
+    return int(e + min(max(k, lo), hi) - k)
 
 
 def _build_layer(p: dict, lp: dict, plan: dict, rnd):
