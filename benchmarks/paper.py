@@ -25,6 +25,7 @@ The row's entry then says "training" with the epochs done; the folder is removed
 import argparse
 from dataclasses import dataclass
 import datetime
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -214,13 +215,19 @@ def load_results() -> list:
 
 
 def store(entry: dict):
-    """Insert or replace the (task, profile) entry of docs/results/benchmarks.json, then render BENCHMARKS.md."""
-    rows = [r for r in load_results() if (r["task"], r["profile"]) != (entry["task"], entry["profile"])]
-    rows.append(entry)
-    rows.sort(key=lambda r: (list(ROWS).index(r["task"]), PROFILES.index(r["profile"])))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_json(RESULTS, rows, quiet_replace=True)
-    render_table(rows)
+    """Insert or replace the (task, profile) entry of docs/results/benchmarks.json, then render BENCHMARKS.md.
+
+    Rows run side by side (one process each) store under one lock (runs/paper/store.lock), so no entry is lost.
+    """
+    RUNS.mkdir(parents=True, exist_ok=True)
+    with open(RUNS / "store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in load_results() if (r["task"], r["profile"]) != (entry["task"], entry["profile"])]
+        rows.append(entry)
+        rows.sort(key=lambda r: (list(ROWS).index(r["task"]), PROFILES.index(r["profile"])))
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        write_json(RESULTS, rows, quiet_replace=True)
+        render_table(rows)
 
 
 def render_table(rows: list):

@@ -130,3 +130,21 @@ def test_targets_and_the_host_gap_are_computed_from_the_entries(paper):
     assert paper.host_gap(add, [add, {**host, "task": "add1000", "metric": "mse", "float": 0.005}]) == \
         "+20 % vs host float (float network -20 %, quantization +50 %)"
     assert paper.host_gap(host, [loihi2, host]) == ""
+
+
+def test_rows_run_side_by_side_lose_no_entry(paper, tmp_path):
+    """Four processes each store their own row 25 times at once: every row ends with its last store."""
+    committed = json.loads((ROOT / "docs" / "results" / "benchmarks.json").read_text())[:4]
+    code = ("import json, sys, paper; from pathlib import Path; "
+            f"paper.RUNS, paper.RESULTS, paper.TABLE = Path({str(tmp_path / 'runs')!r}), "
+            f"Path({str(paper.RESULTS)!r}), Path({str(paper.TABLE)!r}); "
+            "entry = json.loads(sys.argv[1])\n"
+            "for n in range(1, 26):\n"
+            "    paper.store({**entry, 'epochs': n})\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, json.dumps(e)], cwd=ROOT / "benchmarks")
+             for e in committed]
+    assert [p.wait(timeout=300) for p in procs] == [0] * len(procs)
+    stored = {(r["task"], r["profile"]): r["epochs"] for r in paper.load_results()}
+    assert stored == {(e["task"], e["profile"]): 25 for e in committed}
+    assert paper.replace_section(paper.TABLE.read_text(), paper.render(paper.load_results())) == \
+        paper.TABLE.read_text()
