@@ -11,7 +11,7 @@ from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.neurons import multi_gaussian_grad, spike
 from ltcsn.train.run import parse_args, run
 from ltcsn.train.tasks import TensorTask, get_task
-from ltcsn.train.trainer import TrainConfig, evaluate, fit, train_batch
+from ltcsn.train.trainer import Trainer, TrainConfig, evaluate, fit, train_batch
 
 
 def test_surrogate_values():
@@ -345,6 +345,7 @@ def test_torchrun_two_processes_match_one(tmp_path):
             torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=0, atol=1e-4)
         ha, hb = a["resume"]["history"], b["resume"]["history"]
         assert [h["val_accuracy"] for h in ha] == [h["val_accuracy"] for h in hb] and len(hb) == int(epochs)
+        assert [h["train_accuracy"] for h in ha] == [h["train_accuracy"] for h in hb]   # both halves counted
         assert b["metrics"]["world_size"] == 2 and a["metrics"]["world_size"] == 1
     assert sorted(p.name for p in two.iterdir()) == ["best.pt", "ckpt.pt", "curve.png", "last.pt", "metrics.json"]
 
@@ -365,3 +366,17 @@ def test_dataloader_workers_give_the_same_run(tmp_path):
     assert not torch.equal(one, data[5][0])
     data.set_epoch(1)
     assert torch.equal(one, data[5][0])
+
+
+def test_an_epoch_records_the_train_score_it_saw():
+    """With lr = 0 the weights stay put, so the epoch's online train accuracy is the accuracy of the network on the
+    whole training set, as `evaluate` scores it; with training it lies in [0, 1] beside the validation score."""
+    task = get_task("rdigits")
+    torch.manual_seed(0)
+    model = SpikingNet(NetConfig(input_shape=(8,), n_out=10, layers=[LayerConfig(16)], neuron="ltc"))
+    still = Trainer(model, task, TrainConfig(algo="fptt", K=2, lr=0.0, epochs=1, batch_size=32))
+    record = still.train_epoch(progress=False)
+    assert record["train_accuracy"] == evaluate(model, task, split="train")
+    lines = []
+    fit(model, task, TrainConfig(algo="fptt", K=2, epochs=2, batch_size=32), progress=False, log=lines.append)
+    assert all(" train accuracy " in line and " val accuracy " in line for line in lines) and len(lines) == 2

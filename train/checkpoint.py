@@ -51,8 +51,8 @@ TRAIN = Rec({k: Opt(v) for k, v in {      # TrainConfig (train/trainer.py)
     "batch_size": Int(1, 1 << 20), "clip": POSITIVE, "seed": Int(), "warmup_epochs": Int(0, 1 << 20),
     "workers": Int(0, 1024)}.items()})
 SCORE = Float(finite=False)       # a loss or score as training measured it (a diverged epoch's may be inf)
-HISTORY = Each(Rec({"epoch": Int(0, 1 << 20), "train_loss": Opt(SCORE), "val_accuracy": Opt(SCORE),
-                    "val_mse": Opt(SCORE)}, open=True))
+HISTORY = Each(Rec({"epoch": Int(0, 1 << 20), "train_loss": Opt(SCORE), "train_accuracy": Opt(SCORE),
+                    "train_mse": Opt(SCORE), "val_accuracy": Opt(SCORE), "val_mse": Opt(SCORE)}, open=True))
 METRICS = Rec({                  # what --init draws (history) and --resume continues; the rest is informational
     "history": Opt(HISTORY), "init_history": Opt(HISTORY), "train_seconds": Opt(Float(0)),
     "resumed": Opt(Each(Rec(open=True)))}, open=True)

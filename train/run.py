@@ -227,7 +227,7 @@ def git_revision() -> str:
 
 
 def plot_curve(history, metric_name: str, path: Path, before: list = (), qat: bool = False):
-    """Train loss and validation score per epoch. `before`: the history of the --init checkpoint's run, drawn
+    """Train loss, train score (online) and validation score per epoch. `before`: the history of the --init checkpoint's run, drawn
     first (its epochs counted on); with qat the epochs of this (quantization-aware) run are shaded."""
     import matplotlib
     matplotlib.use("Agg")
@@ -241,8 +241,11 @@ def plot_curve(history, metric_name: str, path: Path, before: list = (), qat: bo
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("train loss", color="C0")
     ax2 = ax1.twinx()
-    ax2.plot(epochs, [h[f"val_{metric_name}"] for h in history], "C1-s", ms=3, label=f"validation {metric_name}")
-    ax2.set_ylabel(f"validation {metric_name}", color="C1")
+    ax2.plot(epochs, [h[key] for h in history], "C1-s", ms=3, label=f"validation {metric_name}")
+    train = [(h["epoch"], h[f"train_{metric_name}"]) for h in history if f"train_{metric_name}" in h]
+    if train:          # runs before 2026-12-05 did not record it
+        ax2.plot(*zip(*train), "C1--", lw=1, label=f"train {metric_name} (online, last step of each batch)")
+    ax2.set_ylabel(metric_name, color="C1")
     if qat:
         ax1.axvspan(len(before) + 0.5, epochs[-1] + 0.5, color="C2", alpha=0.15,
                     label=f"quantization-aware (QAT) epochs {len(before) + 1}-{epochs[-1]}")

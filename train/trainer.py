@@ -85,9 +85,10 @@ class OutputDivergence:
         self.table[step, seen] = self.momentum * self.table[step, seen] + (1 - self.momentum) * mean
 
 
-def train_batch(model, x, y, task, opt, cfg: TrainConfig, reg=None, div=None) -> float:
-    """One batch x [B, T, ...] in windows of K steps (K = T for BPTT). Returns the mean window loss.
-    `model` may be wrapped in DistributedDataParallel."""
+def train_batch(model, x, y, task, opt, cfg: TrainConfig, reg=None, div=None) -> tuple:
+    """One batch x [B, T, ...] in windows of K steps (K = T for BPTT). Returns (the mean window loss, the
+    batch's summed score at the last step: `task.metric` of the output the last window's weights gave, as training
+    sees it online). `model` may be wrapped in DistributedDataParallel."""
     T = x.shape[1]
     K = T if cfg.algo == "bptt" else min(cfg.K, T)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -112,7 +113,7 @@ def train_batch(model, x, y, task, opt, cfg: TrainConfig, reg=None, div=None) ->
         if reg is not None:
             reg.update()
         total, n = total + loss.item(), n + 1
-    return total / n
+    return total / n, task.metric(out.detach(), y)
 
 
 @torch.no_grad()
@@ -240,12 +241,15 @@ class Trainer:
         if hasattr(self.task.train_set, "set_epoch"):
             self.task.train_set.set_epoch(epoch)
         t0, losses, lr = time.perf_counter(), [], self.opt.param_groups[0]["lr"]
+        scored = torch.zeros(2, dtype=torch.float64)      # summed train score, samples
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
                    disable=not (progress and self.rank == 0 and sys.stderr.isatty()))
         for x, y in bar:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            losses.append(train_batch(self.net, x, y, self.task, self.opt, cfg, self.reg, self.div))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            loss, score = train_batch(self.net, x, y, self.task, self.opt, cfg, self.reg, self.div)
+            losses.append(loss)
+            scored += torch.tensor([score, len(x)], dtype=torch.float64)
+            bar.set_postfix(loss=f"{loss:.4f}")
         if self.reg is not None:
             self.reg.load_average()
         if self.sched is not None:
@@ -254,12 +258,13 @@ class Trainer:
         self.check_ranks_agree()
         val = evaluate(self.model, self.task, device=self.device, split="val")
         name = self.task.metric_name
-        loss = torch.tensor(sum(losses) / len(losses), dtype=torch.float64)
-        if self.world > 1:
-            dist.all_reduce(loss.to(self.device))
-            loss = loss / self.world
-        record = {"epoch": epoch, "train_loss": float(loss), f"val_{name}": val, "epoch_seconds": train_time,
-                  "lr": lr, "device": device_label(self.device)}
+        sums = torch.tensor([sum(losses) / len(losses), *scored], dtype=torch.float64)
+        if self.world > 1:            # every process's mean loss, summed scores and samples
+            sums = sums.to(self.device)
+            dist.all_reduce(sums)
+            sums = sums.cpu() / torch.tensor([self.world, 1, 1], dtype=torch.float64)
+        record = {"epoch": epoch, "train_loss": float(sums[0]), f"train_{name}": float(sums[1] / sums[2]),
+                  f"val_{name}": val, "epoch_seconds": train_time, "lr": lr, "device": device_label(self.device)}
         self.history.append(record)
         if self.best is None or (val == val and self.task.better(val, self.best["score"])):
             self.best = {"epoch": epoch, "score": val}
@@ -271,7 +276,8 @@ class Trainer:
         while self.epoch < self.cfg.epochs:
             r = self.train_epoch(progress)
             if log is not None:
-                log(f"epoch {r['epoch']}/{self.cfg.epochs}: loss {r['train_loss']:.4f}  val {name} "
+                log(f"epoch {r['epoch']}/{self.cfg.epochs}: loss {r['train_loss']:.4f}  train {name} "
+                    f"{r[f'train_{name}']:.4f}  val {name} "
                     f"{r[f'val_{name}']:.4f}  lr {r['lr']:.3g}  ({r['epoch_seconds']:.1f} s)"
                     + ("  best" if self.best["epoch"] == r["epoch"] else ""))
             if on_epoch is not None:
