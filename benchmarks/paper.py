@@ -106,6 +106,11 @@ def command(task: str, profile: str, epochs=None, qat_epochs=None) -> str:
     return "python benchmarks/paper.py " + shlex.join(args)
 
 
+def budget(args) -> int:
+    """The epochs train/run.py arguments name."""
+    return int(args[list(args).index("--epochs") + 1])
+
+
 def with_epochs(args: tuple, epochs) -> list:
     """train/run.py arguments with --epochs replaced (None: as they are)."""
     args = list(args)
@@ -256,6 +261,47 @@ def training_entry(task: str, profile: str, run: Path, cmd: str, budgets: dict) 
         entry["preview"] = {"epoch": _metrics(run / "preview" / "epoch.json")["epoch"],
                             **chain_numbers(run / "preview")}
     return entry
+
+
+def stage_progress(run: Path) -> str:
+    """Where the training stages under run stand on this machine (runs/, else the committed state), e.g.
+    "float 5/32 epochs, 6.1 min each, about 2.8 h left"; "" when no stage has finished an epoch."""
+    parts = []
+    for stage in ("float", "qat"):
+        m = _metrics(run / stage / "metrics.json")
+        hist = m.get("history", [])
+        if hist:
+            done, budget = m.get("epochs_done", len(hist)), m["config"]["args"]["epochs"]
+            minutes = sum(h["epoch_seconds"] for h in hist[-3:]) / len(hist[-3:]) / 60
+            left = f", about {(budget - done) * minutes / 60:.1f} h left" if done < budget else ""
+            parts.append(f"{stage} {done}/{budget} epochs, {minutes:.1f} min each{left}")
+    return "; ".join(parts)
+
+
+def list_rows():
+    """Each row: its state (the results file's entry; a row training on this machine or with committed state:
+    its stages' progress) and the command that runs or continues it."""
+    results = {(r["task"], r["profile"]): r for r in load_results()}
+    for task, row in ROWS.items():
+        for profile in PROFILES:
+            name, r = row_name(task, profile), results.get((task, profile))
+            status = r["status"] if r else "not run"
+            progress = "" if status == "final" else (stage_progress(RUNS / name) or stage_progress(STATE / name))
+            status = "training" if progress else status
+            print(f"{name:16s} {status:9s} {row.data}" + (f"\n{'':26s}{progress}" if progress else "")
+                  + f"\n{'':16s} {r['command'] if r else started_command(task, profile)}")
+
+
+def started_command(task: str, profile: str) -> str:
+    """The row's command, with the budgets its started stages train under (runs/, else the committed state)."""
+    budgets = {}
+    for stage, args in (("float", ROWS[task].train), ("qat", ROWS[task].qat)):
+        for root in (RUNS, STATE):
+            m = _metrics(root / row_name(task, profile) / stage / "metrics.json")
+            if m and m["config"]["args"]["epochs"] != budget(args):
+                budgets[stage] = m["config"]["args"]["epochs"]
+                break
+    return command(task, profile, budgets.get("float"), budgets.get("qat"))
 
 
 def hours_by_device(history: list) -> dict:
@@ -432,7 +478,7 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
     row, name = ROWS[task], row_name(task, profile)     # then hold no path of this machine
     run = Path(os.path.relpath(RUNS / name, ROOT))
     state, cmd = STATE / name, command(task, profile, epochs, qat_epochs)
-    budgets = {stage: int(with_epochs(args, n)[list(args).index("--epochs") + 1])
+    budgets = {stage: budget(with_epochs(args, n))
                for stage, args, n in (("float", row.train, epochs), ("qat", row.qat, qat_epochs))}
     run.mkdir(parents=True, exist_ok=True)
     restore(name, run)
@@ -496,12 +542,7 @@ def main(argv=None) -> int:
         print(f"rendered {os.path.relpath(TABLE, ROOT)} from {os.path.relpath(RESULTS, ROOT)}")
         return 0
     if args.list:
-        results = {(r["task"], r["profile"]): r for r in load_results()}
-        for task, row in ROWS.items():
-            for profile in PROFILES:
-                r = results.get((task, profile))
-                print(f"{row_name(task, profile):16s} {r['status'] if r else 'not run':9s} {row.data}\n"
-                      f"{'':16s} {command(task, profile)}")
+        list_rows()
         return 0
     if not args.task:
         p.error("give --task (or --list / --render)")

@@ -97,6 +97,13 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     assert "(360; float epoch 1, no QAT)" in paper.TABLE.read_text()
     # 3. a new machine has only the committed state: the same command continues from epoch 1 to the end
     shutil.rmtree(tmp_path / "runs")
+    capsys.readouterr()
+    paper.RESULTS.rename(tmp_path / "kept.json")    # --list reads the state itself, also for a row killed hard
+    assert paper.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "sdigits-loihi2   training" in listed and "float 1/2 epochs" in listed and "h left" in listed
+    assert "python benchmarks/paper.py --task sdigits --profile loihi2 --epochs 2\n" in listed
+    (tmp_path / "kept.json").rename(paper.RESULTS)
     assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1"]) == 0
     out = capsys.readouterr().out
     relative = os.path.relpath(tmp_path / "runs" / "sdigits-loihi2" / "float", ROOT)
