@@ -129,11 +129,15 @@ def test_targets_and_the_host_gap_are_computed_from_the_entries(paper):
               "float": 0.887, "target": ">= 0.88"}
     host = {"task": "fmnist", "profile": "host", "status": "final", "metric": "accuracy", "float": 0.891}
     assert paper.target_met(loihi2) is True and paper.target_met({**loihi2, "integer": 0.87}) is False
+    assert paper.target_cell(loihi2) == ">= 0.88: met"
+    assert paper.target_cell({**loihi2, "integer": 0.542}) == ">= 0.88: NOT met, 33.8 points below"
+    assert paper.target_cell({**loihi2, "target": None}) == ""
     assert paper.host_gap(loihi2, [loihi2, host]) == \
         "-0.6 points vs host float (float network -0.4, quantization -0.2)"
     add = {"task": "add1000", "profile": "loihi2", "status": "final", "metric": "mse", "integer": 0.006,
            "float": 0.004, "target": "< 0.01"}
     assert paper.target_met(add) is True
+    assert paper.target_cell({**add, "integer": 0.03}) == "< 0.01: NOT met, 3.0x the bound"
     assert paper.host_gap(add, [add, {**host, "task": "add1000", "metric": "mse", "float": 0.005}]) == \
         "+20 % vs host float (float network -20 %, quantization +50 %)"
     assert paper.host_gap(host, [loihi2, host]) == ""
