@@ -337,7 +337,8 @@ def final_entry(task: str, profile: str, run: Path, cmd: str) -> dict:
     return {"task": task, "profile": profile, "status": "final", "data": ROWS[task].data,
             "network": {"neuron": ckpt["config"]["neuron"], "layers": [lc["size"] for lc in ckpt["config"]["layers"]],
                         "readout": ckpt["config"]["readout"]},
-            "float": fm[f"test_{metric}"], "qat": qm[f"test_{metric}"], **chain_numbers(run),
+            "float": fm[f"test_{metric}"], "float_train": fm["history"][-1].get(f"train_{metric}"),
+            "qat": qm[f"test_{metric}"], **chain_numbers(run),
             "epochs": fm["epochs_done"], "qat_epochs": qm["epochs_done"], "train_hours": sum(hours.values()),
             "train_hours_by_device": hours, "K": t["K"], "alpha": t["alpha"], "algo": t["algo"],
             "target": ROWS[task].target, "command": cmd, "commit": git_commit(),
@@ -380,6 +381,12 @@ def _score(metric: str, x) -> str:
     if x is None:
         return "–"
     return f"{100 * x:.1f} %" if metric == "accuracy" else f"{x:.4f}"
+
+
+def _train(metric: str, x) -> str:
+    """The float stage's training-split score in its last epoch (absent for rows trained before it was logged):
+    beside the test score it tells an underfitted network from an overfitted one."""
+    return "" if x is None else f" (train {_score(metric, x)})"
 
 
 def _verdict(r: dict) -> str:
@@ -464,7 +471,8 @@ def render(rows: list) -> str:
         m = r["metric"]
         gap = host_gap(r, rows)
         lines.append(
-            f"| {r['task']} | {r['profile']} | {_score(m, r['float'])} | {_score(m, r['qat'])} | "
+            f"| {r['task']} | {r['profile']} | {_score(m, r['float'])}{_train(m, r.get('float_train'))} | "
+            f"{_score(m, r['qat'])} | "
             f"**{_score(m, r['integer'])}** ({r['integer_samples']}){'; ' + gap if gap else ''} | "
             f"{_score(m, r['lava'])} ({r['lava_samples']}) | "
             f"{_verdict(r)} | {target_cell(r)} | {_mapping(r)} | "

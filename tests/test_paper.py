@@ -115,6 +115,8 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     assert entry["status"] == "final" and entry["bit_exact"] is True
     sim = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "sim.json").read_text())
     assert entry["integer"] == sim["integer_accuracy"] and entry["integer_samples"] == 360
+    assert entry["float_train"] == metrics["history"][-1]["train_accuracy"]      # the last epoch's train score
+    assert f"(train {100 * entry['float_train']:.1f} %)" in paper.TABLE.read_text()
     assert entry["lava_samples"] == 6 and entry["verify_samples"] == 2 and entry["verify_steps"] == 64
     assert entry["epochs"] == 2 and entry["qat_epochs"] == 1 and entry["host_layers"] == []
     assert entry["mapping_errors"] == [] and "does NOT fit" not in paper.TABLE.read_text()
