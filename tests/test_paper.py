@@ -143,6 +143,20 @@ def test_targets_and_the_host_gap_are_computed_from_the_entries(paper):
     assert paper.host_gap(add, [add, {**host, "task": "add1000", "metric": "mse", "float": 0.005}]) == \
         "+20 % vs host float (float network -20 %, quantization +50 %)"
     assert paper.host_gap(host, [loihi2, host]) == ""
+    wide = {**loihi2, "task": "smnist-wide", "integer": 0.80, "float": 0.81, "target": ">= 0.9"}
+    assert paper.host_gap(wide, [wide, {**host, "task": "smnist", "float": 0.83}]) == \
+        "-3.0 points vs smnist host float (float network -2.0, quantization -1.0)"
+
+
+def test_a_loihi2_only_row_refuses_the_host_profile_and_lists_only_loihi2(paper, capsys):
+    with pytest.raises(SystemExit) as e:
+        paper.main(["--task", "smnist-wide", "--profile", "host"])
+    assert e.value.code == 2
+    assert "--task smnist-wide runs under --profile loihi2 only" in capsys.readouterr().err
+    assert paper.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "smnist-wide-loihi2" in listed and "smnist-wide-host" not in listed
+    assert "python benchmarks/paper.py --task smnist-wide --profile loihi2" in listed
 
 
 def test_rows_run_side_by_side_lose_no_entry(paper, tmp_path):
