@@ -423,12 +423,18 @@ def _devices(hours: dict) -> str:
     return ", ".join(f"{device} {h:.2f} h" for device, h in hours.items())
 
 
+def _target(entry: dict) -> tuple:
+    """The entry's target as (operator, bound), e.g. (">=", 0.9)."""
+    op, value = entry["target"].split()
+    return op, float(value)
+
+
 def target_met(entry: dict):
     """True / False for a final row with a target, None without one."""
     if not entry.get("target"):
         return None
-    op, value = entry["target"].split()
-    return entry["integer"] >= float(value) if op == ">=" else entry["integer"] < float(value)
+    op, value = _target(entry)
+    return entry["integer"] >= value if op == ">=" else entry["integer"] < value
 
 
 def target_cell(entry: dict) -> str:
@@ -439,7 +445,7 @@ def target_cell(entry: dict) -> str:
         return ""
     if met:
         return f"{entry['target']}: met"
-    value = float(entry["target"].split()[1])
+    value = _target(entry)[1]
     short = (f"{100 * (value - entry['integer']):.1f} points below" if entry["metric"] == "accuracy"
              else f"{entry['integer'] / value:.1f}x the bound")
     return f"{entry['target']}: NOT met, {short}"
