@@ -38,17 +38,11 @@ CASES = {"norse lif bptt": "norse LIFRecurrentCell + LICell, BPTT", "lif bptt": 
          "ltc-diag fptt K=1": "LTC diagonal gate mixing, FPTT K = 1"}
 
 
-def macs(modules, diag_gates: bool = False) -> int:
-    """Multiply-adds per sample and time step: every weight matrix is used once per step; with diag_gates a gate
-    [n, n_d + n] over [d; own state] uses the d half and only the diagonal of the state half."""
-    total = sum(p.numel() for module in modules for p in module.parameters() if p.dim() >= 2)
-    if diag_gates:
-        for module in modules:
-            for name, m in module.named_modules():
-                if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in ("gate_m", "gate_a", "gate"):
-                    n = m.weight.shape[0]
-                    total -= n * n - n
-    return total
+def macs(modules) -> int:
+    """Multiply-adds per sample and time step: every weight matrix is used once per step, and so is a diagonal
+    gate's per-neuron self weight (`DiagGate`, diag mixing)."""
+    return sum(p.numel() for module in modules for name, p in module.named_parameters()
+               if p.dim() >= 2 or name.endswith("self_weight"))
 
 
 def project_case(neuron: str, algo: str, K: int, args, task: Task, mixing: str = "dense"):
@@ -63,7 +57,7 @@ def project_case(neuron: str, algo: str, K: int, args, task: Task, mixing: str =
 
     def step(x, y):
         train_batch(model, x, y, task, opt, cfg, reg, div)
-    step.macs = macs([model], mixing == "diag")
+    step.macs = macs([model])
     if reg is not None:
         params = [p for p in model.parameters() if p.requires_grad]
 

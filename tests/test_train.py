@@ -7,6 +7,7 @@ import torch
 
 from ltcsn.train.checkpoint import CheckpointError, load_checkpoint
 from ltcsn.train.fptt import FpttRegularizer
+from ltcsn.train.layers import DiagGate
 from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.neurons import multi_gaussian_grad, spike
 from ltcsn.train.run import parse_args, run
@@ -155,7 +156,8 @@ def test_loihi2_qat_cli(tmp_path, capsys):
     base = ["--hidden", "16", "--quiet", "--batch-size", "64"]
     run(parse_args(["--epochs", "1", "--target", "loihi2", "--out", str(tmp_path / "float"), *base]))
     model, _ = load_checkpoint(tmp_path / "float" / "ckpt.pt")
-    assert model.cfg.mixing == "diag" and model.layers[0].mixing == "diag" and model.readout.mixing == "diag"
+    assert model.cfg.mixing == "diag"
+    assert all(isinstance(g, DiagGate) for g in (model.layers[0].gate_m, model.layers[0].gate_a, model.readout.gate))
     rows = quantization_report(model, make_plan(model, get_task("rdigits").input_sample(), "diag"))
     assert [r["rel_error"] for r in rows if r["tensor"].endswith("offdiag_dropped")] == [0.0] * 3
     out = tmp_path / "qat"
@@ -177,22 +179,27 @@ def test_loihi2_qat_cli(tmp_path, capsys):
 
 
 def test_diag_mixing_gates_read_only_their_own_state():
-    """A diag-mixing layer's gates equal the dense computation with the state half of W made diagonal, and the
-    off-diagonal state weights get no gradient."""
+    """A diag-mixing network holds only the gate weights it uses (W_d and the diagonal w_s), drawn as the dense
+    network of the same seed cut to those parts, and computes the dense network with the state half of W made
+    diagonal; every weight it holds gets a gradient."""
     torch.manual_seed(0)
     diag = SpikingNet(NetConfig((5,), 3, [LayerConfig(6)], mixing="diag"))
+    torch.manual_seed(0)
     dense = SpikingNet(NetConfig((5,), 3, [LayerConfig(6)]))
-    dense.load_state_dict(diag.state_dict())
+    gates = ((dense.layers[0].gate_m, diag.layers[0].gate_m), (dense.layers[0].gate_a, diag.layers[0].gate_a),
+             (dense.readout.gate, diag.readout.gate))
     with torch.no_grad():
-        for gate in (dense.layers[0].gate_m, dense.layers[0].gate_a, dense.readout.gate):
-            n = gate.weight.shape[0]
-            gate.weight[:, n:] = torch.diag(torch.diagonal(gate.weight[:, n:]))
+        for full, cut in gates:
+            n = full.out_features
+            assert torch.equal(cut.weight, full.weight[:, :n]) and torch.equal(cut.bias, full.bias)
+            assert torch.equal(cut.self_weight, torch.diagonal(full.weight[:, n:]))
+            full.weight[:, n:] = torch.diag(torch.diagonal(full.weight[:, n:]))
+    assert sum(p.numel() for p in dense.parameters()) - sum(p.numel() for p in diag.parameters()) == 2 * 30 + 6
     x = torch.rand(4, 7, 5)
     out = diag(x)[0]
     assert torch.allclose(out, dense(x)[0], atol=1e-6)
     out.sum().backward()
-    w = diag.layers[0].gate_m.weight.grad[:, 6:]
-    assert (w - torch.diag(torch.diagonal(w))).abs().max() == 0 and torch.diagonal(w).abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in diag.parameters())
 
 
 def test_same_seed_same_result(tmp_path):

@@ -26,19 +26,54 @@ def _logit(p: float) -> float:
 MIXINGS = ("dense", "diag")
 
 
-def gate_input(gate: nn.Linear, d, state, mixing: str):
-    """Gate pre-activation W [d; state] + c ([B, n]). mixing "diag": only the diagonal of the state half of W
-    (each neuron's gate reads its own u / b: the loihi2 profile's neuron-local form, docs/fixed_point.md)."""
-    n = d.shape[-1]
-    if mixing == "dense":
-        return gate(torch.cat([d, state], -1))
-    return F.linear(d, gate.weight[:, :n], gate.bias) + state * torch.diagonal(gate.weight[:, n:])
+class DenseGate(nn.Linear):
+    """Gate pre-activation z = W [d; state] + c ([B, n]) of n neurons, W [n, 2n]: dense mixing (host profile)."""
+
+    def __init__(self, n: int, xavier: bool = True):
+        super().__init__(2 * n, n)
+        if xavier:
+            nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, d, state):
+        return super().forward(torch.cat([d, state], -1))
+
+    def split(self) -> tuple:
+        """(W_d [n, n] on d, the mixing matrix [n, n] on the state)."""
+        n = self.out_features
+        return self.weight[:, :n], self.weight[:, n:]
+
+
+class DiagGate(nn.Module):
+    """Gate pre-activation z = W_d d + w_s * state + c ([B, n]): each neuron's gate reads its own u / b (the loihi2
+    profile's neuron-local form, docs/fixed_point.md). weight W_d [n, n], self_weight w_s [n], bias c [n].
+    Drawn as the DenseGate of the same seed and cut to the parts it uses: one seed, one network under either mixing.
+    """
+
+    def __init__(self, n: int, xavier: bool = True):
+        super().__init__()
+        drawn = DenseGate(n, xavier)
+        self.weight = nn.Parameter(drawn.weight.detach()[:, :n].clone())
+        self.bias = drawn.bias
+        self.self_weight = nn.Parameter(torch.diagonal(drawn.weight.detach()[:, n:]).clone())
+
+    def forward(self, d, state):
+        return F.linear(d, self.weight, self.bias) + state * self.self_weight
+
+    def split(self) -> tuple:
+        """(W_d [n, n] on d, the mixing matrix diag(w_s) [n, n] on the state)."""
+        return self.weight, torch.diag(self.self_weight)
+
+
+def make_gate(n: int, mixing: str, xavier: bool = True) -> nn.Module:
+    """The gate of n neurons under a mixing ("dense" | "diag"); xavier: Xavier-uniform weights, else nn.Linear's."""
+    return (DenseGate if mixing == "dense" else DiagGate)(n, xavier)
 
 
 class DenseSpikingLayer(nn.Module):
     """Dense LTC / ALIF / LIF layer, recurrent or feed-forward.
 
-    LTC:  d = W_x x + W_r s + c_x;  alpha = sig(W_m [d; u] + c_m);  rho = sig(W_a [d; b] + c_a).
+    LTC:  d = W_x x + W_r s + c_x;  alpha = sig(W_m [d; u] + c_m);  rho = sig(W_a [d; b] + c_a) (mixing "diag":
+          alpha = sig(W_m d + w_m * u + c_m), rho likewise; `DiagGate`).
     ALIF: the same with alpha = sig(tau_m), rho = sig(tau_a) learned per neuron.
     LIF:  Lava's discrete LIF: scalar learned decays du, dv, threshold vth, per-neuron bias on v.
     ATRLIF: Lava's ATRLIF (lava.proc.atrlif): LIF's learned du, dv and bias plus learned threshold and refractory
@@ -54,7 +89,7 @@ class DenseSpikingLayer(nn.Module):
             raise ValueError(f"unknown neuron type {neuron!r}; expected one of {NEURONS}")
         if mixing not in MIXINGS:
             raise ValueError(f"unknown mixing {mixing!r}; expected one of {MIXINGS}")
-        self.n, self.neuron, self.recurrent, self.mixing = n, neuron, recurrent, mixing
+        self.n, self.neuron, self.recurrent = n, neuron, recurrent
         self.b0, self.beta, self.vth, self.theta_step = b0, beta, vth, theta_step
         is_lif = neuron in ("lif", "atrlif")
         self.fc_x = nn.Linear(n_in, n, bias=not is_lif)
@@ -65,10 +100,8 @@ class DenseSpikingLayer(nn.Module):
         if recurrent:
             nn.init.orthogonal_(self.fc_r.weight)
         if neuron == "ltc":
-            self.gate_m = nn.Linear(2 * n, n)
-            self.gate_a = nn.Linear(2 * n, n)
-            nn.init.xavier_uniform_(self.gate_m.weight)
-            nn.init.xavier_uniform_(self.gate_a.weight)
+            self.gate_m = make_gate(n, mixing)
+            self.gate_a = make_gate(n, mixing)
         elif neuron == "alif":
             self.tau_m = nn.Parameter(torch.empty(n).uniform_(-2.0, 0.0))
             self.tau_a = nn.Parameter(torch.empty(n).uniform_(1.0, 3.0))
@@ -100,8 +133,8 @@ class DenseSpikingLayer(nn.Module):
         u, s, b = state
         d = self.current(x, s)
         if self.neuron == "ltc":
-            alpha = torch.sigmoid(gate_input(self.gate_m, d, u, self.mixing))
-            rho = torch.sigmoid(gate_input(self.gate_a, d, b, self.mixing))
+            alpha = torch.sigmoid(self.gate_m(d, u))
+            rho = torch.sigmoid(self.gate_a(d, b))
         else:
             alpha, rho = torch.sigmoid(self.tau_m), torch.sigmoid(self.tau_a)
         u, s, b = adaptive_step(d, u, s, b, alpha, rho, self.b0, self.beta)
@@ -169,12 +202,12 @@ class Readout(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, kind: str = "ltc", mixing: str = "dense"):
         super().__init__()
-        self.n_out, self.kind, self.gated, self.mixing = n_out, kind, kind == "ltc", mixing
+        self.n_out, self.kind, self.gated = n_out, kind, kind == "ltc"
         self.fc = nn.Linear(n_in, n_out)
         nn.init.xavier_uniform_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
         if kind == "ltc":
-            self.gate = nn.Linear(2 * n_out, n_out)
+            self.gate = make_gate(n_out, mixing, xavier=False)
         elif kind == "const":
             self.tau = nn.Parameter(torch.zeros(n_out))
 
@@ -187,6 +220,6 @@ class Readout(nn.Module):
         if self.kind == "membrane":       # u = d: a full update, alpha = 1
             u, alpha = d, torch.ones_like(d)
         else:
-            alpha = torch.sigmoid(gate_input(self.gate, d, u, self.mixing) if self.gated else self.tau)
+            alpha = torch.sigmoid(self.gate(d, u) if self.gated else self.tau)
             u = leaky_readout_step(d, u, alpha)
         return (u, ReadoutState(u), ReadoutDecays(alpha.expand_as(d))) if decays else (u, ReadoutState(u))

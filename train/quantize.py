@@ -94,11 +94,9 @@ def float_parts(layer) -> dict:
         if layer.kind == "membrane":   # u = W_o u_below + c_o: alpha = 1, fed with the membrane below
             parts.update(alpha=torch.ones(layer.n_out, dtype=w_o.dtype), reads="u")
         elif layer.gated:
-            n = layer.n_out
-            w_md, w_mu = layer.gate.weight[:, :n], layer.gate.weight[:, n:]
+            w_md, parts["mix"]["m"] = layer.gate.split()
             parts["syn"]["m"] = {"input": w_md @ w_o}
             parts["bias"]["m"] = layer.gate.bias + w_md @ c_o
-            parts["mix"]["m"] = _trained_mix(w_mu, layer.mixing)
         else:
             parts["alpha"] = torch.sigmoid(layer.tau)
         return parts
@@ -117,19 +115,11 @@ def float_parts(layer) -> dict:
     if layer.neuron == "alif":
         parts["alpha"], parts["rho"] = torch.sigmoid(layer.tau_m), torch.sigmoid(layer.tau_a)
         return parts
-    n = layer.n
     for part, gate in (("m", layer.gate_m), ("a", layer.gate_a)):
-        w_gd, w_gs = gate.weight[:, :n], gate.weight[:, n:]
+        w_gd, parts["mix"][part] = gate.split()
         parts["syn"][part] = {src: w_gd @ w for src, w in sources.items()}
         parts["bias"][part] = gate.bias + w_gd @ c_x
-        parts["mix"][part] = _trained_mix(w_gs, layer.mixing)
     return parts
-
-
-def _trained_mix(w, mixing: str):
-    """The mixing matrix the float layer computes with: w, or its diagonal part when it was trained with diag
-    mixing (the off-diagonal parameters are unused)."""
-    return w if mixing == "dense" else torch.diag(torch.diagonal(w))
 
 
 def unrolled(linear_map, in_shape):
