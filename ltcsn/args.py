@@ -34,11 +34,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def _bounds_text(lo, hi, lo_open: bool, hi_open: bool) -> str:
+    def bound(op: str, v) -> str:
+        return f"{op} {v:g}" if isinstance(v, float) else f"{op} {v}"
     parts = []
     if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}" if isinstance(lo, float) else f"{'>' if lo_open else '>='} {lo}")
+        parts.append(bound(">" if lo_open else ">=", lo))
     if hi is not None:
-        parts.append(f"{'<' if hi_open else '<='} {hi:g}" if isinstance(hi, float) else f"{'<' if hi_open else '<='} {hi}")
+        parts.append(bound("<" if hi_open else "<=", hi))
     return " and ".join(parts)
 
 
@@ -106,8 +108,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def cli(main):
     """Decorate a CLI's main(argv) -> int: an InputError becomes "error: ..." (one line, exit 2), a warning one line
-    "warning: ..." on stderr, and Ctrl-C (SIGINT) one line "interrupted" (exit 130) instead of a traceback. Outputs are written atomically
-    (`ltcsn.files`), so an interrupted command leaves no half-written file behind."""
+    "warning: ..." on stderr, and Ctrl-C (SIGINT) one line "interrupted" (exit 130) instead of a traceback. Outputs are
+    written atomically (`ltcsn.files`), so an interrupted command leaves no half-written file behind."""
     @functools.wraps(main)
     def wrapper(argv=None) -> int:
         try:
@@ -119,7 +121,23 @@ def cli(main):
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             return _interrupted()
+        except ImportError as e:
+            if not _caused_by_interrupt(e):
+                raise
+            return _interrupted()
     return wrapper
+
+
+def _caused_by_interrupt(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in e's cause / context chain: a Ctrl-C that lands while a compiled extension
+    initialises (a lazy `import matplotlib` inside main) surfaces as "ImportError: initialization failed"."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _interrupted() -> int:
@@ -135,5 +153,9 @@ def launch(module: str, argv=None) -> int:
     try:
         main = importlib.import_module(module).main
     except KeyboardInterrupt:
+        return _interrupted()
+    except ImportError as e:
+        if not _caused_by_interrupt(e):
+            raise
         return _interrupted()
     return main(argv)

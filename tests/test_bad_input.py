@@ -1,5 +1,6 @@
 """Bad input, faults and edge values (issue 18): a clean one-line error (exit 2), a warning, or an exact result;
 never a traceback, a lost file or a silent wrong answer."""
+import importlib
 import os
 from pathlib import Path
 import signal
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import numpy as np
 import pytest
 
-from ltcsn.args import ArgumentParser, cli, float_range, int_list, int_range
+from ltcsn.args import ArgumentParser, cli, float_range, int_list, int_range, launch
 from ltcsn.errors import InputError
 from ltcsn.files import atomic_output, check_output, check_output_dir, write_json
 
@@ -54,6 +55,31 @@ def test_cli_turns_input_errors_and_sigint_into_one_line(capsys):
         raise KeyboardInterrupt
     assert bad() == 2 and capsys.readouterr().err == "error: a b\n"
     assert interrupted() == 130 and capsys.readouterr().err.count("\n") == 1
+
+
+def _import_fails(interrupt: bool):
+    """Raise ImportError as CPython does for an extension module whose initialisation fails: with a KeyboardInterrupt
+    (Ctrl-C during a lazy `import matplotlib`) or another error as its cause."""
+    try:
+        raise KeyboardInterrupt if interrupt else ValueError("bad module")
+    except BaseException as e:
+        raise ImportError("initialization failed") from e
+
+
+def test_cli_and_launch_take_a_sigint_during_an_extension_import_as_the_interrupt(capsys, monkeypatch):
+    @cli
+    def imports(argv=None):
+        _import_fails(interrupt=argv == "sigint")
+    assert imports("sigint") == 130 and capsys.readouterr().err.startswith("interrupted")
+    with pytest.raises(ImportError, match="initialization failed"):
+        imports("other")
+    for interrupt in (True, False):
+        monkeypatch.setattr(importlib, "import_module", lambda name, interrupt=interrupt: _import_fails(interrupt))
+        if interrupt:
+            assert launch("sim.run") == 130 and capsys.readouterr().err.startswith("interrupted")
+        else:
+            with pytest.raises(ImportError, match="initialization failed"):
+                launch("sim.run")
 
 
 def test_check_output(tmp_path):
