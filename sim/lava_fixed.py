@@ -31,6 +31,7 @@ __all__ = [
     "trunc_shift",
     "ExactMatrix",
     "ExactOperand",
+    "exact_dtype",
     "lava_dense_params",
 ]
 
@@ -87,7 +88,7 @@ def _max_abs(x) -> int:
     return max(int(x.max()), -int(x.min())) if x.size else 0
 
 
-def _exact_dtype(bound: int):
+def exact_dtype(bound: int):
     """float32 when every product and partial sum of magnitude < bound is exact in it, else float64, else None.
     bound = max|a| * max|b| * K for a product a @ b over K terms (any summation order: every partial sum is an
     integer below the bound). float32 covers binary spikes times 8-bit codes up to fan-in 132,000; float64 is
@@ -119,7 +120,7 @@ class ExactOperand:
 
 
 class ExactMatrix:
-    """Integer codes q [n_out, n_in] prepared once for many exact products x @ q.T (`_exact_dtype`'s rule):
+    """Integer codes q [n_out, n_in] prepared once for many exact products x @ q.T (`exact_dtype`'s rule):
     max|q| is computed once and the transposed codes are kept in each float dtype the products need."""
 
     def __init__(self, q):
@@ -130,7 +131,7 @@ class ExactMatrix:
     def rmatmul_dtype(self, x):
         """The dtype `rmatmul(x)` computes in: float32, float64 or None (int64)."""
         x_max = x.max_abs if isinstance(x, ExactOperand) else _max_abs(x)
-        return _exact_dtype(x_max * self.qmax * self.codes.shape[1])
+        return exact_dtype(x_max * self.qmax * self.codes.shape[1])
 
     def rmatmul(self, x) -> np.ndarray:
         """x [..., n_in] integer-valued (an array or an ExactOperand) -> x @ q.T, int64 [..., n_out], exact."""

@@ -14,6 +14,7 @@ from torch import nn
 
 from ltcsn.train.quantize import build_qnet
 from ltcsn.sim import spec
+from ltcsn.sim.lava_fixed import exact_dtype
 from ltcsn.sim.integer import init_state, net_step
 from ltcsn.sim.simulate import simulate
 from ltcsn.train.neurons import spike
@@ -39,6 +40,40 @@ def round_ste(x):
     return _ste(x, torch.round(x))
 
 
+def _max_abs(x) -> int:
+    return int(x.detach().abs().max()) if x.numel() else 0
+
+
+class SteOperand:
+    """A float64 tensor of integers used as the left operand of several products (the spikes a layer reads in three
+    synaptic parts): max|x| and the float32 copy are made once, not per product."""
+
+    def __init__(self, x):
+        self.values = x
+        self.max_abs = _max_abs(x)
+        self._float32 = None
+
+    def float32(self):
+        if self._float32 is None:
+            self._float32 = self.values.float()
+        return self._float32
+
+
+class SteMatrix:
+    """Integer codes q [n_out, n_in] (float64 tensor, straight-through) prepared once per forward pass for many
+    products x @ q.T: max|q| and the transposed float32 codes (`SteOps.matmul`)."""
+
+    def __init__(self, q):
+        self.q = q
+        self.max_abs = _max_abs(q)
+        self._float32_t = None
+
+    def float32_t(self):
+        if self._float32_t is None:
+            self._float32_t = self.q.float().T
+        return self._float32_t
+
+
 class SteOps:
     """The primitives of `sim.ops.NumpyOps` on float64 tensors with straight-through gradients."""
     device = None
@@ -46,15 +81,26 @@ class SteOps:
 
     @staticmethod
     def prepare(qnet):
-        return qnet
+        """The QNet with every synapse's codes as a `SteMatrix` (bound and float32 copy made once per pass)."""
+        def layer(lay):
+            return dataclasses.replace(lay, syn={part: [dataclasses.replace(syn, q=SteMatrix(syn.q)) for syn in syns]
+                                                 for part, syns in lay.syn.items()})
+        return dataclasses.replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
-    @staticmethod
-    def operand(x):
-        return x
+    @classmethod
+    def operand(cls, x):
+        return SteOperand(torch.as_tensor(x, dtype=torch.float64, device=cls.device))
 
-    @staticmethod
-    def matmul(x, q):
-        return torch.as_tensor(x, dtype=q.dtype, device=q.device) @ q.T
+    @classmethod
+    def matmul(cls, x, q):
+        """x [B, n_in] @ q.T, q [n_out, n_in] (tensors, or an operand / SteMatrix): exact integers in float64. In
+        float32 where `lava_fixed.exact_dtype` says every partial sum is exact there (spikes times 8-bit codes),
+        which takes half the time of float64; the gradients then are float32's."""
+        x = x if isinstance(x, SteOperand) else cls.operand(x)
+        q = q if isinstance(q, SteMatrix) else SteMatrix(q)
+        if exact_dtype(x.max_abs * q.max_abs * q.q.shape[1]) is np.float32:
+            return (x.float32() @ q.float32_t()).double()
+        return x.values @ q.q.T
 
     @staticmethod
     def shl(x, k: int):
@@ -137,7 +183,7 @@ class QuantizedNet(nn.Module):
     def forward(self, x, state=None, integer: bool = False):
         """x [B, T, ...] float inputs -> readout u / 2^F [B, T, n_out] (or the raw integers with integer=True)."""
         ops = self._ops(x.device)
-        q = self.qnet()
+        q = ops.prepare(self.qnet())
         if state is None:
             state = [init_state(ops, layer, x.shape[0]) for layer in q.all_layers]
         x_int = self.encode_input(x).flatten(2)
