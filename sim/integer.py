@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ltcsn.sim.qnet import QAtrlif, QLif, QLtc
 from ltcsn.sim.spec import (DECAY_BITS, DECAY_ONE, DENSE_WEIGHT_FACTOR, LIF_A_IN_SCALE, LIF_DU_OFFSET,
-                            LUT_SAT_IMPLIED_MAX_F, PWL_CAP, PWL_SEGMENTS, STATE_BITS, dense_weight_exp)
+                            LUT_SAT_IMPLIED_MAX_F, PWL_CAP, STATE_BITS, dense_weight_exp, pwl_segments)
 
 
 class SpikingState(NamedTuple):
@@ -97,8 +97,8 @@ def pwl_sigmoid(ops, z, frac_bits: int):
     negative = z < 0
     a = ops.where(negative, -z, z)
     h = PWL_CAP
-    for offset, shift in PWL_SEGMENTS:
-        h = ops.minimum(offset + ops.shl(a, DECAY_BITS - frac_bits - shift), h)
+    for offset, k in pwl_segments(frac_bits):
+        h = ops.minimum(offset + ops.shl(a, k), h)
     return ops.where(negative, DECAY_ONE - h, ops.minimum(h, DECAY_ONE - 1))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ltcsn.sim.qnet import QLif, QLtc
-from ltcsn.sim.spec import DECAY_BITS, DECAY_ONE, PWL_CAP, PWL_SEGMENTS, STATE_MAX
+from ltcsn.sim.spec import DECAY_BITS, DECAY_ONE, PWL_CAP, STATE_MAX, pwl_segments
 
 # instruction kinds: dst = f(args); a str arg names a register or parameter, an int is an immediate
 OPS = {
@@ -116,9 +116,9 @@ class _Builder:
         self.emit("lt", neg, z, 0)
         self.emit("sub", a, 0, z)
         self.emit("select", a, neg, a, z)
-        for i, (offset, shift) in enumerate(PWL_SEGMENTS):
+        for i, (offset, k) in enumerate(pwl_segments(frac_bits)):
             target = h if i == 0 else t
-            self.emit("shl", target, a, DECAY_BITS - frac_bits - shift)
+            self.emit("shl", target, a, k)
             self.emit("add", target, target, offset)
             if i:
                 self.emit("min", h, h, t)

@@ -94,6 +94,12 @@ PWL_CAP = DECAY_ONE
 SIGMOIDS = ("lut", "pwl")   # the gate sigmoid of a layer: the 512-entry table (host) or the PWL (loihi2)
 
 
+def pwl_segments(frac_bits: int) -> list:
+    """The PWL's segments for z on scale 2^-F: (offset_k, k), candidate code offset_k + shl(|z|, k) with
+    k = 12 - F - shift_k (the code rises 2^k per unit of z's integer)."""
+    return [(offset, DECAY_BITS - frac_bits - shift) for offset, shift in PWL_SEGMENTS]
+
+
 def sigmoid(t):
     """The logistic function 1 / (1 + e^-t) in float64 (numpy); e^-t overflows to inf for t < -709, which gives the
     exact limit 0 (numpy's overflow warning would say nothing to a user, so it is off)."""
