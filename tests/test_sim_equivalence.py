@@ -534,17 +534,18 @@ def test_ste_matmul_runs_in_float32_only_where_it_is_exact():
     """SteOps.matmul takes float32 where lava_fixed.exact_dtype allows it (spikes times 8-bit codes: half the time of
     float64) and float64 for wide operands (24-bit membranes), whose float32 products round; both equal int64's, and
     the gradient reaches the float64 codes."""
-    from ltcsn.train.quantized import SteMatrix, SteOps
+    from ltcsn.train.quantized import SteOperand, SteOps
     rng = np.random.default_rng(0)
     q = rng.integers(-127, 128, size=(40, 600))
     spikes = rng.integers(0, 2, size=(8, 600))
     wide = rng.integers(-SAT24, SAT24 + 1, size=(8, 600))
     for x, in_float32 in ((spikes, True), (wide, False)):
-        codes = SteMatrix(torch.tensor(q, dtype=torch.float64, requires_grad=True))
-        y = SteOps.matmul(SteOps.operand(x), codes)
+        codes = torch.tensor(q, dtype=torch.float64, requires_grad=True)
+        codes_t = SteOperand(codes.T)
+        y = SteOps.matmul(SteOps.operand(x), codes_t)
         assert y.dtype == torch.float64 and np.array_equal(y.detach().numpy().astype(np.int64), x @ q.T)
-        assert (codes._float32_t is not None) == in_float32
+        assert (codes_t._float32 is not None) == in_float32
         y.sum().backward()
-        assert codes.q.grad.dtype == torch.float64 and np.array_equal(codes.q.grad.numpy(), np.tile(x.sum(0), (40, 1)))
+        assert codes.grad.dtype == torch.float64 and np.array_equal(codes.grad.numpy(), np.tile(x.sum(0), (40, 1)))
     in_float32 = (torch.as_tensor(wide, dtype=torch.float32) @ torch.as_tensor(q, dtype=torch.float32).T).double()
     assert not np.array_equal(in_float32.numpy().astype(np.int64), wide @ q.T)     # why wide operands take float64

@@ -45,8 +45,9 @@ def _max_abs(x) -> int:
 
 
 class SteOperand:
-    """A float64 tensor of integers used as the left operand of several products (the spikes a layer reads in three
-    synaptic parts): max|x| and the float32 copy are made once, not per product."""
+    """A float64 tensor of integers in several products (`SteOps.matmul`): the spikes a layer reads in three
+    synaptic parts, or a synapse's transposed codes q.T [n_in, n_out] in every step of a forward pass. max|x| and
+    the float32 copy are made once, not per product."""
 
     def __init__(self, x):
         self.values = x
@@ -59,21 +60,6 @@ class SteOperand:
         return self._float32
 
 
-class SteMatrix:
-    """Integer codes q [n_out, n_in] (float64 tensor, straight-through) prepared once per forward pass for many
-    products x @ q.T: max|q| and the transposed float32 codes (`SteOps.matmul`)."""
-
-    def __init__(self, q):
-        self.q = q
-        self.max_abs = _max_abs(q)
-        self._float32_t = None
-
-    def float32_t(self):
-        if self._float32_t is None:
-            self._float32_t = self.q.float().T
-        return self._float32_t
-
-
 class SteOps:
     """The primitives of `sim.ops.NumpyOps` on float64 tensors with straight-through gradients."""
     device = None
@@ -81,9 +67,9 @@ class SteOps:
 
     @staticmethod
     def prepare(qnet):
-        """The QNet with every synapse's codes as a `SteMatrix` (bound and float32 copy made once per pass)."""
+        """The QNet with every synapse's codes q as the `SteOperand` q.T (bound and float32 copy made once per pass)."""
         def layer(lay):
-            return dataclasses.replace(lay, syn={part: [dataclasses.replace(syn, q=SteMatrix(syn.q)) for syn in syns]
+            return dataclasses.replace(lay, syn={part: [dataclasses.replace(syn, q=SteOperand(syn.q.T)) for syn in syns]
                                                  for part, syns in lay.syn.items()})
         return dataclasses.replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
@@ -93,14 +79,14 @@ class SteOps:
 
     @classmethod
     def matmul(cls, x, q):
-        """x [B, n_in] @ q.T, q [n_out, n_in] (tensors, or an operand / SteMatrix): exact integers in float64. In
-        float32 where `lava_fixed.exact_dtype` says every partial sum is exact there (spikes times 8-bit codes),
-        which takes half the time of float64; the gradients then are float32's."""
+        """x [B, n_in] @ q.T, q [n_out, n_in] (tensors; or x an operand and q the operand of q.T, `prepare`): exact
+        integers in float64. In float32 where `lava_fixed.exact_dtype` says every partial sum is exact there (spikes
+        times 8-bit codes), which takes half the time of float64; the gradients then are float32's."""
         x = x if isinstance(x, SteOperand) else cls.operand(x)
-        q = q if isinstance(q, SteMatrix) else SteMatrix(q)
-        if exact_dtype(x.max_abs * q.max_abs * q.q.shape[1]) is np.float32:
-            return (x.float32() @ q.float32_t()).double()
-        return x.values @ q.q.T
+        q_t = q if isinstance(q, SteOperand) else SteOperand(q.T)
+        if exact_dtype(x.max_abs * q_t.max_abs * q_t.values.shape[0]) is np.float32:
+            return (x.float32() @ q_t.float32()).double()
+        return x.values @ q_t.values
 
     @staticmethod
     def shl(x, k: int):
