@@ -119,18 +119,14 @@ def cli(main):
         except InputError as e:
             print(f"error: {one_line(e)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            return _interrupted()
-        except ImportError as e:
-            if not _caused_by_interrupt(e):
-                raise
-            return _interrupted()
+        except (KeyboardInterrupt, ImportError) as e:
+            return _interrupted(e)
     return wrapper
 
 
 def _caused_by_interrupt(e: BaseException) -> bool:
-    """Whether a KeyboardInterrupt is in e's cause / context chain: a Ctrl-C that lands while a compiled extension
-    initialises (a lazy `import matplotlib` inside main) surfaces as "ImportError: initialization failed"."""
+    """Whether e is a KeyboardInterrupt or has one in its cause / context chain: a Ctrl-C that lands while a compiled
+    extension initialises (a lazy `import matplotlib` inside main) surfaces as "ImportError: initialization failed"."""
     seen = set()
     while e is not None and id(e) not in seen:
         if isinstance(e, KeyboardInterrupt):
@@ -140,7 +136,10 @@ def _caused_by_interrupt(e: BaseException) -> bool:
     return False
 
 
-def _interrupted() -> int:
+def _interrupted(e: BaseException) -> int:
+    """The one line and exit 130 of a Ctrl-C (`_caused_by_interrupt`); any other exception is raised again."""
+    if not _caused_by_interrupt(e):
+        raise e
     print("interrupted (SIGINT): stopped; every file written so far is complete, none is half-written",
           file=sys.stderr)
     return EXIT_INTERRUPTED
@@ -152,10 +151,6 @@ def launch(module: str, argv=None) -> int:
     scripts (`ltcsn.commands`) and the `python <folder>/<file>.py` forms start here."""
     try:
         main = importlib.import_module(module).main
-    except KeyboardInterrupt:
-        return _interrupted()
-    except ImportError as e:
-        if not _caused_by_interrupt(e):
-            raise
-        return _interrupted()
+    except (KeyboardInterrupt, ImportError) as e:
+        return _interrupted(e)
     return main(argv)
