@@ -531,7 +531,7 @@ def test_sigmoid_lut_holds_below_minus_9_and_stays_12_bit():
 
 
 def test_ste_matmul_runs_in_float32_only_where_it_is_exact():
-    """SteOps.matmul takes float32 where lava_fixed.exact_dtype allows it (spikes times 8-bit codes: half the time of
+    """SteOps.matmul takes float32 where lava_fixed.exact_dtype allows it (spikes times 8-bit codes: cheaper than
     float64) and float64 for wide operands (24-bit membranes), whose float32 products round; both equal int64's, and
     the gradient reaches the float64 codes."""
     from ltcsn.train.quantized import SteOperand, SteOps

@@ -67,10 +67,14 @@ class SteOps:
 
     @staticmethod
     def prepare(qnet):
-        """The QNet with every synapse's codes q as the `SteOperand` q.T (bound and float32 copy made once per pass)."""
+        """The QNet with every synapse's codes q, and every dense mixing matrix, as the `SteOperand` of its transpose
+        (bound and float32 copy made once per pass, not once per step), as `NumpyOps.prepare` does for sim/."""
         def layer(lay):
-            return dataclasses.replace(lay, syn={part: [dataclasses.replace(syn, q=SteOperand(syn.q.T)) for syn in syns]
-                                                 for part, syns in lay.syn.items()})
+            syn = {part: [dataclasses.replace(syn, q=SteOperand(syn.q.T)) for syn in syns]
+                   for part, syns in lay.syn.items()}
+            if getattr(lay, "mixing", None) == "dense":
+                return dataclasses.replace(lay, syn=syn, mix={p: SteOperand(m.T) for p, m in lay.mix.items()})
+            return dataclasses.replace(lay, syn=syn)
         return dataclasses.replace(qnet, layers=[layer(lay) for lay in qnet.layers], readout=layer(qnet.readout))
 
     @classmethod
@@ -81,7 +85,7 @@ class SteOps:
     def matmul(cls, x, q):
         """x [B, n_in] @ q.T, q [n_out, n_in] (tensors; or x an operand and q the operand of q.T, `prepare`): exact
         integers in float64. In float32 where `lava_fixed.exact_dtype` says every partial sum is exact there (spikes
-        times 8-bit codes), which takes half the time of float64; the gradients then are float32's."""
+        times 8-bit codes), a cheaper product; the gradients then are float32's."""
         x = x if isinstance(x, SteOperand) else cls.operand(x)
         q_t = q if isinstance(q, SteOperand) else SteOperand(q.T)
         if exact_dtype(x.max_abs * q_t.max_abs * q_t.values.shape[0]) is np.float32:
