@@ -7,12 +7,12 @@ quantized with export.quantize). Figures: Lava ms/step with synchronous and asyn
 fixed_pt), sim/ on Lava's clock (batch 1 stream, the same steps) and sim/ batched over all samples; every
 output is checked equal to sim/ before a time is printed.
 """
-import argparse
 import time
 
 import numpy as np
 import torch
 
+from ltcsn.args import ArgumentParser
 from ltcsn.train.quantize import quantize
 from ltcsn.hardware.lava_net import build_and_run
 from ltcsn.sim.simulate import simulate, simulate_stream
@@ -20,7 +20,7 @@ from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--seq-len", type=int, default=8)

@@ -33,6 +33,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from ltcsn.args import ArgumentParser
 from ltcsn.train.fptt import FpttRegularizer
 from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.tasks.add import AddTask, add_batch
@@ -46,7 +47,7 @@ RATIO_TARGET = 10.0        # BPTT / FPTT peak at T = RATIO_T
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seq-lens", default="100,200,500,1000,2000,5000", help="comma-separated T values")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--hidden", type=int, default=128, help="neurons in the recurrent LTC layer")

@@ -22,7 +22,6 @@ into the tracked folder benchmarks/paper_state/TASK-PROFILE/ every minute and af
 they let the next session, on any machine, continue the row (`paper.py` restores them when runs/ lacks them).
 The row's entry then says "training" with the epochs done; the folder is removed once the row is final.
 """
-import argparse
 from dataclasses import dataclass
 import datetime
 import fcntl
@@ -35,6 +34,7 @@ import signal
 import subprocess
 import sys
 
+from ltcsn.args import ArgumentParser
 from ltcsn.files import write_json, write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -567,7 +567,7 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=list(ROWS), help="the benchmark row")
     p.add_argument("--profile", choices=PROFILES, default="loihi2", help="chip profile (default loihi2)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for training (train/run.py default)")

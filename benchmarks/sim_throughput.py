@@ -14,7 +14,6 @@ included), and the products' floating-point work in units of one [batch x n] @ [
 (float64 counted as two), next to the same count for the float network.
 Target: sim / float >= 0.5.
 """
-import argparse
 import json
 import time
 
@@ -23,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import torch
 
+from ltcsn.args import ArgumentParser
 from ltcsn.train.quantize import quantize
 from ltcsn.sim.ops import NumpyOps
 from ltcsn.sim.simulate import simulate, simulate_parallel
@@ -69,7 +69,7 @@ def float_work(model, batch: int) -> int:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seq-len", type=int, default=784)
     p.add_argument("--hidden", default="256,256")

@@ -15,7 +15,6 @@ Targets (issue 21): `lif` BPTT <= 1.2x norse LIF; LTC BPTT <= 2.0x norse LIF; LT
 `--json FILE --doc docs/performance.md` keeps the result and rewrites the document's table from it (a test checks
 that the table is the file's).
 """
-import argparse
 import json
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ import time
 
 import torch
 
+from ltcsn.args import ArgumentParser
 from ltcsn.train.fptt import FpttRegularizer
 from ltcsn.train.model import LayerConfig, NetConfig, SpikingNet
 from ltcsn.train.tasks.base import Task
@@ -168,7 +168,7 @@ def k1_without_update(r: dict) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--inputs", type=int, default=28)

@@ -148,11 +148,15 @@ def test_targets_and_the_host_gap_are_computed_from_the_entries(paper):
         "-3.0 points vs smnist host float (float network -2.0, quantization -1.0)"
 
 
-def test_a_loihi2_only_row_refuses_the_host_profile_and_lists_only_loihi2(paper, capsys):
+def test_a_loihi2_only_row_refuses_the_host_profile_and_a_bad_task_in_one_line_and_lists_only_loihi2(paper, capsys):
     with pytest.raises(SystemExit) as e:
         paper.main(["--task", "smnist-wide", "--profile", "host"])
     assert e.value.code == 2
-    assert "--task smnist-wide runs under --profile loihi2 only" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: --task smnist-wide runs under --profile loihi2 only\n"
+    with pytest.raises(SystemExit) as e:
+        paper.main(["--task", "smnist-wider"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: argument --task: invalid choice")
     assert paper.main(["--list"]) == 0
     listed = capsys.readouterr().out
     assert "smnist-wide-loihi2" in listed and "smnist-wide-host" not in listed
