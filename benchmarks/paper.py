@@ -20,7 +20,8 @@ cores, neurons, synapses, epochs, train hours, K, alpha, commit, date) and BENCH
 file. While a training stage is unfinished its resumable files (last.pt, best.pt, metrics.json) are mirrored
 into the tracked folder benchmarks/paper_state/TASK-PROFILE/ every minute and after the stage stops: committed,
 they let the next session, on any machine, continue the row (`paper.py` restores them when runs/ lacks them).
-The row's entry then says "training" with the epochs done; the folder is removed once the row is final.
+Once a training stage is finished, only what the later stages read (ckpt.pt, metrics.json) stays there. The
+row's entry then says "training" with the epochs done; the folder is removed once the row is final.
 """
 from dataclasses import dataclass
 import datetime
@@ -46,6 +47,7 @@ BEGIN = "<!-- paper rows: rendered by benchmarks/paper.py --render from docs/res
 END = "<!-- end of paper rows -->"
 PROFILES = ("loihi2", "host")
 RESUMABLE = ("last.pt", "best.pt", "ckpt.pt", "metrics.json")
+FINISHED = ("ckpt.pt", "metrics.json")       # what the later stages read of a finished training stage
 SYNC_SECONDS = 60
 
 
@@ -169,9 +171,10 @@ def chain(row: Row, profile: str, out: Path, ckpt: Path, float_ckpt: Path) -> li
 
 
 # ------------------------------------------------------------------ resumable state in a tracked folder
-def mirror(src: Path, dst: Path):
-    """Copy the resumable files of a training stage from src to dst where they differ (atomically per file)."""
-    for f in RESUMABLE:
+def mirror(src: Path, dst: Path, files=RESUMABLE):
+    """Copy the files (default: the resumable ones) of a training stage from src to dst where they differ
+    (atomically per file)."""
+    for f in files:
         s, d = src / f, dst / f
         if s.exists() and (not d.exists() or s.stat().st_mtime_ns != d.stat().st_mtime_ns
                            or s.stat().st_size != d.stat().st_size):
@@ -181,13 +184,26 @@ def mirror(src: Path, dst: Path):
             os.replace(tmp, d)
 
 
+def _has_checkpoint(stage_dir: Path) -> bool:
+    """Whether a training stage's folder holds a checkpoint: last.pt to continue from, or ckpt.pt once finished."""
+    return any((stage_dir / f).exists() for f in ("last.pt", "ckpt.pt"))
+
+
 def restore(name: str, run: Path):
     """Bring a row's committed training state (benchmarks/paper_state/NAME/STAGE/) into its run folder."""
     for stage_dir in sorted((STATE / name).glob("*")):
         target = run / stage_dir.name
-        if not (target / "last.pt").exists() and (stage_dir / "last.pt").exists():
+        if not _has_checkpoint(target) and _has_checkpoint(stage_dir):
             mirror(stage_dir, target)
             print(f"restored {os.path.relpath(stage_dir, ROOT)} -> {target}", flush=True)
+
+
+def keep_finished(state: Path):
+    """A finished training stage's committed state is what the later stages read (FINISHED); its resume files
+    (last.pt with the optimizer and FPTT state, best.pt) are removed, so the next state commit is small."""
+    for f in RESUMABLE:
+        if f not in FINISHED:
+            (state / f).unlink(missing_ok=True)
 
 
 def _own_group():
@@ -528,7 +544,9 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
     restore(name, run)
     if preview_only:
         if not (run / "float" / "best.pt").exists():
-            print(f"{name}: no float epoch yet to preview; run `{cmd}` first", flush=True)
+            print(f"{name}: " + (f"the float stage is finished; `{cmd}` continues with QAT and the chain"
+                                 if (run / "float" / "ckpt.pt").exists() else
+                                 f"no float epoch yet to preview; run `{cmd}` first"), flush=True)
             return 1
         ok = preview(name, row, profile, run)
         store(training_entry(task, profile, run, cmd, budgets))
@@ -545,6 +563,7 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
                 print(f"{name}: {stage} stopped (exit {rc}); its state is in {os.path.relpath(state, ROOT)}/ — "
                       f"rerun `{cmd}` to continue", flush=True)
                 return 1 if rc not in (0, 130, -2, -15) else 130
+        keep_finished(state / stage)
         if stage == until:
             store(training_entry(task, profile, run, cmd, budgets))
             return 0
@@ -556,7 +575,7 @@ def run_row(task: str, profile: str, threads=None, until: str = None, epochs=Non
     store(entry)
     if entry["mapping_errors"] or not entry["bit_exact"]:      # keep what a fix will start from
         for stage in ("float", "qat"):
-            mirror(run / stage, state / stage)
+            mirror(run / stage, state / stage, FINISHED)
         print(f"{name}: final, but {'it does not fit as mapped' if entry['mapping_errors'] else 'verify differs'}; "
               f"its trained networks stay in {os.path.relpath(state, ROOT)}/", flush=True)
     elif state.exists():

@@ -104,13 +104,23 @@ def test_a_row_is_interrupted_then_continued_on_a_new_machine_through_the_whole_
     assert "sdigits-loihi2   training" in listed and "float 1/2 epochs" in listed and "h left" in listed
     assert "python benchmarks/paper.py --task sdigits --profile loihi2 --epochs 2\n" in listed
     (tmp_path / "kept.json").rename(paper.RESULTS)
-    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1"]) == 0
+    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1", "--until", "float"]) == 0
     out = capsys.readouterr().out
     relative = os.path.relpath(tmp_path / "runs" / "sdigits-loihi2" / "float", ROOT)
     assert "restored" in out and f"train/run.py --resume {relative}" in out    # paths relative to the repository
     metrics = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "float" / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [1, 2] and metrics["resumed"][0]["from_epoch"] == 1
-    # 4. final: every stage ran, the entry holds the chain's numbers, the tracked state is gone
+    # the float stage is finished: its tracked state keeps what QAT and verify read, not its resume files
+    assert sorted(p.name for p in state.iterdir()) == ["ckpt.pt", "metrics.json"]
+    # 4. a third machine continues from that state with QAT and the chain; final: every stage ran, the entry holds
+    #    the chain's numbers, the tracked state is gone
+    shutil.rmtree(tmp_path / "runs")
+    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1", "--preview"]) == 1
+    out = capsys.readouterr().out
+    assert "restored" in out and "the float stage is finished; `python benchmarks/paper.py --task sdigits" in out
+    assert paper.main(["--task", "sdigits", "--epochs", "2", "--qat-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "sdigits-loihi2: float done" in out and "sdigits-loihi2: qat\n" in out
     entry, = json.loads(paper.RESULTS.read_text())
     assert entry["status"] == "final" and entry["bit_exact"] is True
     sim = json.loads((tmp_path / "runs" / "sdigits-loihi2" / "sim.json").read_text())
