@@ -22,6 +22,12 @@ PY = sys.executable
 
 
 # ---------------------------------------------------------------------------------------------- shared helpers
+def sigint_default():
+    """In a child before it starts: SIGINT's default action, as a terminal starts a command (a suite run in the
+    background by a non-interactive shell would pass SIGINT on ignored, and the Ctrl-C tests would test nothing)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _parser():
     p = ArgumentParser()
     p.add_argument("--n", type=int_range(1))
@@ -153,7 +159,8 @@ def test_a_signal_during_an_atomic_write_leaves_the_previous_file(tmp_path, sig)
             return 0
         sys.exit(main())
     """)
-    proc = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_default)
     assert proc.stdout.readline() == "writing\n"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
@@ -171,7 +178,7 @@ def test_sigint_while_the_imports_load_ends_with_one_line(form):
     torch module done), ends as one inside main does: one line, exit 130, no traceback."""
     cmd = [PY, str(REPO / "sim" / "run.py")] if form == "script" else [str(Path(PY).parent / "ltcsn-sim")]
     proc = subprocess.Popen(cmd + ["--help"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+                            env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}, preexec_fn=sigint_default)
     for line in proc.stderr:
         if line.startswith("import time:") and "torch" in line:
             proc.send_signal(signal.SIGINT)
@@ -539,7 +546,7 @@ def test_a_signal_during_training_keeps_the_checkpoint_loadable(sig, files, tmp_
     shutil.copy(files["ckpt"], out / "ckpt.pt")
     with open(tmp_path / "stderr", "w") as err_file:
         proc = subprocess.Popen([PY, REPO / "train/run.py", "--epochs", "200", "--hidden", "8", "--out", out],
-                                stdout=subprocess.DEVNULL, stderr=err_file, cwd=REPO)
+                                stdout=subprocess.DEVNULL, stderr=err_file, cwd=REPO, preexec_fn=sigint_default)
         t0 = time.monotonic()
         while _epochs_done(out) < 2 and proc.poll() is None and time.monotonic() - t0 < 300:
             time.sleep(0.05)            # two epochs (two checkpoint saves) of this run
@@ -562,7 +569,7 @@ def test_sigint_during_export_leaves_a_complete_file(files, tmp_path):
     from ltcsn.export.nir_read import read_qnet
     out = tmp_path / "model.nir"
     proc = subprocess.Popen([PY, REPO / "export/to_nir.py", files["ckpt"], "-o", out], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=UNBUFFERED)
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=UNBUFFERED, preexec_fn=sigint_default)
     _wait_for(proc, "wrote")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
